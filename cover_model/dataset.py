@@ -1,0 +1,213 @@
+"""Labelled cover datasets: loading from a folder, a manifest CSV or a zip.
+
+A :class:`Dataset` is an ordered table of items (path, genre, label, group,
+split) plus its class names. Files that cannot be used are skipped and listed
+in ``Dataset.skipped``, never fatal. Splits live in :mod:`cover_model.splits`.
+
+    python -m cover_model dataset PATH          # summary, skipped files, fingerprint
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from .archive import ArchiveError, extract_zip
+from .genres import canonical_genre, order_classes
+from .images import DEFAULT_LIMITS, ImageDecodeError, ImageLimits, open_image
+
+MANIFEST_NAME = "manifest.csv"
+REQUIRED_COLUMNS = ("path", "genre")
+SPLITS = ("train", "val", "test")
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be loaded at all; the message says why."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One file left out of a dataset, and why."""
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """An ordered table of labelled covers.
+
+    Attributes
+    ----------
+    items : DataFrame
+        One row per cover: ``path`` (absolute), ``genre``, ``label`` (int id
+        into ``class_names``), ``group`` (e.g. artist; may be empty), ``split``
+        (train/val/test or empty), ``n_bytes``, and any extra manifest columns.
+    class_names : tuple of str
+        The paper's order when the genres are the paper's, else sorted.
+    root : Path
+        The folder paths are shown relative to.
+    skipped : tuple of Skipped
+        Files that were left out, with the reason.
+    """
+    items: pd.DataFrame
+    class_names: tuple[str, ...]
+    root: Path
+    skipped: tuple[Skipped, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def has_groups(self) -> bool:
+        return bool((self.items["group"] != "").any())
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A stable hash of the relative paths, sizes and labels; keys every cache."""
+        digest = hashlib.sha256("\n".join(self.class_names).encode())
+        for rel, n_bytes, genre in zip(self.relative_paths(), self.items["n_bytes"],
+                                       self.items["genre"]):
+            digest.update(f"\n{rel}\t{n_bytes}\t{genre}".encode())
+        return digest.hexdigest()[:16]
+
+    def relative_paths(self) -> list[str]:
+        root = str(self.root).rstrip("/") + "/"
+        return [p[len(root):] if p.startswith(root) else p for p in self.items["path"]]
+
+    def subset(self, split: str) -> "Dataset":
+        """The items of one split, with the same class names."""
+        rows = self.items[self.items["split"] == split].reset_index(drop=True)
+        return replace(self, items=rows)
+
+    def counts(self) -> pd.DataFrame:
+        """Covers per genre (rows, in class order) and split (columns), with totals."""
+        table = pd.crosstab(self.items["genre"], self.items["split"].replace("", "unsplit"),
+                            margins=True, margins_name="total")
+        order = [g for g in self.class_names if g in table.index] + ["total"]
+        columns = [s for s in (*SPLITS, "unsplit") if s in table.columns] + ["total"]
+        return table.loc[order, columns]
+
+
+def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
+                 extract_to: Path | None = None) -> Dataset:
+    """Load a dataset from a folder, a manifest CSV or a zip holding either.
+
+    Parameters
+    ----------
+    source : str or Path
+        ``root/<genre>/*`` folder; a folder holding ``manifest.csv``; a CSV
+        with columns ``path, genre[, group, split, ...]`` (paths relative to
+        the CSV); or a ``.zip`` of any of these.
+    limits : ImageLimits
+        Files whose header breaks these bounds are skipped.
+    extract_to : Path, optional
+        Where zips are unpacked (default: ``data/imports/``).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        The source is missing, of an unknown kind, a bad CSV or zip, or holds
+        no usable image at all.
+    """
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder")
+    if path.is_dir():
+        manifest = path / MANIFEST_NAME
+        return _load_manifest(manifest, limits) if manifest.is_file() else _load_folder(path, limits)
+    if path.suffix.lower() == ".csv":
+        return _load_manifest(path, limits)
+    if path.suffix.lower() == ".zip":
+        try:
+            root, skipped = extract_zip(path, extract_to=extract_to)
+        except ArchiveError as exc:
+            raise DatasetError(str(exc)) from None
+        dataset = load_dataset(root, limits=limits)
+        return replace(dataset, skipped=tuple(Skipped(p, r) for p, r in skipped) + dataset.skipped)
+    raise DatasetError(f"{path}: expected a folder, a .csv manifest or a .zip")
+
+
+def _load_folder(root: Path, limits: ImageLimits) -> Dataset:
+    root = root.resolve()
+    genre_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not _hidden(d.name))
+    if not genre_dirs:
+        raise DatasetError(f"{root}: no genre folders (expected {root}/<genre>/<image files>)")
+    rows = [{"path": str(f), "genre": canonical_genre(d.name)}
+            for d in genre_dirs for f in sorted(d.rglob("*"))
+            if f.is_file() and not any(_hidden(part) for part in f.relative_to(root).parts)]
+    return _build(pd.DataFrame(rows, columns=["path", "genre"]), root, limits)
+
+
+def _load_manifest(csv_path: Path, limits: ImageLimits) -> Dataset:
+    try:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DatasetError(f"{csv_path}: not a readable CSV ({exc})") from None
+    table.columns = [c.strip().lower() for c in table.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{csv_path}: missing column(s) {', '.join(missing)} "
+                           f"(a manifest needs {', '.join(REQUIRED_COLUMNS)}[, group, split])")
+    root = csv_path.parent.resolve()
+    table["genre"] = table["genre"].map(canonical_genre)
+    table["path"] = [str((root / p.strip()).resolve()) if p.strip() else "" for p in table["path"]]
+    return _build(table, root, limits)
+
+
+def _build(table: pd.DataFrame, root: Path, limits: ImageLimits) -> Dataset:
+    root = root.resolve()
+    for column in ("group", "split"):
+        if column not in table.columns:
+            table[column] = ""
+    table["split"] = table["split"].str.strip().str.lower()
+    keep, sizes, skipped = [], [], []
+    for path, genre in zip(table["path"], table["genre"]):
+        reason = _check_item(path, genre, root, limits)
+        if reason:
+            skipped.append(Skipped(path, reason))
+        else:
+            sizes.append(Path(path).stat().st_size)
+        keep.append(reason is None)
+    items = table[keep].reset_index(drop=True)
+    if items.empty:
+        detail = f"; e.g. {skipped[0].path}: {skipped[0].reason}" if skipped else ""
+        raise DatasetError(f"{root}: no usable images ({len(skipped)} skipped{detail})")
+    bad_splits = sorted(set(items["split"]) - {"", *SPLITS})
+    if bad_splits:
+        raise DatasetError(f"{root}: unknown split value(s) {bad_splits}; use {', '.join(SPLITS)}")
+    class_names = order_classes(items["genre"])
+    items["label"] = items["genre"].map({g: i for i, g in enumerate(class_names)}).astype(int)
+    items["n_bytes"] = sizes
+    front = ["path", "genre", "label", "group", "split", "n_bytes"]
+    items = items[front + [c for c in items.columns if c not in front]]
+    return Dataset(items=items, class_names=class_names, root=root, skipped=tuple(skipped))
+
+
+def _check_item(path: str, genre: str, root: Path, limits: ImageLimits) -> str | None:
+    """Why an item cannot be used, or None. Reads only the image header."""
+    if not genre:
+        return "no genre"
+    if not path:
+        return "no path"
+    if not Path(path).is_relative_to(root):
+        return f"outside the dataset folder {root}"
+    try:
+        open_image(path, limits=limits).close()
+    except ImageDecodeError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    return None
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name == "__MACOSX"

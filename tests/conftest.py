@@ -1,0 +1,27 @@
+"""Shared fixtures: tiny image datasets the tests make, and the real covers when present."""
+from pathlib import Path
+
+import pytest
+
+from .helpers import make_folder_dataset
+
+REAL_COVERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers"
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path_factory, monkeypatch):
+    """Caches and imports go to a temp folder, never the developer's data/."""
+    monkeypatch.setenv("COVER_LAB_DATA", str(tmp_path_factory.mktemp("cover-lab-data")))
+    monkeypatch.setenv("COVER_LAB_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
+
+
+@pytest.fixture
+def folder_dataset(tmp_path) -> Path:
+    return make_folder_dataset(tmp_path / "covers", {"metal": 12, "ambient": 10, "jazz": 8})
+
+
+@pytest.fixture
+def real_covers() -> Path:
+    if not (REAL_COVERS / "manifest.csv").is_file():
+        pytest.skip(f"real covers not found at {REAL_COVERS} (they live in ../shared, outside the repo)")
+    return REAL_COVERS

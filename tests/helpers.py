@@ -1,0 +1,23 @@
+"""Small image datasets made by the tests themselves."""
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def jpeg_bytes(color, size=(48, 48), quality=90) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, tuple(int(c) for c in color)).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def make_folder_dataset(root: Path, n_per_genre: dict[str, int], seed=0, size=(48, 48)) -> Path:
+    """Write ``root/<genre>/<i>.jpg`` with one random flat colour per cover."""
+    rng = np.random.default_rng(seed)
+    for genre, n in n_per_genre.items():
+        folder = root / genre
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            (folder / f"{i:03d}.jpg").write_bytes(jpeg_bytes(rng.integers(0, 256, 3), size))
+    return root
