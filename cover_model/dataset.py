@@ -86,6 +86,12 @@ class Dataset:
         rows = self.items[self.items["split"] == split].reset_index(drop=True)
         return replace(self, items=rows)
 
+    def sample(self, n_per_class: int, *, seed: int = 0) -> pd.DataFrame:
+        """Up to ``n_per_class`` random rows of each genre, in class order."""
+        picked = [rows.sample(min(n_per_class, len(rows)), random_state=seed)
+                  for _, rows in self.items.groupby("label", sort=True)]
+        return pd.concat(picked, ignore_index=True)
+
     def counts(self) -> pd.DataFrame:
         """Covers per genre (rows, in class order) and split (columns), with totals."""
         table = pd.crosstab(self.items["genre"], self.items["split"].replace("", "unsplit"),

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .config import option
 from .dataset import Dataset, Skipped
 from .images import ImageDecodeError, decode_image
 from .paths import cache_dir
@@ -29,6 +30,21 @@ INTERPOLATIONS = {
 METHODS = (*INTERPOLATIONS, "random")
 CACHE_VERSION = 1                # bump when the output of a method changes
 _CHUNK = 64                      # covers per task: amortises scheduling, keeps progress live
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How covers are downsized; the paper's defaults."""
+    size_px: int = option(32, "output grid side in pixels (the paper: 32; also 35, 70, 100)")
+    method: str = option("area", "an OpenCV interpolation, or 'random': the paper's random "
+                         "grid of pixels", choices=METHODS)
+    seed: int = option(0, "seed of the random grid (ignored by interpolation)")
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
+        if not 1 <= self.size_px <= 1024:
+            raise ValueError(f"size_px must be between 1 and 1024, got {self.size_px}")
 
 
 @dataclass(frozen=True)
@@ -117,10 +133,7 @@ def preprocess_dataset(dataset: Dataset, *, size_px: int = 32, method: str = "ar
     -------
     CoverArrays
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if size_px < 1:
-        raise ValueError(f"size_px must be positive, got {size_px}")
+    PreprocessConfig(size_px=size_px, method=method, seed=seed)     # validates
     path = cache_path(dataset, size_px=size_px, method=method, seed=seed)
     if use_cache and (cached := _read_cache(path)) is not None:
         if progress:

@@ -1,0 +1,19 @@
+"""Cover Genre Lab dashboard: ``python -m cover_model dashboard`` (or ``make demo``).
+
+The entry point routes and frames the pages: page config, navigation, and the
+shared sidebar (the dataset choice). Pages are thin views over cover_model.
+"""
+import streamlit as st
+
+import ui
+
+st.set_page_config(page_title="Cover Genre Lab", page_icon=":material/album:", layout="wide")
+
+page = st.navigation({
+    "Explore": [
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("app_pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
+    ],
+})
+ui.dataset_sidebar()
+page.run()

@@ -1,0 +1,169 @@
+"""Command line: ``python -m cover_model <command>``; each command calls one public function.
+
+    python -m cover_model synth                       # write the embedded synthetic covers
+    python -m cover_model dataset DATA                # counts, splits, skipped files
+    python -m cover_model preprocess DATA --size-px 32 --method area
+    python -m cover_model dashboard                   # the Streamlit app
+
+DATA is a folder (``root/<genre>/*``), a manifest CSV, a zip of either, or
+``synth`` (the default): the project's own procedurally generated covers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import config
+from .dataset import DatasetError, load_dataset
+from .paths import PROJECT_ROOT
+from .preprocess import PreprocessConfig, preprocess_dataset
+from .splits import SCHEMES, assign_splits
+
+DEFAULT_DATA = "synth"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, unparsed (for tests and for job launchers)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cover_model",
+        description="Cover Genre Lab: predict an album's genre from its cover art.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = commands.add_parser("synth", help="generate the embedded synthetic covers")
+    synth.add_argument("--n-per-genre", type=int, default=100, help="covers per genre (default: 100)")
+    synth.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
+    synth.add_argument("--out", type=Path, help="output folder (default: data/synth-...)")
+    synth.set_defaults(run=run_synth)
+
+    dataset = commands.add_parser("dataset", help="load a dataset; show counts, splits and skipped files")
+    _add_data_argument(dataset)
+    _add_split_arguments(dataset)
+    dataset.add_argument("--write-manifest", type=Path, metavar="CSV",
+                         help="also write the items with their splits as a manifest CSV")
+    dataset.set_defaults(run=run_dataset)
+
+    prep = commands.add_parser("preprocess", help="downsize every cover to an S x S grid (cached)")
+    _add_data_argument(prep)
+    config.add_arguments(prep, PreprocessConfig)
+    prep.add_argument("--no-cache", action="store_true", help="recompute even when cached")
+    prep.set_defaults(run=run_preprocess)
+
+    dash = commands.add_parser("dashboard", help="start the Streamlit dashboard")
+    dash.add_argument("--port", type=int, default=8501)
+    dash.add_argument("--address", default="localhost", help="bind address (default: localhost)")
+    dash.set_defaults(run=run_dashboard)
+    return parser
+
+
+def _add_data_argument(parser) -> None:
+    parser.add_argument("data", nargs="?", default=DEFAULT_DATA,
+                        help="folder, manifest CSV, zip, or 'synth' for the embedded covers (default)")
+
+
+def _add_split_arguments(parser) -> None:
+    parser.add_argument("--split-scheme", choices=SCHEMES, default="auto",
+                        help="how to split when the data has no splits (default: auto)")
+    parser.add_argument("--val-frac", type=float, default=0.15)
+    parser.add_argument("--test-frac", type=float, default=0.15)
+    parser.add_argument("--n-test-per-class", type=int, default=100,
+                        help="test covers per genre for the paper's protocol (default: 100)")
+    parser.add_argument("--split-seed", type=int, default=0)
+
+
+def resolve_dataset(data: str):
+    """Load DATA, generating the embedded synthetic covers when asked for ``synth``."""
+    if data == DEFAULT_DATA:
+        from .synth import ensure_default_dataset
+        return load_dataset(ensure_default_dataset(progress=_print_progress("generating covers")))
+    return load_dataset(data)
+
+
+def run_synth(args) -> int:
+    from .synth import default_dataset_dir, generate
+    out = args.out or default_dataset_dir(n_per_genre=args.n_per_genre, seed=args.seed)
+    start = time.perf_counter()
+    generate(out, n_per_genre=args.n_per_genre, seed=args.seed,
+             progress=_print_progress("generating covers"))
+    print(f"synthetic covers in {out} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def run_dataset(args) -> int:
+    dataset = resolve_dataset(args.data)
+    dataset = assign_splits(dataset, scheme=args.split_scheme, val_frac=args.val_frac,
+                            test_frac=args.test_frac, n_test_per_class=args.n_test_per_class,
+                            seed=args.split_seed)
+    print(f"{dataset.root}: {len(dataset)} covers, {dataset.n_classes} genres, "
+          f"fingerprint {dataset.fingerprint}")
+    print(dataset.counts().to_string())
+    _print_skipped(dataset.skipped)
+    if args.write_manifest:
+        columns = [c for c in dataset.items.columns if c not in ("label", "n_bytes")]
+        table = dataset.items[columns].assign(path=dataset.relative_paths())
+        table.to_csv(args.write_manifest, index=False)
+        print(f"manifest written to {args.write_manifest} (paths relative to {dataset.root})")
+    return 0
+
+
+def run_preprocess(args) -> int:
+    cfg = config.from_args(PreprocessConfig, args)
+    dataset = resolve_dataset(args.data)
+    start = time.perf_counter()
+    arrays = preprocess_dataset(dataset, size_px=cfg.size_px, method=cfg.method, seed=cfg.seed,
+                                use_cache=not args.no_cache, progress=_print_progress("downsizing"))
+    seconds = time.perf_counter() - start
+    print(f"{len(arrays)} covers -> {arrays.images.shape} uint8 in {seconds:.2f} s "
+          f"({len(arrays) / max(seconds, 1e-9):,.0f} covers/s)")
+    _print_skipped(arrays.skipped)
+    return 0
+
+
+def run_dashboard(args) -> int:
+    command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+               "--server.port", str(args.port), "--server.address", args.address,
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    print(f"dashboard on http://{args.address}:{args.port}", flush=True)
+    os.execv(sys.executable, command)   # the environment (allocator tunables) carries over
+
+
+def _print_skipped(skipped, limit: int = 20) -> None:
+    if not skipped:
+        return
+    print(f"{len(skipped)} file(s) skipped:")
+    for item in skipped[:limit]:
+        print(f"  {item.path}: {item.reason}")
+    if len(skipped) > limit:
+        print(f"  ... and {len(skipped) - limit} more")
+
+
+def _print_progress(label: str, every_s: float = 0.5):
+    """A progress callback printing count, rate and ETA: one redrawn line on a
+    terminal, a line every few seconds in a log."""
+    start = last = time.perf_counter()
+    tty = sys.stderr.isatty()
+    interval = every_s if tty else 10 * every_s
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        if done < total and now - last < interval:
+            return
+        last = now
+        rate = done / (now - start) if now > start else 0.0
+        eta = (total - done) / rate if rate > 0 else 0.0
+        line = f"{label}: {done}/{total} ({rate:,.0f}/s, ETA {eta:.0f} s)"
+        print("\r" + line if tty else line, end="\n" if done >= total or not tty else "",
+              file=sys.stderr, flush=True)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (DatasetError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

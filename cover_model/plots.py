@@ -1,0 +1,39 @@
+"""Plotly figures shared by the dashboard pages and the reports.
+
+Each genre keeps one colour in every chart: the paper's ten have fixed
+colours, other class names take the next free colour in a fixed order.
+"""
+from __future__ import annotations
+
+import plotly.express as px
+import plotly.graph_objects as go
+
+from .genres import PAPER_GENRES
+
+_PALETTE = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
+_PAPER_COLORS = dict(zip(PAPER_GENRES, px.colors.qualitative.Bold[:10]))
+
+
+def genre_colors(class_names) -> dict[str, str]:
+    """A colour per class name, stable across charts and datasets.
+
+    >>> genre_colors(["metal", "reggae"])["metal"] == genre_colors(["metal"])["metal"]
+    True
+    """
+    free = [c for c in _PALETTE if c not in _PAPER_COLORS.values()]
+    others = [g for g in class_names if g not in _PAPER_COLORS]
+    colors = {g: _PAPER_COLORS[g] for g in class_names if g in _PAPER_COLORS}
+    colors.update({g: free[i % len(free)] for i, g in enumerate(sorted(others))})
+    return colors
+
+
+def class_balance_figure(counts) -> go.Figure:
+    """Stacked bars of covers per genre and split, from ``Dataset.counts()``."""
+    table = counts.drop(index="total", columns="total", errors="ignore")
+    long = table.reset_index().melt(id_vars="genre", var_name="split", value_name="covers")
+    fig = px.bar(long, x="genre", y="covers", color="split", barmode="stack",
+                 category_orders={"genre": list(table.index)},
+                 color_discrete_map={"train": "#6c4bd8", "val": "#e0a526", "test": "#2a9d8f",
+                                     "unsplit": "#8d8a99"})
+    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), height=320, legend_title_text="")
+    return fig
