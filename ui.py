@@ -4,13 +4,19 @@ Caches are keyed by strings (a path); the objects they hold are read-only.
 """
 from __future__ import annotations
 
-import threading
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import streamlit as st
 
 from cover_model.dataset import Dataset, DatasetError, load_dataset
+from cover_model.paths import PROJECT_ROOT
+from cover_model.progress import read_progress
+from cover_model.runtime import tuned_env
 from cover_model.splits import assign_splits
-from cover_model.synth import ensure_default_dataset
+from cover_model.synth import MARKER_NAME, default_dataset_dir
 
 EMBEDDED = "Embedded synthetic covers"
 ON_SERVER = "Folder, manifest or zip on the server"
@@ -26,6 +32,8 @@ def dataset_sidebar() -> None:
         if st.session_state.dataset_kind == ON_SERVER:
             st.text_input("Path on the server", key="dataset_path",
                           placeholder="/data/covers or /data/covers.zip")
+        elif not (default_dataset_dir() / MARKER_NAME).exists():
+            _embedded_generation()          # start early: ready by the time a page needs it
 
 
 def is_synthetic() -> bool:
@@ -61,38 +69,41 @@ def _load(path: str) -> Dataset:
 
 @st.cache_resource(show_spinner=False)
 def _embedded_generation() -> dict:
-    """Generate the embedded covers once per server, in a thread: pages stay responsive."""
-    state = {"done": 0, "total": 0, "path": None, "error": None}
+    """Start generating the embedded covers, once per server, in a child process.
 
-    def work():
-        try:
-            path = ensure_default_dataset(progress=lambda d, t: state.update(done=d, total=t))
-            state["path"] = str(path)
-        except Exception as exc:        # shown to the user, not raised into a dead thread
-            state["error"] = f"{type(exc).__name__}: {exc}"
-
-    thread = threading.Thread(target=work, name="synth-covers", daemon=True)
-    thread.start()
-    thread.join(timeout=1.0)           # already on disk: done before the first render
-    return state
+    A child process keeps the server responsive, uses both cores (worker pools
+    cannot start inside Streamlit's script runner) and reports through a file.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="cover-lab-synth-"))
+    log = open(folder / "log.txt", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cover_model", "synth", "--progress-file", str(folder / "progress.json")],
+        cwd=PROJECT_ROOT, env=tuned_env(), stdout=log, stderr=subprocess.STDOUT)
+    return {"process": process, "folder": folder}
 
 
 def _embedded_dataset_path() -> str:
-    state = _embedded_generation()
-    if state["error"]:
-        st.error(f"Generating the embedded covers failed: {state['error']}")
-        st.stop()
-    if not state["path"]:
+    path = default_dataset_dir()
+    if (path / MARKER_NAME).exists():          # written last: the folder is complete
+        return str(path)
+    job = _embedded_generation()
+    if job["process"].poll() is None:
         _generation_progress()
         st.stop()
-    return state["path"]
+    log = (job["folder"] / "log.txt").read_text().strip().splitlines()
+    st.error("Generating the embedded covers failed: " + (log[-1] if log else "no output"))
+    if st.button("Try again"):
+        _embedded_generation.clear()
+        st.rerun()
+    st.stop()
 
 
 @st.fragment(run_every="1s")
 def _generation_progress() -> None:
-    state = _embedded_generation()
-    if state["path"] or state["error"]:
+    job = _embedded_generation()
+    if job["process"].poll() is not None:
         st.rerun()
-    done, total = state["done"], max(state["total"], 1)
-    st.progress(done / total, text=f"First launch: generating the embedded synthetic covers "
-                                   f"({done}/{state['total'] or '...'})")
+    state = read_progress(job["folder"] / "progress.json") or {"done": 0, "total": 0}
+    done, total = state["done"], state["total"]
+    st.progress(done / total if total else 0.0,
+                text=f"First launch: generating the embedded synthetic covers ({done}/{total or '...'})")

@@ -20,6 +20,7 @@ from . import config
 from .dataset import DatasetError, load_dataset
 from .paths import PROJECT_ROOT
 from .preprocess import PreprocessConfig, preprocess_dataset
+from .progress import progress_file_writer
 from .splits import SCHEMES, assign_splits
 
 DEFAULT_DATA = "synth"
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--n-per-genre", type=int, default=100, help="covers per genre (default: 100)")
     synth.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
     synth.add_argument("--out", type=Path, help="output folder (default: data/synth-...)")
+    synth.add_argument("--progress-file", type=Path, help="also record progress in this JSON file")
     synth.set_defaults(run=run_synth)
 
     dataset = commands.add_parser("dataset", help="load a dataset; show counts, splits and skipped files")
@@ -85,8 +87,11 @@ def run_synth(args) -> int:
     from .synth import default_dataset_dir, generate
     out = args.out or default_dataset_dir(n_per_genre=args.n_per_genre, seed=args.seed)
     start = time.perf_counter()
+    reporters = [_print_progress("generating covers")]
+    if args.progress_file:
+        reporters.append(progress_file_writer(args.progress_file))
     generate(out, n_per_genre=args.n_per_genre, seed=args.seed,
-             progress=_print_progress("generating covers"))
+             progress=lambda done, total: [report(done, total) for report in reporters])
     print(f"synthetic covers in {out} ({time.perf_counter() - start:.1f} s)")
     return 0
 

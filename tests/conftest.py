@@ -25,3 +25,21 @@ def real_covers() -> Path:
     if not (REAL_COVERS / "manifest.csv").is_file():
         pytest.skip(f"real covers not found at {REAL_COVERS} (they live in ../shared, outside the repo)")
     return REAL_COVERS
+
+
+@pytest.fixture(scope="session")
+def synth_data_dir(tmp_path_factory) -> Path:
+    """A data folder holding the default embedded covers, generated once per test session."""
+    from cover_model.synth import ensure_default_dataset
+    root = tmp_path_factory.mktemp("synth-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COVER_LAB_DATA", str(root))
+        ensure_default_dataset()
+    return root
+
+
+@pytest.fixture
+def embedded_data(synth_data_dir, monkeypatch) -> Path:
+    """Point the app and the CLI at the pre-generated embedded covers."""
+    monkeypatch.setenv("COVER_LAB_DATA", str(synth_data_dir))
+    return synth_data_dir

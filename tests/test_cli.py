@@ -1,0 +1,90 @@
+"""The command line: commands listed, real work done, clear errors, tuned allocator."""
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from cover_model import config
+from cover_model.cli import build_parser, main
+from cover_model.paths import PROJECT_ROOT
+from cover_model.runtime import ALLOCATOR_TUNABLES, tuned_env
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("synth", "dataset", "preprocess", "dashboard"):
+        assert command in out
+
+
+def test_dataset_command_prints_counts_and_skipped_files(folder_dataset, tmp_path, capsys):
+    (folder_dataset / "metal" / "broken.jpg").write_text("nope")
+    manifest = tmp_path / "split.csv"
+    assert main(["dataset", str(folder_dataset), "--write-manifest", str(manifest)]) == 0
+    out = capsys.readouterr().out
+    assert "30 covers, 3 genres" in out and "broken.jpg: not an image" in out
+    written = pd.read_csv(manifest)
+    assert len(written) == 30 and set(written["split"]) == {"train", "val", "test"}
+    assert not written["path"].str.startswith("/").any()       # relative, loadable elsewhere
+
+
+def test_preprocess_command_reports_throughput(folder_dataset, capsys):
+    assert main(["preprocess", str(folder_dataset), "--size-px", "16", "--method", "random"]) == 0
+    assert "30 covers -> (30, 16, 16, 3) uint8" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["dataset", "/no/such/folder"], "no such file or folder"),
+    (["preprocess", "/no/such/folder"], "no such file or folder"),
+])
+def test_errors_are_one_clear_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_bad_option_values_are_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit):
+        main(["preprocess", "--method", "bilinear"])
+    assert "invalid choice: 'bilinear'" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_without_the_tunables_in_its_environment(folder_dataset):
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    result = subprocess.run([sys.executable, "-m", "cover_model", "dataset", str(folder_dataset)],
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "30 covers" in result.stdout
+
+
+def test_reexec_restarts_the_process_once_with_the_tunables(tmp_path):
+    (tmp_path / "probe_env.py").write_text(
+        "import os\n"
+        "from cover_model.runtime import reexec_with_tuned_allocator\n"
+        "print('start', flush=True)\n"
+        "reexec_with_tuned_allocator('probe_env', [])\n"
+        "print('tunables=' + os.environ['GLIBC_TUNABLES'])\n")
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{PROJECT_ROOT}"
+    result = subprocess.run([sys.executable, "-m", "probe_env"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.splitlines() == ["start", "start", f"tunables={ALLOCATOR_TUNABLES}"]
+
+
+def test_tuned_env_keeps_other_tunables():
+    env = tuned_env({"GLIBC_TUNABLES": "glibc.foo=1", "X": "y"})
+    assert env["GLIBC_TUNABLES"] == f"glibc.foo=1:{ALLOCATOR_TUNABLES}" and env["X"] == "y"
+    assert tuned_env(env) == env
+
+
+def test_config_flags_come_from_the_dataclass():
+    from cover_model.preprocess import PreprocessConfig
+    args = build_parser().parse_args(["preprocess", "--size-px", "70", "--method", "cubic"])
+    assert config.from_args(PreprocessConfig, args) == PreprocessConfig(size_px=70, method="cubic")
+    with pytest.raises(ValueError, match="must be int"):
+        config.from_dict(PreprocessConfig, {"size_px": "70"})
+    with pytest.raises(ValueError, match="between 1 and 1024"):
+        PreprocessConfig(size_px=0)
