@@ -16,7 +16,7 @@ from cover_model.paths import PROJECT_ROOT
 from cover_model.progress import read_progress
 from cover_model.runtime import tuned_env
 from cover_model.splits import assign_splits
-from cover_model.synth import MARKER_NAME, default_dataset_dir
+from cover_model.synth import default_dataset_dir, default_dataset_ready
 
 EMBEDDED = "Embedded synthetic covers"
 ON_SERVER = "Folder, manifest or zip on the server"
@@ -32,7 +32,7 @@ def dataset_sidebar() -> None:
         if st.session_state.dataset_kind == ON_SERVER:
             st.text_input("Path on the server", key="dataset_path",
                           placeholder="/data/covers or /data/covers.zip")
-        elif not (default_dataset_dir() / MARKER_NAME).exists():
+        elif not default_dataset_ready():
             _embedded_generation()          # start early: ready by the time a page needs it
 
 
@@ -83,9 +83,8 @@ def _embedded_generation() -> dict:
 
 
 def _embedded_dataset_path() -> str:
-    path = default_dataset_dir()
-    if (path / MARKER_NAME).exists():          # written last: the folder is complete
-        return str(path)
+    if default_dataset_ready():
+        return str(default_dataset_dir())
     job = _embedded_generation()
     if job["process"].poll() is None:
         _generation_progress()

@@ -20,7 +20,7 @@ from . import config
 from .dataset import DatasetError, load_dataset
 from .paths import PROJECT_ROOT
 from .preprocess import PreprocessConfig, preprocess_dataset
-from .progress import progress_file_writer
+from .progress import progress_file_writer, progress_reporter
 from .splits import SCHEMES, assign_splits
 
 DEFAULT_DATA = "synth"
@@ -78,8 +78,9 @@ def _add_split_arguments(parser) -> None:
 def resolve_dataset(data: str):
     """Load DATA, generating the embedded synthetic covers when asked for ``synth``."""
     if data == DEFAULT_DATA:
-        from .synth import ensure_default_dataset
-        return load_dataset(ensure_default_dataset(progress=_print_progress("generating covers")))
+        from .synth import default_dataset_ready, ensure_default_dataset
+        progress = None if default_dataset_ready() else _print_progress("generating covers")
+        return load_dataset(ensure_default_dataset(progress=progress))
     return load_dataset(data)
 
 
@@ -144,25 +145,17 @@ def _print_skipped(skipped, limit: int = 20) -> None:
         print(f"  ... and {len(skipped) - limit} more")
 
 
-def _print_progress(label: str, every_s: float = 0.5):
-    """A progress callback printing count, rate and ETA: one redrawn line on a
-    terminal, a line every few seconds in a log."""
-    start = last = time.perf_counter()
+def _print_progress(label: str):
+    """Count, rate and ETA: one redrawn line on a terminal, a line every 5 s in a log."""
     tty = sys.stderr.isatty()
-    interval = every_s if tty else 10 * every_s
 
-    def report(done: int, total: int) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        if done < total and now - last < interval:
-            return
-        last = now
-        rate = done / (now - start) if now > start else 0.0
-        eta = (total - done) / rate if rate > 0 else 0.0
-        line = f"{label}: {done}/{total} ({rate:,.0f}/s, ETA {eta:.0f} s)"
-        print("\r" + line if tty else line, end="\n" if done >= total or not tty else "",
+    def show(status: dict) -> None:
+        line = (f"{label}: {status['done']}/{status['total']} ({status['rate']:,.0f}/s, "
+                f"ETA {status['eta_s'] or 0:.0f} s)")
+        last = status["done"] >= status["total"]
+        print("\r" + line if tty else line, end="\n" if last or not tty else "",
               file=sys.stderr, flush=True)
-    return report
+    return progress_reporter(show, every_s=0.5 if tty else 5.0)
 
 
 def main(argv: list[str] | None = None) -> int:

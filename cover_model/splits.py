@@ -39,11 +39,6 @@ def assign_splits(dataset: Dataset, *, scheme: str = "auto", val_frac: float = 0
     Returns
     -------
     Dataset
-
-    Examples
-    --------
-    >>> split = assign_splits(dataset, seed=0)          # doctest: +SKIP
-    >>> split.counts()                                   # doctest: +SKIP
     """
     scheme = _resolve(dataset, scheme)
     if scheme == "manifest":

@@ -1,4 +1,6 @@
 """Each dashboard page runs headlessly (AppTest) without an exception."""
+import sys
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -8,7 +10,10 @@ APP = str(PROJECT_ROOT / "app.py")
 
 
 @pytest.fixture
-def app(embedded_data) -> AppTest:
+def app(embedded_data, monkeypatch) -> AppTest:
+    # AppTest leaves the app script behind as __main__; spawned worker pools in
+    # later tests would re-run it. Put the real one back afterwards.
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert not at.exception
