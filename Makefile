@@ -4,6 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # torch on CPU is ~3x faster with these (see cover_model/runtime.py); every target inherits them.
 export GLIBC_TUNABLES := glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup demo test bench clean
 

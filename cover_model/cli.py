@@ -16,14 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import config
-from .dataset import DatasetError, load_dataset
+from . import cli_train, config
+from .dataset import EMBEDDED, DatasetError, load_dataset
 from .paths import PROJECT_ROOT
 from .preprocess import PreprocessConfig, preprocess_dataset
 from .progress import progress_file_writer, progress_reporter
 from .splits import SCHEMES, assign_splits
 
-DEFAULT_DATA = "synth"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--no-cache", action="store_true", help="recompute even when cached")
     prep.set_defaults(run=run_preprocess)
 
+    cli_train.add_commands(commands)
+
     dash = commands.add_parser("dashboard", help="start the Streamlit dashboard")
     dash.add_argument("--port", type=int, default=8501)
     dash.add_argument("--address", default="localhost", help="bind address (default: localhost)")
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_data_argument(parser) -> None:
-    parser.add_argument("data", nargs="?", default=DEFAULT_DATA,
+    parser.add_argument("data", nargs="?", default=EMBEDDED,
                         help="folder, manifest CSV, zip, or 'synth' for the embedded covers (default)")
 
 
@@ -77,11 +78,9 @@ def _add_split_arguments(parser) -> None:
 
 def resolve_dataset(data: str):
     """Load DATA, generating the embedded synthetic covers when asked for ``synth``."""
-    if data == DEFAULT_DATA:
-        from .synth import default_dataset_ready, ensure_default_dataset
-        progress = None if default_dataset_ready() else _print_progress("generating covers")
-        return load_dataset(ensure_default_dataset(progress=progress))
-    return load_dataset(data)
+    from .synth import default_dataset_ready
+    generating = data == EMBEDDED and not default_dataset_ready()
+    return load_dataset(data, progress=_print_progress("generating covers") if generating else None)
 
 
 def run_synth(args) -> int:

@@ -16,19 +16,29 @@ def option(default, help: str, *, choices=None):
     return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
 
 
-def add_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
-    """Add one ``--flag`` per field of ``config_cls`` (``size_px`` -> ``--size-px``)."""
+def add_arguments(parser: argparse.ArgumentParser, config_cls, *, only_given: bool = False) -> None:
+    """Add one ``--flag`` per field of ``config_cls`` (``size_px`` -> ``--size-px``).
+
+    With ``only_given``, flags left out do not appear in the parsed namespace, so
+    a preset can fill them (see :func:`given`).
+    """
     hints = typing.get_type_hints(config_cls)
     for field in dataclasses.fields(config_cls):
         kind = hints[field.name]
         flag = "--" + field.name.replace("_", "-")
         help_text = f"{field.metadata.get('help', '')} (default: {field.default})"
+        default = argparse.SUPPRESS if only_given else field.default
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=field.default, help=help_text)
+                                default=default, help=help_text)
         else:
-            parser.add_argument(flag, type=kind, default=field.default, help=help_text,
+            parser.add_argument(flag, type=kind, default=default, help=help_text,
                                 choices=field.metadata.get("choices"), dest=field.name)
+
+
+def given(config_cls, args: argparse.Namespace) -> dict:
+    """The fields of ``config_cls`` present in ``args`` (flags the user gave)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls) if hasattr(args, f.name)}
 
 
 def from_args(config_cls, args: argparse.Namespace):

@@ -19,6 +19,7 @@ from .archive import ArchiveError, extract_zip
 from .genres import canonical_genre, order_classes
 from .images import DEFAULT_LIMITS, ImageDecodeError, ImageLimits, open_image
 
+EMBEDDED = "synth"               # the name of the embedded synthetic covers, wherever DATA is asked
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS = ("path", "genre")
 SPLITS = ("train", "val", "test")
@@ -102,7 +103,7 @@ class Dataset:
 
 
 def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
-                 extract_to: Path | None = None) -> Dataset:
+                 extract_to: Path | None = None, progress=None) -> Dataset:
     """Load a dataset from a folder, a manifest CSV or a zip holding either.
 
     Parameters
@@ -110,11 +111,14 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
     source : str or Path
         ``root/<genre>/*`` folder; a folder holding ``manifest.csv``; a CSV
         with columns ``path, genre[, group, split, ...]`` (paths relative to
-        the CSV); or a ``.zip`` of any of these.
+        the CSV); a ``.zip`` of any of these; or ``"synth"``, the embedded
+        synthetic covers (generated on first use).
     limits : ImageLimits
         Files whose header breaks these bounds are skipped.
     extract_to : Path, optional
         Where zips are unpacked (default: ``data/imports/``).
+    progress : callable, optional
+        ``progress(done, total)`` while the synthetic covers are generated.
 
     Returns
     -------
@@ -126,6 +130,9 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
         The source is missing, of an unknown kind, a bad CSV or zip, or holds
         no usable image at all.
     """
+    if str(source) == EMBEDDED:
+        from .synth import ensure_default_dataset
+        source = ensure_default_dataset(progress=progress)
     path = Path(source).expanduser()
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")

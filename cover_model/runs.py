@@ -1,0 +1,135 @@
+"""Run folders: ``checkpoints/<run-id>/``, the unit of results.
+
+A run folder is enough to rebuild its model and read its results:
+
+    config.json        the TrainConfig, the class names, the dataset fingerprint
+    status.json        queued | running | done | failed | cancelled, pid, error
+    progress.json      the latest step while it runs (epoch, loss, ETA, ...)
+    metrics.json       per-epoch history; final val/test metrics
+    best.safetensors   weights of the best epoch on validation
+    last.safetensors   weights of the last finished epoch
+    last_state.pt      optimizer, scheduler, epoch: tensors only, for resume
+
+Every write is atomic (temp file + rename). Weights load from safetensors;
+optimizer state loads with ``weights_only=True``, so a pickle that would run
+code is refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from .files import atomic_write, read_json, write_json
+from .paths import checkpoints_dir
+
+STATES = ("queued", "running", "done", "failed", "cancelled")
+
+
+class RunError(ValueError):
+    """A run folder or one of its files is missing or unusable."""
+
+
+def config_digest(config: dict) -> str:
+    """A short hash of a job's settings: the same settings, the same digest."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def new_run_dir(config: dict, *, root: Path | None = None) -> Path:
+    """Create ``<root>/<time>-<arch>-<mode>-<digest>/`` for a new run."""
+    name = (f"{time.strftime('%Y%m%d-%H%M%S')}-{config.get('arch', 'run')}-"
+            f"{config.get('mode', '')}-{config_digest(config)}")
+    path = Path(root or checkpoints_dir()) / name
+    suffix = 1
+    while path.exists():                    # two runs of one config in the same second
+        path = path.with_name(f"{name}-{suffix}")
+        suffix += 1
+    path.mkdir(parents=True)
+    return path
+
+
+def save_weights(path: Path, state_dict: dict) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    with atomic_write(path) as fh:
+        fh.write(save_safetensors(tensors))
+
+
+def load_weights(path: Path) -> dict:
+    """Tensors from a safetensors file; anything else is refused with a RunError."""
+    try:
+        return load_safetensors(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise RunError(f"{path}: no weights file") from None
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise RunError(f"{path}: not a valid safetensors weights file ({exc})") from None
+
+
+def save_state(path: Path, state: dict) -> None:
+    with atomic_write(path) as fh:
+        torch.save(state, fh)
+
+
+def load_state(path: Path) -> dict:
+    """Optimizer/scheduler state saved by :func:`save_state`; pickled code is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RunError(f"{path}: no saved training state") from None
+    except Exception as exc:       # UnpicklingError and friends: a foreign or tampered file
+        raise RunError(f"{path}: refused, not a tensors-only checkpoint ({exc})") from None
+
+
+def write_status(run_dir: Path, state: str, **fields) -> None:
+    assert state in STATES, state
+    status = (read_json(Path(run_dir) / "status.json") or {}) | fields | {"state": state,
+                                                                       "updated": time.time()}
+    write_json(Path(run_dir) / "status.json", status)
+
+
+def read_status(run_dir: Path) -> dict:
+    """The run's status; a 'running' run whose process is gone reads as failed."""
+    status = read_json(Path(run_dir) / "status.json") or {"state": "queued"}
+    if status["state"] == "running" and not _pid_alive(status.get("pid")):
+        status = status | {"state": "failed",
+                           "error": status.get("error") or "the training process died "
+                                                           "(killed, or the machine restarted)"}
+    return status
+
+
+def read_config(run_dir: Path) -> dict:
+    config = read_json(Path(run_dir) / "config.json")
+    if config is None:
+        raise RunError(f"{run_dir}: not a run folder (no readable config.json)")
+    return config
+
+
+def list_runs(root: Path | None = None) -> list[Path]:
+    """Run folders under ``root``, newest first."""
+    root = Path(root or checkpoints_dir())
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if (p / "config.json").is_file()]
+    return sorted(runs, key=lambda p: p.name, reverse=True)
+
+
+def _pid_alive(pid) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) is not alive.
+    try:
+        return Path(f"/proc/{int(pid)}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return True

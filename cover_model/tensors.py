@@ -1,0 +1,142 @@
+"""Training data as tensors: cached covers per split, batch order, augmentation, embeddings.
+
+Covers are decoded once (:func:`cover_model.preprocess.preprocess_dataset`,
+cached on disk) and held as ``uint8`` tensors; every epoch reads those. For a
+frozen backbone, each cover is embedded once, cached on disk too, and only the
+head trains.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .dataset import Dataset, load_dataset
+from .files import atomic_write
+from .paths import cache_dir
+from .preprocess import preprocess_dataset
+from .splits import assign_splits
+
+EMBED_BATCH = 64
+
+
+@dataclass
+class Part:
+    """One split: ``images`` (n, 3, S, S) uint8, ``labels`` (n,) int64, ``index`` rows of
+    the dataset, and ``embeddings`` (n, d) once a frozen backbone has embedded them."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    index: np.ndarray
+    embeddings: torch.Tensor | None = None
+
+
+@dataclass
+class CoverTensors:
+    train: Part
+    val: Part
+    test: Part
+    class_names: tuple[str, ...]
+    fingerprint: str
+    dataset: Dataset = field(repr=False)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def train_inputs(self, model, cfg, ctx) -> tuple[torch.Tensor, bool]:
+        """What the training loop feeds: images, or embeddings when the backbone is frozen."""
+        if cfg.mode != "linear":
+            return self.train.images, False
+        for name in ("train", "val", "test"):
+            part = getattr(self, name)
+            key = f"{self.fingerprint}-{cfg.arch}-{cfg.input_px}px-{cfg.preprocess}-{name}"
+            part.embeddings = embed(model, part.images, ctx, cache_key=key)
+        return self.train.embeddings, True
+
+
+def load_tensors(cfg, ctx, *, dataset: Dataset | None = None) -> CoverTensors:
+    """Load, split and downsize the data of ``cfg`` (cached), as tensors per split."""
+    dataset = dataset if dataset is not None else load_dataset(cfg.data)
+    dataset = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed)
+    arrays = preprocess_dataset(dataset, size_px=cfg.input_px, method=cfg.preprocess, seed=cfg.seed)
+    splits = dataset.items["split"].to_numpy()[arrays.index]
+    parts = {}
+    for name in ("train", "val", "test"):
+        rows = np.flatnonzero(splits == name)
+        images = torch.from_numpy(arrays.images[rows]).permute(0, 3, 1, 2).contiguous()
+        parts[name] = Part(images.pin_memory() if ctx.cuda else images,
+                           torch.from_numpy(arrays.labels[rows]), arrays.index[rows])
+    if not len(parts["train"].labels):
+        raise ValueError("the training split is empty")
+    return CoverTensors(**parts, class_names=dataset.class_names, fingerprint=dataset.fingerprint,
+                        dataset=dataset)
+
+
+def shard_order(n: int, *, epoch: int, seed: int, rank: int = 0, world: int = 1) -> np.ndarray:
+    """This rank's share of a seeded shuffle: every item exactly once per epoch across ranks.
+
+    >>> sorted(np.concatenate([shard_order(10, epoch=0, seed=0, rank=r, world=3) for r in range(3)]).tolist())
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    """
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return order[rank::world]
+
+
+def augment(images: torch.Tensor, cfg, *, generator: torch.Generator) -> torch.Tensor:
+    """uint8 (n, 3, S, S) -> float in [0, 1], with the config's random flips, crops and jitter."""
+    x = images.float().div_(255)
+    n = len(x)
+    if cfg.flip:
+        flip = torch.rand(n, generator=generator) < 0.5
+        x[flip] = x[flip].flip(-1)
+    if cfg.crop:
+        x = _random_crop(x, generator)
+    if cfg.color_jitter:
+        x = _jitter(x, cfg.color_jitter, generator)
+    return x
+
+
+def _random_crop(x: torch.Tensor, generator) -> torch.Tensor:
+    side = x.shape[-1]
+    pad = max(1, side // 8)
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    offsets = torch.randint(0, 2 * pad + 1, (len(x), 2), generator=generator)
+    return torch.stack([padded[i, :, dy:dy + side, dx:dx + side]
+                        for i, (dy, dx) in enumerate(offsets.tolist())])
+
+
+def _jitter(x: torch.Tensor, strength: float, generator) -> torch.Tensor:
+    def factors():
+        return 1 + strength * (2 * torch.rand(len(x), 1, 1, 1, generator=generator) - 1)
+    x = x * factors()                                             # brightness
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * factors() + mean                             # contrast
+    gray = x.mean(dim=1, keepdim=True)
+    x = (x - gray) * factors() + gray                             # saturation
+    return x.clamp_(0, 1)
+
+
+@torch.no_grad()
+def embed(model, images: torch.Tensor, ctx, *, cache_key: str) -> torch.Tensor:
+    """Backbone features of every image, (n, d) float32; cached on disk by ``cache_key``."""
+    path = cache_dir() / "embeddings" / f"{cache_key}.npy"
+    if path.is_file():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if len(cached) == len(images):
+                return torch.from_numpy(cached)
+        except (OSError, ValueError):
+            pass                                                  # damaged: recompute
+    model.eval()
+    chunks = []
+    for start in range(0, len(images), EMBED_BATCH):
+        x = images[start:start + EMBED_BATCH].to(ctx.device).float().div_(255)
+        with ctx.autocast():
+            chunks.append(model.embed(x).float().cpu())
+    features = torch.cat(chunks) if chunks else torch.zeros(0, 1)
+    if ctx.is_main:
+        with atomic_write(path) as fh:
+            np.save(fh, features.numpy())
+    return features

@@ -1,0 +1,349 @@
+"""Training a network on covers: one config, one loop, one run folder.
+
+    python -m cover_model train --arch custom --epochs 10            # the paper's CNN
+    python -m cover_model train --arch efficientnet_lite0 --mode linear
+    torchrun --nproc_per_node=2 -m cover_model train ...             # DistributedDataParallel
+
+Epochs read cached uint8 tensors (decoded once by :mod:`cover_model.preprocess`),
+never JPEGs. A frozen backbone (``linear``) embeds every cover once and the
+head trains on those vectors. Progress goes through a callback; the CLI
+prints it and a dashboard job writes it to ``progress.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import runs
+from .config import option
+from .dataset import Dataset
+from .device import Context, setup_context
+from .evaluation import evaluate
+from .files import atomic_write, write_json
+from .metrics import summarize
+from .nets import ARCHS, MODES, build_model, default_input_px
+from .preprocess import METHODS
+from .splits import SCHEMES
+from .tensors import CoverTensors, augment, load_tensors, shard_order
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("none", "cosine", "step")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on; the paper's settings by default."""
+    data: str = option("synth", "folder, manifest CSV, zip, or 'synth' (the embedded covers)")
+    arch: str = option("custom", "network", choices=tuple(ARCHS))
+    mode: str = option("scratch", "scratch | linear (frozen ImageNet backbone, new last "
+                       "layer: the paper's transfer learning) | finetune (all layers)",
+                       choices=MODES)
+    size_px: int = option(0, "input side in pixels; 0 = the paper's: 32 from scratch, 224 pretrained")
+    preprocess: str = option("area", "downsizing: an OpenCV interpolation or 'random' pixels",
+                             choices=METHODS)
+    epochs: int = option(10, "passes over the training split")
+    batch_size: int = option(10, "covers per step (the paper: 10)")
+    optimizer: str = option("sgd", "sgd (momentum) or adamw", choices=OPTIMIZERS)
+    lr: float = option(0.01, "learning rate (the paper: 0.01)")
+    momentum: float = option(0.9, "SGD momentum (the paper: 0.9)")
+    weight_decay: float = option(0.0, "L2 penalty / AdamW decay")
+    backbone_lr_scale: float = option(0.1, "finetune: the backbone learns at lr x this")
+    schedule: str = option("none", "learning-rate schedule over epochs", choices=SCHEDULES)
+    label_smoothing: float = option(0.0, "cross-entropy label smoothing, 0-0.5")
+    flip: bool = option(False, "augment: random horizontal flips")
+    crop: bool = option(False, "augment: random crops after 1/8 padding")
+    color_jitter: float = option(0.0, "augment: brightness/contrast/saturation jitter, 0-1")
+    early_stopping: int = option(0, "stop after this many epochs without a better val "
+                                 "accuracy; 0 = never")
+    split_scheme: str = option("auto", "how to split data without splits", choices=SCHEMES)
+    seed: int = option(0, "seeds splits, initialisation and batch order")
+    device: str = option("auto", "auto = CUDA, then Apple MPS, then CPU",
+                         choices=("auto", "cpu", "cuda", "mps"))
+    weights: str = option("", "torchvision ImageNet weights file (default: the torch hub cache)")
+
+    def __post_init__(self):
+        checks = [
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (1 <= self.batch_size <= 4096, f"batch_size must be 1-4096, got {self.batch_size}"),
+            (0 < self.lr <= 10, f"lr must be in (0, 10], got {self.lr}"),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (0 < self.backbone_lr_scale <= 1, "backbone_lr_scale must be in (0, 1]"),
+            (0 <= self.label_smoothing <= 0.5, "label_smoothing must be in [0, 0.5]"),
+            (0 <= self.color_jitter <= 1, "color_jitter must be in [0, 1]"),
+            (self.early_stopping >= 0, "early_stopping must be >= 0"),
+            (self.size_px == 0 or 16 <= self.size_px <= 512,
+             f"size_px must be 0 (auto) or 16-512, got {self.size_px}"),
+            (self.arch != "custom" or self.mode == "scratch",
+             "the custom CNN has no ImageNet weights: use mode 'scratch'"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def input_px(self) -> int:
+        return self.size_px or default_input_px(self.arch, self.mode)
+
+
+# Small named presets, applied under explicit flags.
+PRESETS = {
+    "paper-cnn": {"arch": "custom", "mode": "scratch", "epochs": 10, "batch_size": 10, "lr": 0.01},
+    "paper-alexnet": {"arch": "alexnet", "mode": "scratch", "epochs": 10, "batch_size": 10,
+                      "lr": 0.01},
+    "lite0-linear": {"arch": "efficientnet_lite0", "mode": "linear", "epochs": 30,
+                     "batch_size": 64, "optimizer": "adamw", "lr": 0.001, "weight_decay": 0.01},
+    "lite0-finetune": {"arch": "efficientnet_lite0", "mode": "finetune", "epochs": 5,
+                       "batch_size": 32, "optimizer": "adamw", "lr": 0.001,
+                       "backbone_lr_scale": 0.1, "weight_decay": 0.01, "flip": True},
+    "smoke": {"arch": "custom", "epochs": 1, "batch_size": 32},
+}
+
+
+def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
+         progress=None, should_stop=None, dataset: Dataset | None = None) -> Path:
+    """Train, checkpoint each epoch, score the best epoch on test; return the run folder.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    run_dir : Path, optional
+        Where to write (default: a new ``checkpoints/<run-id>/``).
+    resume : bool
+        Continue ``run_dir`` from its last checkpoint.
+    progress : callable, optional
+        ``progress(status: dict)`` per step: epoch, step, loss, acc1, img/s, ETA.
+    should_stop : callable, optional
+        Polled between steps; True cancels cleanly (the last epoch stays saved).
+    dataset : Dataset, optional
+        Use this dataset instead of loading ``cfg.data``.
+    """
+    ctx = setup_context(cfg.device, seed=cfg.seed)
+    try:
+        data = load_tensors(cfg, ctx, dataset=dataset)
+        model, optimizer, scheduler = build(cfg, data.n_classes, ctx)
+        run_dir = _prepare_run_dir(cfg, data, ctx, run_dir, resume)
+        state = _resume_state(run_dir, model, optimizer, scheduler) if resume else _fresh_state()
+        if ctx.is_main:
+            runs.write_status(run_dir, "running", pid=os.getpid(), error=None)
+        _fit(cfg, ctx, data, model, optimizer, scheduler, run_dir, state, progress, should_stop)
+        return run_dir
+    except BaseException as exc:
+        if run_dir is not None and ctx.is_main:     # a job's page shows why it stopped
+            cancelled = isinstance(exc, KeyboardInterrupt)
+            runs.write_status(run_dir, "cancelled" if cancelled else "failed",
+                              error=None if cancelled else f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        ctx.close()
+
+
+def evaluate_run(run_dir: Path, *, data: str | None = None) -> dict:
+    """Re-score a run's best weights on the test split of its data (or of ``data``).
+
+    The summary is also written to ``evaluation-<dataset fingerprint>.json``.
+    """
+    run_dir = Path(run_dir)
+    saved = runs.read_config(run_dir)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in fields})
+    cfg = dataclasses.replace(cfg, data=data or cfg.data)
+    ctx = setup_context(cfg.device, seed=cfg.seed)
+    tensors = load_tensors(cfg, ctx)
+    if list(tensors.class_names) != list(saved["class_names"]):
+        raise runs.RunError(f"the run knows {', '.join(saved['class_names'])}; "
+                            f"{cfg.data} has {', '.join(tensors.class_names)}")
+    model = ctx.place(build_model(cfg.arch, tensors.n_classes, input_px=cfg.input_px,
+                                  mode=cfg.mode, pretrained=False))
+    model.load_state_dict(runs.load_weights(run_dir / "best.safetensors"))
+    part = tensors.test if len(tensors.test.labels) else tensors.train
+    probs = evaluate(model, part, ctx)["probs"]
+    summary = {**summarize(part.labels.numpy(), probs.argmax(1), n_classes=tensors.n_classes,
+                           scores=probs),
+               "class_names": list(tensors.class_names), "data": cfg.data,
+               "dataset_fingerprint": tensors.fingerprint}
+    write_json(run_dir / f"evaluation-{tensors.fingerprint}.json", summary)
+    return summary
+
+
+def build(cfg: TrainConfig, n_classes: int, ctx: Context):
+    """The model (on the device), its optimizer and its schedule."""
+    net = build_model(cfg.arch, n_classes, input_px=cfg.input_px, mode=cfg.mode,
+                      weights_path=cfg.weights or None)
+    net = ctx.place(net)
+    head, backbone = list(net.head.parameters()), list(net.backbone.parameters())
+    groups = [{"params": head, "lr": cfg.lr}]
+    if cfg.mode != "linear":
+        scale = cfg.backbone_lr_scale if cfg.mode == "finetune" else 1.0
+        groups.append({"params": backbone, "lr": cfg.lr * scale})
+    if cfg.optimizer == "sgd":
+        optimizer = torch.optim.SGD(groups, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    else:
+        optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    if cfg.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    elif cfg.schedule == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, cfg.epochs // 3),
+                                                    gamma=0.1)
+    else:
+        scheduler = None
+    return net, optimizer, scheduler
+
+
+def train_one_epoch(model, inputs, labels, optimizer, ctx: Context, cfg: TrainConfig, *,
+                    epoch: int, progress=None, should_stop=None) -> dict:
+    """One pass over this process's shard; returns loss, accuracy and covers seen (all ranks)."""
+    model.train()
+    order = shard_order(len(labels), epoch=epoch, seed=cfg.seed, rank=ctx.rank, world=ctx.world)
+    n_steps = math.ceil(len(order) / cfg.batch_size)
+    totals = torch.zeros(3, dtype=torch.float64)              # loss sum, correct, seen
+    start = time.perf_counter()
+    with ctx.join(model):
+        for step in range(n_steps):
+            if should_stop and should_stop():
+                raise KeyboardInterrupt("cancelled")
+            batch = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            x = inputs[batch]
+            if x.dtype == torch.uint8:                          # images: augment on the fly
+                x = augment(x, cfg, generator=ctx.generator)
+            x, y = ctx.to_device(x, labels[batch])
+            with ctx.autocast():
+                logits = model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            ctx.step(loss, optimizer)
+            totals += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)],
+                                   dtype=torch.float64)
+            if progress:
+                progress(_step_status(epoch, step, n_steps, totals, start, cfg.epochs))
+    totals = ctx.all_reduce(totals)
+    return {"loss": totals[0].item() / totals[2].item(), "acc": totals[1].item() / totals[2].item(),
+            "n_seen": int(totals[2].item()), "seconds": time.perf_counter() - start}
+
+
+def _fit(cfg, ctx, data: CoverTensors, model, optimizer, scheduler, run_dir, state,
+         progress, should_stop):
+    train_inputs, head_only = data.train_inputs(model, cfg, ctx)
+    trainable = ctx.wrap(model.head if head_only else model)
+    for epoch in range(state["epoch"] + 1, cfg.epochs):
+        fit = train_one_epoch(trainable, train_inputs, data.train.labels, optimizer, ctx, cfg,
+                              epoch=epoch, progress=progress if ctx.is_main else None,
+                              should_stop=should_stop)
+        if scheduler:
+            scheduler.step()
+        val = _val_scores(model, data, ctx, head_only)
+        state["history"].append({"epoch": epoch + 1, "train_loss": fit["loss"],
+                                 "train_acc": fit["acc"], "n_seen": fit["n_seen"],
+                                 "seconds": fit["seconds"], **{f"val_{k}": v for k, v in val.items()
+                                                               if k in ("loss", "acc")}})
+        improved = val.get("acc", fit["acc"]) > state["best_acc"]
+        if improved:
+            state["best_acc"], state["best_epoch"], state["stale"] = val.get("acc", fit["acc"]), epoch, 0
+        else:
+            state["stale"] += 1
+        state["epoch"] = epoch
+        if ctx.is_main:
+            _save_checkpoint(run_dir, model, optimizer, scheduler, state, improved)
+        ctx.barrier()
+        if cfg.early_stopping and state["stale"] >= cfg.early_stopping:
+            break
+    if ctx.is_main:
+        _finish(run_dir, model, data, ctx, state, head_only)
+    ctx.barrier()
+
+
+def _finish(run_dir, model, data: CoverTensors, ctx, state, head_only):
+    """Score the best epoch on val and test; write metrics.json and the test
+    predictions; mark the run done."""
+    model.load_state_dict(runs.load_weights(run_dir / "best.safetensors"))
+    final = {}
+    for split in ("val", "test"):
+        part = getattr(data, split)
+        if not len(part.labels):
+            continue
+        probs = evaluate(model, part, ctx, head_only=head_only)["probs"]
+        final[split] = summarize(part.labels.numpy(), probs.argmax(1), n_classes=data.n_classes,
+                                 scores=probs)
+        if split == "test":
+            write_predictions(run_dir / "predictions.csv", data, part, probs)
+    write_json(run_dir / "metrics.json", {"class_names": list(data.class_names),
+                                          "history": state["history"],
+                                          "best_epoch": state["best_epoch"] + 1, **final})
+    runs.write_status(run_dir, "done", error=None)
+
+
+def write_predictions(path, data: CoverTensors, part, probs) -> None:
+    """One row per test cover: its path, true genre, top-3 genres and probabilities."""
+    names = np.asarray(data.class_names)
+    top = np.argsort(-probs, axis=1)[:, :3]
+    table = data.dataset.items.iloc[part.index][["path", "genre"]].reset_index(drop=True)
+    table["predicted"] = names[top[:, 0]]
+    for rank in range(top.shape[1]):
+        table[f"top{rank + 1}"] = names[top[:, rank]]
+        table[f"p{rank + 1}"] = probs[np.arange(len(probs)), top[:, rank]].round(4)
+    with atomic_write(path, "w") as fh:
+        table.to_csv(fh, index=False)
+
+
+def _val_scores(model, data, ctx, head_only) -> dict:
+    if not len(data.val.labels):
+        return {}
+    scores = evaluate(model, data.val, ctx, head_only=head_only)
+    return {"loss": scores["loss"], "acc": scores["acc"]}
+
+
+def _prepare_run_dir(cfg, data, ctx, run_dir, resume) -> Path:
+    if resume:
+        if run_dir is None or not (Path(run_dir) / "last_state.pt").is_file():
+            raise runs.RunError(f"{run_dir}: nothing to resume (no last_state.pt)")
+        return Path(run_dir)
+    config = {**dataclasses.asdict(cfg), "input_px": cfg.input_px, "class_names": list(data.class_names),
+              "dataset_fingerprint": data.fingerprint, "n_train": len(data.train.labels)}
+    run_dir = ctx.broadcast_path(lambda: Path(run_dir) if run_dir else runs.new_run_dir(
+        {k: config[k] for k in dataclasses.asdict(cfg)}))
+    if ctx.is_main:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        write_json(Path(run_dir) / "config.json", config)
+    return Path(run_dir)
+
+
+def _fresh_state() -> dict:
+    return {"epoch": -1, "best_acc": -1.0, "best_epoch": -1, "stale": 0, "history": []}
+
+
+def _resume_state(run_dir, model, optimizer, scheduler) -> dict:
+    model.load_state_dict(runs.load_weights(run_dir / "last.safetensors"))
+    saved = runs.load_state(run_dir / "last_state.pt")
+    optimizer.load_state_dict(saved["optimizer"])
+    if scheduler and saved.get("scheduler"):
+        scheduler.load_state_dict(saved["scheduler"])
+    return saved["progress"]
+
+
+def _save_checkpoint(run_dir, model, optimizer, scheduler, state, improved: bool) -> None:
+    weights = model.state_dict()
+    runs.save_weights(run_dir / "last.safetensors", weights)
+    if improved:
+        runs.save_weights(run_dir / "best.safetensors", weights)
+    runs.save_state(run_dir / "last_state.pt", {
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler else None,
+        "progress": state})
+    write_json(run_dir / "metrics.json", {"history": state["history"],
+                                          "best_epoch": state["best_epoch"] + 1})
+
+
+def _step_status(epoch, step, n_steps, totals, start, n_epochs) -> dict:
+    seen = totals[2].item()
+    seconds = time.perf_counter() - start
+    rate = seen / seconds if seconds > 0 else 0.0
+    return {"epoch": epoch + 1, "epochs": n_epochs, "step": step + 1, "steps": n_steps,
+            "loss": totals[0].item() / seen, "acc1": totals[1].item() / seen, "img_per_s": rate,
+            "eta_s": (n_steps - step - 1) * seconds / (step + 1)}
+

@@ -1,0 +1,45 @@
+"""Background jobs with real processes: start, progress, duplicate start, cancel, crash."""
+import time
+
+import pytest
+
+from cover_model import jobs
+from cover_model.training import TrainConfig
+
+
+def wait_for(predicate, timeout_s=180, every_s=0.3):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    pytest.fail("timed out waiting")
+
+
+def test_a_job_runs_to_done_and_reports_progress(folder_dataset):
+    run_dir = jobs.start_job(TrainConfig(data=str(folder_dataset), epochs=2, batch_size=4))
+    status = wait_for(lambda: (s := jobs.job_status(run_dir))["state"] in ("done", "failed") and s)
+    assert status["state"] == "done", status
+    assert status["progress"]["epoch"] == 2 and status["progress"]["step"] == status["progress"]["steps"]
+    assert (run_dir / "best.safetensors").is_file()
+
+
+def test_the_same_settings_do_not_start_twice_and_cancel_stops_cleanly(folder_dataset):
+    cfg = TrainConfig(data=str(folder_dataset), epochs=500, batch_size=2)
+    first = jobs.start_job(cfg)
+    assert jobs.start_job(cfg) == first
+    # cancel once the first epoch is saved
+    wait_for(lambda: ((jobs.job_status(first)["progress"] or {}).get("epoch", 0) >= 2))
+    assert jobs.cancel_job(first)
+    status = wait_for(lambda: (s := jobs.job_status(first))["state"] != "running" and s, timeout_s=60)
+    assert status["state"] == "cancelled"
+    assert (first / "last.safetensors").is_file()                 # finished epochs are kept
+    assert jobs.start_job(cfg) != first                           # not running any more
+
+
+def test_a_crashing_job_is_marked_failed_with_its_error(tmp_path):
+    run_dir = jobs.start_job(TrainConfig(data=str(tmp_path / "nowhere"), epochs=1))
+    status = wait_for(lambda: (s := jobs.job_status(run_dir))["state"] != "running" and s)
+    assert status["state"] == "failed"
+    assert "no such file or folder" in (status.get("error") or "") + status.get("log_tail", "")

@@ -1,0 +1,75 @@
+"""Predictor: a run's own preprocessing, top-k, bad inputs, Grad-CAM."""
+import numpy as np
+import pytest
+
+from cover_model import runs
+from cover_model.images import ImageDecodeError
+from cover_model.predict import Predictor
+from cover_model.training import TrainConfig, main
+
+from .helpers import jpeg_bytes
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from .helpers import make_folder_dataset
+    root = tmp_path_factory.mktemp("predict")
+    data = make_folder_dataset(root / "covers", {"metal": 10, "ambient": 10, "jazz": 10})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COVER_LAB_DATA", str(root / "data"))
+        mp.setenv("COVER_LAB_CHECKPOINTS", str(root / "ckpt"))
+        return main(TrainConfig(data=str(data), epochs=1, batch_size=5)), data
+
+
+def test_top_k_is_ranked_and_sums_to_at_most_one(trained_run):
+    run_dir, data = trained_run
+    predictor = Predictor.from_run(run_dir)
+    ranked = predictor.top_k(next((data / "metal").iterdir()), k=3)
+    assert [g for g, _ in ranked] and len(ranked) == 3
+    probs = [p for _, p in ranked]
+    assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-5   # 3 classes
+
+
+def test_bytes_paths_and_arrays_give_the_same_answer(trained_run):
+    run_dir, data = trained_run
+    predictor = Predictor.from_run(run_dir)
+    path = next((data / "jazz").iterdir())
+    from cover_model.images import decode_image
+    by_path = predictor.probabilities(path)
+    assert np.allclose(by_path, predictor.probabilities(path.read_bytes()))
+    assert predictor.probabilities(decode_image(path)).shape == (3,)
+
+
+def test_a_bad_upload_gets_the_decoder_error(trained_run):
+    predictor = Predictor.from_run(trained_run[0])
+    with pytest.raises(ImageDecodeError, match="not an image"):
+        predictor.top_k(b"<html>not a cover</html>")
+
+
+def test_weights_for_another_class_count_are_refused(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = runs.read_config(copy)
+    config["class_names"] = config["class_names"] + ["polka"]
+    from cover_model.files import write_json
+    write_json(copy / "config.json", config)
+    with pytest.raises(runs.RunError, match="do not fit custom with 4 classes"):
+        Predictor.from_run(copy)
+
+
+def test_not_a_run_folder(tmp_path):
+    with pytest.raises(runs.RunError, match="not a run folder"):
+        Predictor.from_run(tmp_path)
+
+
+def test_grad_cam_is_a_unit_map_and_releases_its_hooks(trained_run):
+    predictor = Predictor.from_run(trained_run[0])
+    cover = jpeg_bytes((200, 30, 30), size=(64, 64))
+    heat = predictor.grad_cam(cover)
+    assert heat.shape == (32, 32) and heat.dtype == np.float32
+    assert 0 <= heat.min() and heat.max() <= 1
+    from cover_model.nets import last_conv_layer
+    layer = last_conv_layer(predictor.model)
+    assert not layer._forward_hooks and not layer._backward_hooks

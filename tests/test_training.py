@@ -1,0 +1,142 @@
+"""Training: a real run folder, progress, cancel and resume, linear probes, DDP."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cover_model import runs
+from cover_model.dataset import load_dataset
+from cover_model.files import read_json
+from cover_model.paths import PROJECT_ROOT
+from cover_model.runtime import tuned_env
+from cover_model.tensors import augment, shard_order
+from cover_model.training import TrainConfig, evaluate_run, main
+
+
+def tiny(folder, **overrides) -> TrainConfig:
+    return TrainConfig(**{"data": str(folder), "epochs": 2, "batch_size": 4} | overrides)
+
+
+def test_a_run_folder_holds_everything(folder_dataset):
+    seen = []
+    run_dir = main(tiny(folder_dataset), progress=seen.append)
+    assert {"config.json", "metrics.json", "best.safetensors", "last.safetensors",
+            "last_state.pt", "status.json", "predictions.csv"} <= {p.name for p in run_dir.iterdir()}
+    config = read_json(run_dir / "config.json")
+    assert config["class_names"] == ["ambient", "jazz", "metal"] and config["input_px"] == 32
+    metrics = read_json(run_dir / "metrics.json")
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2]
+    assert all(h["n_seen"] == config["n_train"] for h in metrics["history"])
+    test = metrics["test"]
+    assert len(test["per_class_accuracy"]) == 3 and np.array(test["confusion"]).sum() == test["n"]
+    assert 0 <= test["balanced_accuracy"] <= 1 and test["top_k"] is not None
+    assert runs.read_status(run_dir)["state"] == "done"
+    assert seen[-1]["epoch"] == 2 and seen[-1]["step"] == seen[-1]["steps"]
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    assert len(predictions) == test["n"] and set(predictions["top1"]) <= set(config["class_names"])
+
+
+def test_cancel_keeps_the_last_epoch_and_resume_finishes(folder_dataset):
+    calls = {"n": 0}
+    steps_per_epoch = 5                       # 20 training covers, batch 4
+
+    def stop_in_second_epoch():
+        calls["n"] += 1
+        return calls["n"] > steps_per_epoch + 1
+
+    run_dir = runs.new_run_dir({"arch": "custom"})
+    with pytest.raises(KeyboardInterrupt):
+        main(tiny(folder_dataset, epochs=3), run_dir=run_dir, should_stop=stop_in_second_epoch)
+    assert runs.read_status(run_dir)["state"] == "cancelled"
+    assert [h["epoch"] for h in read_json(run_dir / "metrics.json")["history"]] == [1]
+    main(tiny(folder_dataset, epochs=3), run_dir=run_dir, resume=True)
+    metrics = read_json(run_dir / "metrics.json")
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3] and "test" in metrics
+    assert runs.read_status(run_dir)["state"] == "done"
+
+
+def test_linear_probe_trains_the_head_on_cached_embeddings(folder_dataset, monkeypatch):
+    cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="linear", epochs=2, batch_size=8,
+               optimizer="adamw", lr=0.01)
+    first = main(cfg)
+    assert read_json(first / "config.json")["input_px"] == 224
+    from cover_model.paths import cache_dir
+    assert len(list((cache_dir() / "embeddings").glob("*.npy"))) == 3
+    from cover_model.nets import CoverNet
+    monkeypatch.setattr(CoverNet, "embed", lambda *a, **k: pytest.fail("re-embedded covers"))
+    second = main(cfg)
+    assert read_json(second / "metrics.json")["test"]["n"] == 5
+
+
+def test_finetune_updates_the_backbone(folder_dataset):
+    cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="finetune", size_px=64, epochs=1,
+               batch_size=10, optimizer="adamw", lr=0.001, flip=True)
+    run_dir = main(cfg)
+    from cover_model.nets import build_model
+    start = build_model("efficientnet_lite0", 3, input_px=64, mode="finetune").state_dict()
+    trained = runs.load_weights(run_dir / "last.safetensors")
+    key = "backbone.model._conv_stem.weight"
+    assert not torch.equal(start[key], trained[key])
+
+
+def test_evaluate_run_rescores_and_writes_a_summary(folder_dataset):
+    run_dir = main(tiny(folder_dataset, epochs=1))
+    summary = evaluate_run(run_dir)
+    assert summary["accuracy"] == read_json(run_dir / "metrics.json")["test"]["accuracy"]
+    assert (run_dir / f"evaluation-{summary['dataset_fingerprint']}.json").is_file()
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"lr": -0.1}, "lr must be"), ({"batch_size": 0}, "batch_size"), ({"size_px": 1}, "size_px"),
+    ({"epochs": 0}, "epochs"), ({"arch": "custom", "mode": "linear"}, "scratch"),
+])
+def test_out_of_range_settings_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**bad)
+
+
+def test_augment_keeps_shapes_and_range():
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    cfg = TrainConfig(flip=True, crop=True, color_jitter=0.4)
+    out = augment(images, cfg, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (6, 3, 32, 32) and out.dtype == torch.float32
+    assert 0 <= out.min() and out.max() <= 1
+    plain = augment(images, TrainConfig(), generator=torch.Generator())
+    assert torch.allclose(plain, images.float() / 255)
+
+
+def test_shards_cover_every_item_once_per_epoch():
+    for world in (1, 2, 3):
+        shards = [shard_order(23, epoch=4, seed=1, rank=r, world=world) for r in range(world)]
+        assert sorted(np.concatenate(shards).tolist()) == list(range(23))
+    assert not np.array_equal(shard_order(23, epoch=0, seed=1), shard_order(23, epoch=1, seed=1))
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_torchrun_two_cpu_processes_write_one_run(folder_dataset, tmp_path):
+    """DistributedDataParallel with gloo: one run folder; each epoch sees the data once."""
+    env = tuned_env() | {"COVER_LAB_CHECKPOINTS": str(tmp_path / "ckpt"), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+               f"--master_port={free_port()}",
+               "-m", "cover_model", "train", "--data", str(folder_dataset), "--epochs", "2",
+               "--batch-size", "3"]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    run_dirs = [d for d in (tmp_path / "ckpt").iterdir() if d.is_dir()]
+    assert len(run_dirs) == 1
+    assert result.stdout.count("run written to") == 1           # rank 0 reports, alone
+    metrics = read_json(run_dirs[0] / "metrics.json")
+    config = read_json(run_dirs[0] / "config.json")
+    assert [h["n_seen"] for h in metrics["history"]] == [config["n_train"]] * 2
+    assert runs.read_status(run_dirs[0])["state"] == "done"
