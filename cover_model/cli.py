@@ -3,6 +3,7 @@
     python -m cover_model synth                       # write the embedded synthetic covers
     python -m cover_model dataset DATA                # counts, splits, skipped files
     python -m cover_model preprocess DATA --size-px 32 --method area
+    python -m cover_model collect LINKS OUT_DIR       # download covers from a link list
     python -m cover_model dashboard                   # the Streamlit app
 
 DATA is a folder (``root/<genre>/*``), a manifest CSV, a zip of either, or
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from . import cli_train, config
+from .collect import CollectConfig, CollectInterrupted, collect
 from .dataset import EMBEDDED, DatasetError, load_dataset
 from .paths import PROJECT_ROOT
 from .preprocess import PreprocessConfig, preprocess_dataset
@@ -51,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_arguments(prep, PreprocessConfig)
     prep.add_argument("--no-cache", action="store_true", help="recompute even when cached")
     prep.set_defaults(run=run_preprocess)
+
+    coll = commands.add_parser("collect", help="download the covers of a link list (e.g. the "
+                               "paper's Bandcamp TSV) into a dataset folder; resumable")
+    coll.add_argument("links", type=Path, help="TSV url<TAB><genre>/<name>.jpg (the paper's), "
+                      "or CSV with columns url, genre[, path]")
+    coll.add_argument("out_dir", type=Path, help="dataset folder to fill (created if needed)")
+    config.add_arguments(coll, CollectConfig)
+    coll.set_defaults(run=run_collect)
 
     cli_train.add_commands(commands)
 
@@ -123,6 +133,19 @@ def run_preprocess(args) -> int:
     print(f"{len(arrays)} covers -> {arrays.images.shape} uint8 in {seconds:.2f} s "
           f"({len(arrays) / max(seconds, 1e-9):,.0f} covers/s)")
     _print_skipped(arrays.skipped)
+    return 0
+
+
+def run_collect(args) -> int:
+    cfg = config.from_args(CollectConfig, args)
+    try:
+        summary = collect(args.links, args.out_dir, config=cfg,
+                          progress=_print_progress("downloading covers"))
+    except CollectInterrupted as stopped:
+        print(stopped.summary.describe())
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    print(summary.describe())
     return 0
 
 

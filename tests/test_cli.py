@@ -16,7 +16,8 @@ def test_help_lists_every_command(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("synth", "dataset", "preprocess", "dashboard"):
+    for command in ("synth", "dataset", "preprocess", "collect", "train", "evaluate", "predict",
+                    "dashboard"):
         assert command in out
 
 
