@@ -5,6 +5,7 @@
     python -m cover_model train --resume checkpoints/<run-id>
     python -m cover_model evaluate checkpoints/<run-id> [--data OTHER]
     python -m cover_model predict checkpoints/<run-id> cover.jpg [...]
+    python -m cover_model runs [--per-genre] [--markdown]
 """
 from __future__ import annotations
 
@@ -41,6 +42,12 @@ def add_commands(commands) -> None:
     predict.add_argument("images", nargs="+", type=Path)
     predict.add_argument("--k", type=int, default=3, help="how many genres (default: 3)")
     predict.set_defaults(run=run_predict)
+
+    table = commands.add_parser("runs", help="finished runs side by side; per-genre accuracy")
+    table.add_argument("run_dirs", nargs="*", type=Path, help="run folders (default: all)")
+    table.add_argument("--per-genre", action="store_true", help="test accuracy per genre (Tables 3, 4)")
+    table.add_argument("--markdown", action="store_true", help="print markdown, not plain text")
+    table.set_defaults(run=run_runs)
 
 
 def run_train(args) -> int:
@@ -99,6 +106,17 @@ def run_predict(args) -> int:
             continue
         print(f"{image}: " + ", ".join(f"{genre} {p:.1%}" for genre, p in ranked))
     return 2 if failures == len(args.images) else 0
+
+
+def run_runs(args) -> int:
+    from .results import per_genre_table, runs_table
+    run_dirs = args.run_dirs or runs.list_runs()
+    if not run_dirs:
+        print("no runs yet: python -m cover_model train ...")
+        return 0
+    table = per_genre_table(run_dirs) if args.per_genre else runs_table(run_dirs)
+    print(table.to_markdown() if args.markdown else table.to_string())
+    return 0
 
 
 def _train_fields(saved: dict) -> dict:

@@ -140,3 +140,19 @@ def test_torchrun_two_cpu_processes_write_one_run(folder_dataset, tmp_path):
     config = read_json(run_dirs[0] / "config.json")
     assert [h["n_seen"] for h in metrics["history"]] == [config["n_train"]] * 2
     assert runs.read_status(run_dirs[0])["state"] == "done"
+
+
+def test_the_paper_cnn_learns_the_embedded_covers(embedded_data):
+    """Smoke run on the synthetic covers: a few epochs beat chance clearly."""
+    run_dir = main(TrainConfig(epochs=3, batch_size=10))
+    test = read_json(run_dir / "metrics.json")["test"]
+    assert test["n"] == 150 and test["accuracy"] > 0.2          # chance: 0.1
+
+
+def test_runs_tables(folder_dataset):
+    from cover_model.results import per_genre_table, runs_table
+    run_dir = main(tiny(folder_dataset, epochs=1))
+    table = runs_table([run_dir])
+    assert table.loc[0, "state"] == "done" and table.loc[0, "model"] == "custom scratch 32px"
+    genres = per_genre_table([run_dir])
+    assert list(genres.index) == ["ambient", "jazz", "metal", "overall", "balanced"]

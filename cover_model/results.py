@@ -1,0 +1,55 @@
+"""Tables over finished runs: the runs side by side, and per-genre accuracy (Tables 3 and 4).
+
+    python -m cover_model runs [RUN_DIR ...] [--per-genre] [--markdown]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import runs
+from .files import read_json
+
+
+def run_label(config: dict) -> str:
+    """A short human name for a run: ``efficientnet_lite0 linear 224px``."""
+    return f"{config.get('arch')} {config.get('mode')} {config.get('input_px')}px"
+
+
+def runs_table(run_dirs: list[Path]) -> pd.DataFrame:
+    """One row per run: settings, state, test metrics and training time."""
+    rows = []
+    for run_dir in run_dirs:
+        config = read_json(Path(run_dir) / "config.json") or {}
+        metrics = read_json(Path(run_dir) / "metrics.json") or {}
+        test = metrics.get("test") or {}
+        history = metrics.get("history") or []
+        rows.append({
+            "run": Path(run_dir).name, "model": run_label(config), "data": config.get("data"),
+            "state": runs.read_status(run_dir)["state"], "epochs": len(history),
+            "batch": config.get("batch_size"), "lr": config.get("lr"),
+            "optimizer": config.get("optimizer"),
+            "test_acc": test.get("accuracy"), "balanced_acc": test.get("balanced_accuracy"),
+            "top3_acc": test.get("top_k"), "macro_f1": test.get("macro_f1"),
+            "train_s": sum(h.get("seconds", 0) for h in history),
+        })
+    return pd.DataFrame(rows)
+
+
+def per_genre_table(run_dirs: list[Path]) -> pd.DataFrame:
+    """Test accuracy (%) per genre (rows) and run (columns), the layout of the paper's
+    Tables 3 and 4, with overall and balanced accuracy at the bottom."""
+    columns = {}
+    for run_dir in run_dirs:
+        metrics = read_json(Path(run_dir) / "metrics.json") or {}
+        test = metrics.get("test")
+        if not test:
+            continue
+        config = read_json(Path(run_dir) / "config.json") or {}
+        names = metrics.get("class_names") or config.get("class_names", [])
+        values = {g: None if a is None else 100 * a for g, a in zip(names, test["per_class_accuracy"])}
+        values["overall"] = 100 * test["accuracy"]
+        values["balanced"] = 100 * test["balanced_accuracy"]
+        columns[run_label(config)] = values
+    return pd.DataFrame(columns).round(1)
