@@ -44,7 +44,10 @@ class Context:
         return DistributedDataParallel(model, device_ids=[self.device.index] if self.cuda else None)
 
     def to_device(self, x: torch.Tensor, y: torch.Tensor):
-        return (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+        x = x.to(self.device, non_blocking=True)
+        if self.cuda and x.dim() == 4:                 # matches the channels-last model
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y.to(self.device, non_blocking=True)
 
     def autocast(self):
         if self.cuda:
