@@ -13,6 +13,10 @@ page = st.navigation({
     "Explore": [
         st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
         st.Page("app_pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
+        st.Page("app_pages/color.py", title="Colour analysis", icon=":material/palette:"),
+    ],
+    "Models": [
+        st.Page("app_pages/predict.py", title="Predict", icon=":material/auto_awesome:"),
     ],
 })
 ui.dataset_sidebar()

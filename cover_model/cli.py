@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import cli_train, config
 from .collect import CollectConfig, CollectInterrupted, collect
+from .color.analysis import ColorConfig
 from .dataset import EMBEDDED, DatasetError, load_dataset
 from .paths import PROJECT_ROOT
 from .preprocess import PreprocessConfig, preprocess_dataset
@@ -53,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_arguments(prep, PreprocessConfig)
     prep.add_argument("--no-cache", action="store_true", help="recompute even when cached")
     prep.set_defaults(run=run_preprocess)
+
+    color = commands.add_parser("color", help="the paper's colour analysis: similarity matrix, "
+                                "Table 1 ranks over trials, mean covers (CSV, HTML, PNG)")
+    _add_data_argument(color)
+    config.add_arguments(color, ColorConfig)
+    color.add_argument("--out", type=Path, help="output folder (default: data/reports/color-...)")
+    color.add_argument("--no-png", action="store_true", help="skip the PNG export of the figures")
+    color.set_defaults(run=run_color)
 
     coll = commands.add_parser("collect", help="download the covers of a link list (e.g. the "
                                "paper's Bandcamp TSV) into a dataset folder; resumable")
@@ -146,6 +155,25 @@ def run_collect(args) -> int:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130
     print(summary.describe())
+    return 0
+
+
+def run_color(args) -> int:
+    from .color import run_color_analysis, write_color_report
+    from .color.figures import rank_table
+    from .paths import data_dir
+    cfg = config.from_args(ColorConfig, args)
+    dataset = resolve_dataset(args.data)
+    start = time.perf_counter()
+    analysis = run_color_analysis(dataset, cfg, progress=_print_progress("downsizing"))
+    out = args.out or data_dir() / "reports" / f"color-{dataset.fingerprint}-{cfg.feature}"
+    report = write_color_report(analysis, out, png=not args.no_png)
+    print(f"{cfg.feature_label}, {cfg.trials} trials of 2 x {cfg.n_per_genre} covers per genre "
+          f"({time.perf_counter() - start:.1f} s)")
+    print(rank_table(analysis).to_string())
+    for line in (*analysis.notes, *report.messages):
+        print(f"note: {line}")
+    print(f"{len(report.files)} files written to {report.out_dir}")
     return 0
 
 

@@ -5,6 +5,8 @@ colours, other class names take the next free colour in a fixed order.
 """
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
@@ -37,3 +39,29 @@ def class_balance_figure(counts) -> go.Figure:
                                      "unsplit": "#8d8a99"})
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), height=320, legend_title_text="")
     return fig
+
+
+def top_genres_figure(ranked: list[tuple[str, float]], class_names) -> go.Figure:
+    """Horizontal bars of the most likely genres, most likely on top."""
+    colors = genre_colors(class_names)
+    genres = [g for g, _ in ranked][::-1]
+    probs = [p for _, p in ranked][::-1]
+    fig = go.Figure(go.Bar(x=probs, y=genres, orientation="h",
+                           marker_color=[colors[g] for g in genres],
+                           text=[f"{p:.0%}" for p in probs], textposition="auto",
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
+                      height=60 + 45 * len(ranked), margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def grad_cam_overlay(rgb: np.ndarray, heat: np.ndarray, *, alpha: float = 0.45) -> np.ndarray:
+    """A Grad-CAM map laid over its cover: (H, W, 3) uint8, warm where the network looked.
+
+    ``heat`` is (h, w) in [0, 1] at the network's input size; it is resized to the cover.
+    """
+    heat = cv2.resize(heat.astype(np.float32), (rgb.shape[1], rgb.shape[0]),
+                      interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    colored = cv2.cvtColor(cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET),
+                           cv2.COLOR_BGR2RGB)
+    return cv2.addWeighted(rgb, 1 - alpha, colored, alpha, 0)

@@ -90,3 +90,21 @@ def test_first_launch_generates_covers_and_every_page_renders(server, page):
     page.get_by_role("heading", name="Cover Genre Lab").wait_for(timeout=60_000)
     page.screenshot(path=SHOTS / "overview.png")
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_upload_a_cover_and_see_the_top_genres(server, page, tmp_path):
+    """First launch trains the paper's CNN in the background; then an upload gets its top 3."""
+    SHOTS.mkdir(exist_ok=True)
+    from .helpers_e2e import write_cover
+    cover = write_cover(tmp_path / "my-cover.jpg")
+    page.goto(f"{server}/predict")
+    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
+    uploader.wait_for(state="attached", timeout=240_000)      # the first model has been trained
+    uploader.set_input_files(str(cover))
+    page.get_by_text("Most likely:").first.wait_for(timeout=120_000)
+    bars = page.locator('[data-testid="stPlotlyChart"]').first
+    bars.wait_for(timeout=60_000)
+    page.get_by_text("Nearest covers by colour").first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=SHOTS / "predict.png", full_page=True)
+

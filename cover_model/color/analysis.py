@@ -1,0 +1,219 @@
+"""The colour analysis of a dataset, end to end: downsize, histograms, trials, mean covers.
+
+    python -m cover_model color DATA --out reports/color     # tables, figures (see export.py)
+
+``ColorConfig`` holds the paper's settings (section 3) and backs both the CLI
+flags and the dashboard's widgets; ``run_color_analysis`` returns everything
+the figures and tables are drawn from.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..config import option
+from ..dataset import Dataset
+from ..preprocess import METHODS, preprocess_dataset
+from .histograms import SPACES, compute_gradient_histograms, compute_histograms
+from .metrics import METRIC_NAMES
+from .protocol import TrialResults, run_trials, summarise_ranks
+
+FEATURES = ("color", "gradient")
+
+
+@dataclass(frozen=True)
+class ColorConfig:
+    """Settings of the colour analysis; the defaults are the paper's."""
+    feature: str = option("color", "per-cover feature: 'color' (the paper's 3D colour histogram) or "
+                          "'gradient' (HOG-like orientation histogram, the paper's suggestion)",
+                          choices=FEATURES)
+    bins: int = option(8, "colour histogram bins per channel (the paper: 8, so 512 values)")
+    space: str = option("rgb", "colour space the histogram bins are laid over", choices=SPACES)
+    orientation_bins: int = option(9, "gradient histogram: orientation bins over 180 degrees (HOG: 9)")
+    grid: int = option(4, "gradient histogram: cells per side (4: HOG's 8-px cells at 32 px)")
+    size_px: int = option(32, "covers are first downsized to size_px x size_px (the paper: 32)")
+    method: str = option("cubic", "downsizing (the paper: OpenCV cubic interpolation)", choices=METHODS)
+    n_per_genre: int = option(50, "covers per sample, two disjoint samples per genre (the paper: 50)")
+    trials: int = option(20, "repetitions of the protocol with fresh samples")
+    seed: int = option(0, "seed of the samples (trial t uses the t-th child of this seed)")
+    metric: str = option("intersection", "metric of the heatmap and rank figures; all four are "
+                         "computed (the paper reports intersection)", choices=METRIC_NAMES)
+    mean_cover_px: int = option(64, "side of the mean covers, Figure 3 (any size)")
+    mean_cover_n: int = option(50, "covers averaged per genre for a mean cover (0: all of them)")
+
+    def __post_init__(self):
+        for name, allowed in (("feature", FEATURES), ("space", SPACES), ("method", METHODS),
+                              ("metric", METRIC_NAMES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}")
+        for name, low, high in (("bins", 1, 64), ("orientation_bins", 1, 180), ("grid", 1, 16),
+                                ("size_px", 4, 512), ("n_per_genre", 1, 100_000), ("trials", 1, 10_000),
+                                ("mean_cover_px", 4, 1024), ("mean_cover_n", 0, 1_000_000)):
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"{name} must be between {low} and {high}, got {getattr(self, name)}")
+        if self.feature == "gradient" and self.grid > self.size_px:
+            raise ValueError(f"a {self.grid}x{self.grid} grid needs covers of at least {self.grid} px")
+
+    @property
+    def feature_label(self) -> str:
+        if self.feature == "gradient":
+            grid = f"{self.grid}x{self.grid}"
+            return f"gradient histogram ({self.orientation_bins} orientations x {grid} cells)"
+        return f"{self.space.upper()} colour histogram ({self.bins}^3 = {self.bins ** 3} bins)"
+
+
+@dataclass(frozen=True)
+class ColorAnalysis:
+    """Everything the colour analysis of one dataset produced.
+
+    Attributes
+    ----------
+    config : ColorConfig
+    class_names : tuple of str
+    n_covers : ndarray of shape (G,), int64
+        Covers per genre that could be decoded.
+    trials : TrialResults
+        Matrices (trials, metrics, G, G) and ranks (trials, metrics, G).
+    genre_means : ndarray of shape (G, K), float32
+        Mean feature histogram of every cover of each genre.
+    mean_covers : ndarray of shape (G, P, P, 3), uint8
+        Figure 3: the mean of a random sample of covers per genre.
+    notes : tuple of str
+        What the reader must know: reduced samples, left-out genres, skipped files.
+    fingerprint : str
+        Of the dataset analysed.
+    """
+    config: ColorConfig
+    class_names: tuple[str, ...]
+    n_covers: np.ndarray
+    trials: TrialResults
+    genre_means: np.ndarray
+    mean_covers: np.ndarray
+    notes: tuple[str, ...]
+    fingerprint: str
+
+    def matrix(self, metric: str | None = None, *, trial: int | None = 0) -> np.ndarray:
+        """The G x G matrix of one trial (default: the first), or the mean over trials (``None``)."""
+        k = self.trials.metrics.index(metric or self.config.metric)
+        stack = self.trials.matrices[:, k]
+        return stack.mean(axis=0) if trial is None else stack[trial]
+
+    def rank_summary(self):
+        """Per metric and genre: Table 1's rank and its stability over trials (a DataFrame)."""
+        return summarise_ranks(self.trials, self.class_names)
+
+
+def compute_features(images: np.ndarray, cfg: ColorConfig) -> np.ndarray:
+    """The per-cover histograms ``cfg`` asks for: ``(n, K)`` float32, rows summing to 1."""
+    if cfg.feature == "gradient":
+        return compute_gradient_histograms(images, bins=cfg.orientation_bins, grid=cfg.grid)
+    return compute_histograms(images, bins=cfg.bins, space=cfg.space)
+
+
+def dataset_features(dataset: Dataset, cfg: ColorConfig, *, progress=None):
+    """Downsize every cover (cached, shared with other jobs) and compute its histogram.
+
+    Returns
+    -------
+    arrays : CoverArrays
+    histograms : ndarray of shape (n, K), float32
+    """
+    arrays = preprocess_dataset(dataset, size_px=cfg.size_px, method=cfg.method, progress=progress)
+    return arrays, compute_features(arrays.images, cfg)
+
+
+def run_color_analysis(dataset: Dataset, cfg: ColorConfig = ColorConfig(), *,
+                       progress=None) -> ColorAnalysis:
+    """The paper's colour analysis of a dataset, repeated over ``cfg.trials`` trials.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        All its covers take part, whatever their split.
+    cfg : ColorConfig
+    progress : callable, optional
+        ``progress(done, total)`` while covers are decoded (a cache hit reports at once).
+
+    Returns
+    -------
+    ColorAnalysis
+    """
+    arrays, histograms = dataset_features(dataset, cfg, progress=progress)
+    n_classes = dataset.n_classes
+    if len(arrays) == 0:
+        raise ValueError("no cover of this dataset could be decoded")
+    trials = run_trials(histograms, arrays.labels, n_classes=n_classes, n_per_genre=cfg.n_per_genre,
+                        n_trials=cfg.trials, seed=cfg.seed)
+    n_covers = np.bincount(arrays.labels, minlength=n_classes)
+    if cfg.mean_cover_px == cfg.size_px:
+        big = arrays
+    else:
+        big = preprocess_dataset(dataset, size_px=cfg.mean_cover_px, method=cfg.method)
+    covers = mean_covers(big.images, big.labels, n_classes=n_classes,
+                         n_per_genre=cfg.mean_cover_n or None, seed=cfg.seed)
+    return ColorAnalysis(
+        config=cfg, class_names=dataset.class_names, n_covers=n_covers, trials=trials,
+        genre_means=genre_mean_histograms(histograms, arrays.labels, n_classes=n_classes),
+        mean_covers=covers, fingerprint=dataset.fingerprint,
+        notes=tuple(_notes(dataset.class_names, n_covers, trials, cfg, len(arrays.skipped))))
+
+
+def genre_mean_histograms(histograms: np.ndarray, labels: np.ndarray, *, n_classes: int) -> np.ndarray:
+    """The mean histogram of each genre: ``(G, K)`` float32 (zeros for an empty genre)."""
+    sums = np.zeros((n_classes, histograms.shape[1]))
+    np.add.at(sums, labels, histograms)
+    counts = np.bincount(labels, minlength=n_classes)[:, None]
+    return (sums / np.maximum(counts, 1)).astype(np.float32)
+
+
+def mean_covers(images: np.ndarray, labels: np.ndarray, *, n_classes: int,
+                n_per_genre: int | None = 50, seed: int = 0) -> np.ndarray:
+    """Figure 3: the pixel-wise mean of a random sample of covers of each genre.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, S, S, 3), uint8
+    labels : ndarray of shape (n,), int
+    n_classes : int
+    n_per_genre : int or None, default=50
+        Covers averaged per genre (fewer if a genre has fewer); None: all.
+    seed : int, default=0
+
+    Returns
+    -------
+    ndarray of shape (n_classes, S, S, 3), uint8
+        Black for a genre without covers.
+
+    Examples
+    --------
+    >>> images = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (0, 100, 50)])
+    >>> mean_covers(images, np.array([0, 0, 1]), n_classes=2)[:, 0, 0, 0].tolist()
+    [50, 50]
+    """
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n_classes, *images.shape[1:]), np.uint8)
+    for genre in range(n_classes):
+        members = np.flatnonzero(labels == genre)
+        if n_per_genre is not None and len(members) > n_per_genre:
+            members = rng.choice(members, n_per_genre, replace=False)
+        if len(members):
+            out[genre] = np.rint(images[members].mean(axis=0, dtype=np.float64)).astype(np.uint8)
+    return out
+
+
+def config_dict(cfg: ColorConfig) -> dict:
+    """The config as plain values (for config.json and cache keys)."""
+    return asdict(cfg)
+
+
+def _notes(class_names, n_covers, trials: TrialResults, cfg: ColorConfig, n_skipped: int):
+    for genre, count, used in zip(class_names, n_covers, trials.n_per_genre):
+        if used == 0:
+            yield (f"{genre}: {count} cover(s), too few for two disjoint samples; "
+                   "left out of the matrix and the ranks")
+        elif used < cfg.n_per_genre:
+            yield (f"{genre}: only {count} covers, so two disjoint samples of {used} "
+                   f"(not {cfg.n_per_genre})")
+    if n_skipped:
+        yield f"{n_skipped} cover(s) could not be decoded and were left out"

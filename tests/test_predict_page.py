@@ -1,0 +1,47 @@
+"""The Predict page: first-launch model, uploads (good and bad), colour profile."""
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cover_model import jobs, runs
+from cover_model.paths import PROJECT_ROOT
+from cover_model.training import TrainConfig, main
+
+from .helpers import jpeg_bytes
+
+APP = str(PROJECT_ROOT / "app.py")
+
+
+@pytest.fixture
+def predict_page(embedded_data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])   # see test_app.py
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("app_pages/predict.py")
+    return at
+
+
+def test_first_launch_trains_a_model_in_the_background(predict_page):
+    predict_page.run()
+    assert not predict_page.exception
+    assert any("First launch" in info.value for info in predict_page.info)
+    started = jobs.running_jobs()
+    assert len(started) == 1, "no training job was started"
+    predict_page.run()                                   # a rerun does not start a second one
+    assert jobs.running_jobs() == started
+    jobs.cancel_job(started[0])
+
+
+def test_uploads_get_top_genres_and_bad_files_a_clear_error(predict_page):
+    main(TrainConfig(epochs=1, batch_size=32))
+    predict_page.run()
+    assert not predict_page.exception
+    cover = jpeg_bytes((180, 20, 20), size=(350, 350))
+    predict_page.file_uploader(key="predict_uploads").set_value(
+        [("red.jpg", cover, "image/jpeg"), ("notes.png", b"not an image at all", "image/png")])
+    predict_page.run()
+    assert not predict_page.exception
+    assert any(md.value.startswith("**Most likely:") for md in predict_page.markdown)
+    errors = [e.value for e in predict_page.error]
+    assert len(errors) == 1 and errors[0].startswith("notes.png:") and "not an image" in errors[0]
+    assert any("Closest genre by colour" in c.value for c in predict_page.caption)
