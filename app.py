@@ -16,6 +16,9 @@ page = st.navigation({
         st.Page("app_pages/color.py", title="Colour analysis", icon=":material/palette:"),
     ],
     "Models": [
+        st.Page("app_pages/baselines.py", title="Baselines", icon=":material/table_chart:"),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("app_pages/results.py", title="Results", icon=":material/leaderboard:"),
         st.Page("app_pages/predict.py", title="Predict", icon=":material/auto_awesome:"),
     ],
 })

@@ -4,6 +4,7 @@
     python -m cover_model dataset DATA                # counts, splits, skipped files
     python -m cover_model preprocess DATA --size-px 32 --method area
     python -m cover_model collect LINKS OUT_DIR       # download covers from a link list
+    python -m cover_model baselines DATA --out DIR    # Table 2: the scikit-learn zoo
     python -m cover_model dashboard                   # the Streamlit app
 
 DATA is a folder (``root/<genre>/*``), a manifest CSV, a zip of either, or
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from . import cli_train, config
 from .collect import CollectConfig, CollectInterrupted, collect
+from .baselines.report import BaselineConfig
 from .color.analysis import ColorConfig
 from .dataset import EMBEDDED, DatasetError, load_dataset
 from .paths import PROJECT_ROOT
@@ -62,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     color.add_argument("--out", type=Path, help="output folder (default: data/reports/color-...)")
     color.add_argument("--no-png", action="store_true", help="skip the PNG export of the figures")
     color.set_defaults(run=run_color)
+
+    base = commands.add_parser("baselines", help="the paper's Table 2: scikit-learn models on "
+                               "pixels or histograms (CSV + markdown tables)")
+    _add_data_argument(base)
+    _add_split_arguments(base)
+    config.add_arguments(base, BaselineConfig)
+    base.add_argument("--out", type=Path, help="output folder (default: data/reports/baselines-...)")
+    base.add_argument("--no-cache", action="store_true", help="refit even when results are cached")
+    base.set_defaults(run=run_baselines)
 
     coll = commands.add_parser("collect", help="download the covers of a link list (e.g. the "
                                "paper's Bandcamp TSV) into a dataset folder; resumable")
@@ -174,6 +185,25 @@ def run_color(args) -> int:
     for line in (*analysis.notes, *report.messages):
         print(f"note: {line}")
     print(f"{len(report.files)} files written to {report.out_dir}")
+    return 0
+
+
+def run_baselines(args) -> int:
+    from .baselines.report import build_report, table2, to_markdown, write_report
+    from .paths import data_dir
+    cfg = config.from_args(BaselineConfig, args)
+    dataset = assign_splits(resolve_dataset(args.data), scheme=args.split_scheme,
+                            val_frac=args.val_frac, test_frac=args.test_frac,
+                            n_test_per_class=args.n_test_per_class, seed=args.split_seed)
+    start = time.perf_counter()
+    report = build_report(dataset, cfg, use_cache=not args.no_cache,
+                          progress=_print_progress("fitting models"))
+    out = args.out or data_dir() / "reports" / f"baselines-{dataset.fingerprint}"
+    files = write_report(report, out, dataset=dataset)
+    print(f"{report.n_train} train / {report.n_test} test covers, {dataset.n_classes} genres "
+          f"({time.perf_counter() - start:.1f} s)")
+    print(to_markdown(table2(report.results)))
+    print(f"{len(files)} files written to {out}")
     return 0
 
 

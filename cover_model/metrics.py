@@ -113,12 +113,12 @@ def confusion_matrix(y_true, y_pred, *, n_classes: int, normalize: str | None = 
     array([[1, 0],
            [1, 1]])
     """
+    if normalize not in (None, "true"):
+        raise ValueError(f"normalize must be None or 'true', got {normalize!r}")
     counts = skm.confusion_matrix(np.asarray(y_true), np.asarray(y_pred),
                                   labels=np.arange(n_classes)).astype(np.int64)
     if normalize is None:
         return counts
-    if normalize != "true":
-        raise ValueError(f"normalize must be None or 'true', got {normalize!r}")
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
 

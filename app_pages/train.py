@@ -1,0 +1,158 @@
+"""Train: sidebar settings (the paper's by default) -> a background job -> live progress."""
+import dataclasses
+from pathlib import Path
+
+import streamlit as st
+
+import ui
+from cover_model import jobs
+from cover_model.config import from_dict
+from cover_model.files import read_json
+from cover_model.results import run_label
+from cover_model.run_plots import training_curves_figure
+from cover_model.training import PRESETS, TrainConfig
+from ui_widgets import config_widgets
+
+PAPER = TrainConfig()
+MAIN = ("arch", "mode", "size_px", "epochs", "batch_size", "optimizer", "lr", "momentum", "device")
+AUGMENT = ("flip", "crop", "color_jitter", "label_smoothing", "weight_decay", "schedule",
+           "backbone_lr_scale", "early_stopping")
+OTHER = tuple(f.name for f in dataclasses.fields(TrainConfig)
+              if f.name not in (*MAIN, *AUGMENT, "data"))     # data: the sidebar's dataset
+
+
+def apply_preset() -> None:
+    """Fill the settings widgets: the paper's values, then the preset's."""
+    preset = PRESETS.get(st.session_state.train_preset, {})
+    for name, value in (dataclasses.asdict(PAPER) | preset).items():
+        if name != "data":
+            st.session_state[f"train_{name}"] = value
+
+
+def settings_sidebar() -> dict:
+    st.sidebar.subheader("Training")
+    st.sidebar.selectbox("Preset", list(PRESETS), index=None, key="train_preset",
+                         on_change=apply_preset, placeholder="Fill from a preset...",
+                         help="Named settings: the paper's values, then the preset's own "
+                              "(paper-cnn is the paper's setup; smoke is a one-epoch check).")
+    values = config_widgets(TrainConfig, key_prefix="train", fields=MAIN)
+    values |= config_widgets(TrainConfig, key_prefix="train", fields=AUGMENT,
+                             container=st.sidebar.expander("Augmentation and regularisation"))
+    values |= config_widgets(TrainConfig, key_prefix="train", fields=OTHER,
+                             container=st.sidebar.expander("Preprocessing, split, seed, weights"))
+    return values
+
+
+def eta_total_s(step: dict, history: list) -> float:
+    """This epoch's ETA plus the epochs still to come, at the pace seen so far."""
+    if history:
+        epoch_s = sum(h["seconds"] for h in history) / len(history)
+    else:
+        epoch_s = step["eta_s"] / max(step["steps"] - step["step"], 1) * step["steps"]
+    return step["eta_s"] + (step["epochs"] - step["epoch"]) * epoch_s
+
+
+def job_label(run_dir: Path) -> str:
+    """The run's model; before its config.json exists (data still loading), from its request."""
+    config = read_json(run_dir / "config.json")
+    if config is None:
+        request = TrainConfig(**(read_json(run_dir / jobs.REQUEST_NAME) or {}).get("config", {}))
+        config = dataclasses.asdict(request) | {"input_px": request.input_px}
+    return run_label(config)
+
+
+def curves(run_dir: Path, label: str, *, key: str) -> None:
+    history = (read_json(run_dir / "metrics.json") or {}).get("history") or []
+    if history:
+        st.plotly_chart(training_curves_figure({label: history}), width="stretch", key=key)
+
+
+@st.fragment(run_every="1s")
+def live_panel(run_dir: str) -> None:
+    run_dir = Path(run_dir)
+    status = jobs.job_status(run_dir)
+    if status["state"] != "running":
+        st.rerun()                       # the whole page switches to the finished view
+    label = job_label(run_dir)
+    st.markdown(f"**Training** {label} · `{run_dir.name}`")
+    step = status.get("progress")
+    if not step:
+        st.progress(0.0, text="Preparing: loading and downsizing the covers...")
+    else:
+        history = (read_json(run_dir / "metrics.json") or {}).get("history") or []
+        done = ((step["epoch"] - 1) * step["steps"] + step["step"]) / (step["epochs"] * step["steps"])
+        st.progress(min(done, 1.0), text=f"epoch {step['epoch']}/{step['epochs']} · "
+                                         f"step {step['step']}/{step['steps']}")
+        loss, acc, speed, eta = st.columns(4)
+        loss.metric("Loss (this epoch)", f"{step['loss']:.3f}")
+        acc.metric("Train accuracy (this epoch)", f"{step['acc1']:.1%}")
+        speed.metric("Covers per second", f"{step['img_per_s']:,.0f}")
+        eta.metric("Time left", f"{eta_total_s(step, history):,.0f} s")
+    if st.button("Cancel", icon=":material/stop_circle:", key="train_cancel",
+                 help="Stop after the current step; finished epochs stay saved."):
+        jobs.cancel_job(run_dir)
+        st.toast("Cancelling: the job stops after its current step.")
+    curves(run_dir, label, key="train_live_curves")
+
+
+def finished_panel(run_dir: Path, status: dict) -> None:
+    config = read_json(run_dir / "config.json") or {}
+    metrics = read_json(run_dir / "metrics.json") or {}
+    if status["state"] == "done":
+        test = metrics.get("test") or {}
+        score = (f": test accuracy {test['accuracy']:.1%}, top-3 {test['top_k']:.1%}" if test else "")
+        st.success(f"Finished {run_label(config)} (`{run_dir.name}`){score}. "
+                   "It is on the Results page now.", icon=":material/check_circle:")
+        st.page_link("app_pages/results.py", label="Open Results", icon=":material/leaderboard:")
+    elif status["state"] == "failed":
+        log_lines = (status.get("log_tail") or "").strip().splitlines()
+        cause = status.get("error") or (log_lines[-1] if log_lines else "no error recorded")
+        st.error(f"Training `{run_dir.name}` failed: {cause}", icon=":material/error:")
+    else:
+        n_epochs = len(metrics.get("history") or [])
+        st.warning(f"Cancelled `{run_dir.name}` after {n_epochs} finished epoch(s); they are saved "
+                   "in its run folder.", icon=":material/stop_circle:")
+    curves(run_dir, run_label(config), key="train_final_curves")
+
+
+values = settings_sidebar()
+st.title("Train")
+data = ui.current_data_source()
+dataset = ui.current_dataset()                 # a wrong path stops here, not in the job
+ui.synthetic_notice()
+st.caption(f"Dataset `{data}`: {len(dataset):,} covers in {dataset.n_classes} genres. Training runs "
+           "in its own process: leave or refresh this page and it keeps going.")
+try:
+    cfg = from_dict(TrainConfig, values | {"data": data})
+except ValueError as exc:
+    st.error(f"Check the settings in the sidebar: {exc}", icon=":material/tune:")
+    cfg = None
+
+if cfg is not None:
+    st.caption(f"Will train **{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px for {cfg.epochs} epoch(s): "
+               f"batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, seed {cfg.seed}.")
+if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
+             key="train_start"):
+    already_running = jobs.running_jobs()
+    run_dir = jobs.start_job(cfg)
+    st.session_state.train_run = str(run_dir)
+    if run_dir in already_running:
+        st.info("A job with these settings is already running: here it is.", icon=":material/info:")
+
+running = jobs.running_jobs()
+watched = st.session_state.get("train_run") or (str(running[-1]) if running else None)
+if watched and not Path(watched, "status.json").is_file():
+    watched = None                              # its folder is gone (another checkpoints dir)
+st.session_state.train_run = watched            # after a refresh, keep watching until it ends
+others = [p.name for p in running if str(p) != watched]
+if others:
+    st.caption("Also running: " + ", ".join(f"`{name}`" for name in others))
+if watched is None:
+    st.info("No job yet: choose settings in the sidebar and press **Start training**. The "
+            "defaults are the paper's: its small CNN, SGD, lr 0.01, momentum 0.9, batch 10.")
+else:
+    status = jobs.job_status(Path(watched))
+    if status["state"] == "running":
+        live_panel(watched)
+    else:
+        finished_panel(Path(watched), status)

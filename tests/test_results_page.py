@@ -1,0 +1,105 @@
+"""The Results page (AppTest): runs table, per-genre accuracy beside the paper, confusion
+heatmap, misclassified covers, runs side by side, downloads, failed runs."""
+import dataclasses
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cover_model import runs, training
+from cover_model.files import write_json
+from cover_model.paths import PROJECT_ROOT
+from cover_model.training import TrainConfig
+
+APP = str(PROJECT_ROOT / "app.py")
+PAGE = "app_pages/results.py"
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture
+def app_main(monkeypatch):
+    # AppTest leaves the app script behind as __main__; put the real one back afterwards.
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+
+
+@pytest.fixture
+def finished_run(embedded_data, app_main):
+    return training.main(TrainConfig(epochs=1, batch_size=32))
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return " ".join(e.value for e in at.get(kind))
+
+
+def test_without_runs_it_points_to_train(embedded_data, app_main):
+    at = open_page()
+    assert "No runs yet" in texts(at, "info")
+
+
+def test_one_finished_run_tables_confusion_gallery_and_downloads(finished_run):
+    at = open_page()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["run"]) == [finished_run.name] and table.loc[0, "state"] == "done"
+
+    per_genre = at.dataframe[1].value
+    assert list(per_genre.columns) == ["custom scratch 32px", "paper Table 3: custom CNN"]
+    assert per_genre.loc["metal", "paper Table 3: custom CNN"] == 44
+    assert per_genre.loc["overall", "paper Table 3: custom CNN"] == 17.6
+    assert per_genre.loc["overall", "custom scratch 32px"] >= 0
+
+    assert len(at.get("plotly_chart")) == 3          # per-genre bars, curves, confusion
+    assert at.metric[0].label == "Test accuracy"
+    assert len(at.get("download_button")) == 3
+    assert "synthetic" in texts(at, "info")
+    gallery = at.get("image")
+    assert gallery and "→" in str(gallery[0].proto)   # captions: true -> predicted
+
+    at.get("button_group")[0].set_value("Row-normalised").run()
+    assert not at.exception
+    at.selectbox(key="results_gallery_genre").set_value("metal").run()
+    assert not at.exception
+
+
+def test_two_runs_side_by_side(finished_run):
+    second = training.main(dataclasses.replace(TrainConfig(epochs=1, batch_size=32), lr=0.02))
+    at = open_page()
+    picker = at.multiselect(key="results_runs")
+    picker.set_value([str(second), str(finished_run)]).run()
+    assert not at.exception
+    per_genre = at.dataframe[1].value
+    assert len(per_genre.columns) == 3                # two runs (told apart) and the paper once
+    assert per_genre.columns[0] != per_genre.columns[2]
+    assert "side by side" in texts(at, "subheader")
+    at.selectbox(key="results_detail_run").set_value(str(finished_run)).run()
+    assert finished_run.name in texts(at, "caption")
+
+
+def test_a_failed_run_is_shown_with_its_error(embedded_data, app_main):
+    run_dir = runs.new_run_dir({"arch": "custom", "mode": "scratch"})
+    write_json(run_dir / "config.json", dataclasses.asdict(TrainConfig()))
+    runs.write_status(run_dir, "failed", error="DatasetError: /data/covers: no such file or folder")
+    at = open_page()
+    assert not at.exception
+    assert "no such file or folder" in texts(at, "error")
+    assert "No run has finished yet" in texts(at, "info")
+
+
+def test_run_labels_tell_apart_runs_of_one_model_even_in_the_same_second(tmp_path):
+    from cover_model.run_plots import run_labels
+    names = ["20261125-054123-custom-scratch-aaaa", "20261125-054123-custom-scratch-bbbb",
+             "20261125-054124-custom-scratch-cccc", "20261125-054125-alexnet-scratch-dddd"]
+    for name in names:
+        arch = name.split("-")[2]
+        write_json(tmp_path / name / "config.json", {"arch": arch, "mode": "scratch", "input_px": 32})
+    labels = run_labels([tmp_path / n for n in names])
+    assert len(set(labels.values())) == 4
+    assert labels[tmp_path / names[2]] == "custom scratch 32px · 11-25 05:41:24"
+    assert labels[tmp_path / names[3]] == "alexnet scratch 32px"
