@@ -108,3 +108,25 @@ def test_upload_a_cover_and_see_the_top_genres(server, page, tmp_path):
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=SHOTS / "predict.png", full_page=True)
 
+
+def test_every_page_renders_and_a_tiny_training_job_finishes(server, page):
+    SHOTS.mkdir(exist_ok=True)
+    page.goto(f"{server}/dataset")
+    page.get_by_text("Sample covers").wait_for(timeout=120_000)       # covers generated
+    for name in ("Colour analysis", "Baselines", "Results", "Overview"):
+        page.get_by_role("link", name=name).click()
+        page.get_by_role("heading").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        page.screenshot(path=SHOTS / f"{name.lower().replace(' ', '-')}.png")
+    page.get_by_role("link", name="Train").click()
+    epochs = page.get_by_role("spinbutton", name="Epochs")
+    epochs.wait_for(timeout=60_000)
+    epochs.fill("1")
+    epochs.press("Enter")
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Finished").first.wait_for(timeout=180_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=SHOTS / "train.png", full_page=True)
+
