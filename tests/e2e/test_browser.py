@@ -129,4 +129,9 @@ def test_every_page_renders_and_a_tiny_training_job_finishes(server, page):
     page.get_by_text("Finished").first.wait_for(timeout=180_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=SHOTS / "train.png", full_page=True)
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Results").click()
+    page.get_by_text("Misclassified test covers").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(2000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=SHOTS / "results.png", full_page=True)
 
