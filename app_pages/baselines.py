@@ -33,7 +33,7 @@ def settings_sidebar() -> BaselineConfig:
                                 format_func=lambda m: SPECS[m].title, help=HELP["models"])
         pca = st.selectbox("PCA", ["auto", "none"], key="baselines_pca", help=HELP["pca"])
         st.markdown("**Grid-size sweep**")
-        sweep_sizes = st.multiselect("Sweep sizes (px)", SIZES, default=[32, 70, 100],
+        sweep_sizes = st.multiselect("Sweep sizes (px)", SIZES, default=[8, 16, 32, 70, 100],
                                      key="baselines_sweep_sizes", help=HELP["sweep_sizes"])
         sweep_models = st.multiselect("Sweep models", list(SPECS), default=["ridge"],
                                       key="baselines_sweep_models", format_func=lambda m: SPECS[m].title,
@@ -93,9 +93,9 @@ st.dataframe(metrics_table(report.results).style.format(precision=1, na_rep=""),
 st.subheader("Per genre")
 group = st.radio("Preprocessing", ["random", "resize"], horizontal=True, key="baselines_genre_group")
 chosen = [r for r in report.results if r.preprocessing == group]
-per_genre = per_genre_table(chosen, report.class_names).droplevel("features")
-st.dataframe(per_genre.style.format(precision=1, na_rep="failed"), width="stretch")
-st.plotly_chart(per_genre_figure(per_genre.dropna()), width="stretch")
+per_genre = per_genre_table(chosen, report.class_names).droplevel("features").dropna(how="all")
+st.dataframe(per_genre.style.format(precision=1), width="stretch")
+st.plotly_chart(per_genre_figure(per_genre), width="stretch")
 by_source = per_group_table(chosen, dataset)
 if not by_source.empty:
     st.caption("Test accuracy per source of the covers: where genres come from different sources, a "
@@ -112,9 +112,10 @@ st.subheader("Grid-size sweep: does a bigger grid only overfit?")
 if not (cfg.sweep_sizes and cfg.sweep_models):
     st.info("Pick sweep sizes and models in the sidebar.")
     st.stop()
+st.caption("The paper's Ridge (lambda 1e-4): 43% train / 12% test at 32x32, 89% / 10% at 70x70, "
+           "99% / 9.3% at 100x100. Train accuracy climbs with the number of features; test does not.")
 if n_sweep_missing:
-    st.caption(f"The paper: Ridge reaches 99% train but 9.3% test accuracy at 100x100. "
-               f"{n_sweep_missing} sweep fit(s) are not cached yet.")
+    st.info(f"{n_sweep_missing} sweep fit(s) are not cached yet.")
     if not st.button(f"Run the sweep ({n_sweep_missing} fits)", key="baselines_sweep_fit"):
         st.stop()
     fit_with_progress(dataset, cfg, "Sweep")       # the main table is cached by now

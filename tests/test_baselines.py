@@ -1,4 +1,5 @@
 """The Table 2 zoo: models, features, the runner (cache, failures, parallel), tables, CLI."""
+import dataclasses
 import json
 
 import numpy as np
@@ -167,6 +168,9 @@ def test_a_second_call_reads_the_cache_and_fits_nothing(tiny, monkeypatch):
     assert [r.test for r in second] == [r.test for r in first]
     with pytest.raises(AssertionError, match="refitted"):       # new settings: a new key, a refit
         run_baselines(tiny, models=["knn"], features=[SMALL], params={"knn": {"n_neighbors": 3}}, n_jobs=1)
+    # A changed default is a new setting too, not a stale cached result.
+    monkeypatch.setitem(SPECS, "knn", dataclasses.replace(SPECS["knn"], defaults={"n_neighbors": 2}))
+    assert count_missing(tiny, models=["knn"], features=[SMALL]) == 1
 
 
 def test_failures_and_warnings_are_reported_per_model_never_fatal(tiny):

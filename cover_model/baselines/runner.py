@@ -216,9 +216,17 @@ def fit_and_score(name: str, X_train, y_train, X_test, y_test, *, n_classes: int
 
 
 def result_key(data: str, name: str, params: dict, pca_components) -> str:
-    """Cache key of one task: the data key of its features, the model settings, versions."""
+    """Cache key of one task: the data key of its features, the model settings, versions.
+
+    The settings are the resolved ones (the spec's defaults with ``params`` over
+    them), so changing a default refits instead of reading a stale result.
+    """
+    spec = get_spec(name)
+    model = {"factory": getattr(spec.factory, "__qualname__", repr(spec.factory)),
+             "settings": {**spec.defaults, **params}, "max_features": spec.max_features,
+             "pca_whiten": spec.pca_whiten}
     payload = {"version": CACHE_VERSION, "sklearn": sklearn.__version__, "data": data,
-               "model": name, "params": params, "pca": pca_components}
+               "model": name, "spec": model, "pca": pca_components}
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
