@@ -78,7 +78,8 @@ if n_missing:
         st.stop()
     fit_with_progress(dataset, dataclasses.replace(cfg, sweep_sizes=""), "Fitting")
 
-report = report_for(dataset.fingerprint, dataclasses.asdict(dataclasses.replace(cfg, sweep_sizes="")), dataset)
+main_settings = dataclasses.asdict(dataclasses.replace(cfg, sweep_sizes=""))
+report = report_for(dataset.fingerprint, main_settings, dataset)
 table = table2(report.results)
 
 st.subheader("Accuracy: ours beside the paper's")
@@ -88,7 +89,8 @@ st.caption("Paper values: 32x32 pixels, 8,800 train / 1,000 test covers, 10 bala
 st.plotly_chart(accuracy_figure(table.droplevel("features")), width="stretch")
 
 st.subheader("All metrics (test split)")
-st.dataframe(metrics_table(report.results).style.format(precision=1, na_rep=""), width="stretch", hide_index=True)
+st.dataframe(metrics_table(report.results).style.format(precision=1, na_rep=""), width="stretch",
+             hide_index=True)
 
 st.subheader("Per genre")
 group = st.radio("Preprocessing", ["random", "resize"], horizontal=True, key="baselines_genre_group")

@@ -68,7 +68,8 @@ class FeatureSpec:
         """A short human-readable name, e.g. ``pixels 32x32 cubic``."""
         extra = ""
         if self.kind != "pixels":
-            extra = f", {self.bins or 'default'} bins" + (f", {self.space}" if self.kind == "color_hist" else "")
+            space = f", {self.space}" if self.kind == "color_hist" else ""
+            extra = f", {self.bins or 'default'} bins{space}"
         return f"{self.kind} {self.size_px}x{self.size_px} {self.method}{extra}"
 
     def to_dict(self) -> dict:

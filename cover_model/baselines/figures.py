@@ -56,7 +56,8 @@ def per_genre_figure(per_genre: pd.DataFrame) -> go.Figure:
 
 def confusion_figure(confusion: pd.DataFrame, *, normalize: bool = True) -> go.Figure:
     """Heatmap of a confusion matrix (rows = true, columns = predicted), row-normalised by default."""
-    values = confusion.div(confusion.sum(axis=1).where(lambda s: s > 0), axis=0) * 100 if normalize else confusion
+    totals = confusion.sum(axis=1).where(lambda s: s > 0)       # an absent genre: a blank row
+    values = confusion.div(totals, axis=0) * 100 if normalize else confusion
     fig = px.imshow(values, text_auto=".0f", color_continuous_scale="Blues", aspect="auto",
                     labels=dict(x="predicted", y="true", color="% of row" if normalize else "covers"))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10))
@@ -79,7 +80,7 @@ def accuracy_figure(table: pd.DataFrame) -> go.Figure:
                 if value is not None and pd.notna(value):
                     rows.append({"model": model, "accuracy": value, "series": f"{source}, {group}"})
     fig = px.bar(pd.DataFrame(rows, columns=["model", "accuracy", "series"]), x="model", y="accuracy",
-                 color="series", barmode="group",
+                 color="series", barmode="group", category_orders={"model": list(table.index)},
                  color_discrete_map={"ours, random": "#6c4bd8", "ours, resize": "#2a9d8f",
                                      "paper, random": "#c9bdf2", "paper, resize": "#a8dcd5"})
     fig.update_layout(yaxis_title="test accuracy (%)", xaxis_title="", height=380,

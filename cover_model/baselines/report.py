@@ -217,7 +217,8 @@ def per_genre_table(results: list[BaselineResult], class_names) -> pd.DataFrame:
     return frame
 
 
-def per_group_table(results: list[BaselineResult], dataset: Dataset, *, column: str = "source") -> pd.DataFrame:
+def per_group_table(results: list[BaselineResult], dataset: Dataset, *,
+                    column: str = "source") -> pd.DataFrame:
     """Test accuracy (%) per value of an item column (e.g. the two sources of real covers).
 
     Returns an empty frame when the dataset has no such column.
@@ -282,7 +283,8 @@ def write_report(report: BaselineReport, out_dir, *, dataset: Dataset | None = N
         if frame.empty:
             continue
         flat = flatten_columns(frame)
-        written += [_write_text(out / f"{name}.csv", flat.to_csv(index=not isinstance(frame.index, pd.RangeIndex))),
+        index = not isinstance(frame.index, pd.RangeIndex)
+        written += [_write_text(out / f"{name}.csv", flat.to_csv(index=index)),
                     _write_text(out / f"{name}.md", to_markdown(frame))]
     if report.sweep:
         written.append(_write_text(out / "sweep.html", sweep_figure(tables["sweep"]).to_html(
