@@ -1,8 +1,10 @@
 """Small image datasets made by the tests themselves."""
 import io
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -21,3 +23,14 @@ def make_folder_dataset(root: Path, n_per_genre: dict[str, int], seed=0, size=(4
         for i in range(n):
             (folder / f"{i:03d}.jpg").write_bytes(jpeg_bytes(rng.integers(0, 256, 3), size))
     return root
+
+
+def wait_for(predicate, *, timeout_s: float, every_s: float = 0.3):
+    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    pytest.fail("timed out waiting")

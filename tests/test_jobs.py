@@ -1,20 +1,13 @@
 """Background jobs with real processes: start, progress, duplicate start, cancel, crash."""
-import time
-
-import pytest
 
 from cover_model import jobs
 from cover_model.training import TrainConfig
 
+from .helpers import wait_for as poll
 
-def wait_for(predicate, timeout_s=180, every_s=0.3):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    pytest.fail("timed out waiting")
+
+def wait_for(predicate, timeout_s=180):
+    return poll(predicate, timeout_s=timeout_s)
 
 
 def test_a_job_runs_to_done_and_reports_progress(folder_dataset):

@@ -1,7 +1,6 @@
 """The Train page (AppTest): the paper's defaults in the sidebar, a real job started, watched,
 found again after a refresh, cancelled; a failed job shown with its error."""
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from cover_model import jobs, runs
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
+
+from .helpers import wait_for as poll
 
 APP = str(PROJECT_ROOT / "app.py")
 PAGE = "app_pages/train.py"
@@ -31,14 +32,8 @@ def page(embedded_data, monkeypatch) -> AppTest:
         jobs.cancel_job(run_dir)
 
 
-def wait_for(predicate, timeout_s=240, every_s=0.3):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    pytest.fail("timed out waiting")
+def wait_for(predicate, timeout_s=240):
+    return poll(predicate, timeout_s=timeout_s)
 
 
 def wait_until_stopped(run_dir: Path, timeout_s=240) -> dict:
