@@ -5,16 +5,17 @@ import streamlit as st
 
 import ui
 from cover_model.baselines import SPECS
+from cover_model.baselines.embeddings import EMBEDDING_NETWORKS
 from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
 from cover_model.baselines.report import (BaselineConfig, build_report, confusion_frame, flatten_columns,
                                           metrics_table, missing_fits, per_genre_table, per_group_table,
-                                          sweep_table, table2)
+                                          sweep_table, table2, unavailable_features)
 from cover_model.preprocess import INTERPOLATIONS
 
 PAPER = BaselineConfig()
 HELP = {f.name: f.metadata["help"] for f in dataclasses.fields(BaselineConfig)}
 FEATURES = {"pixels": "Raw pixels (the paper)", "color_hist": "Colour histograms",
-            "gradient_hist": "Gradient histograms (HOG-like)"}
+            "gradient_hist": "Gradient histograms (HOG-like)", "embedding": "Pretrained CNN embeddings"}
 SIZES = [8, 16, 24, 32, 35, 48, 64, 70, 100]
 
 
@@ -23,8 +24,18 @@ def settings_sidebar() -> BaselineConfig:
         st.subheader("Baselines")
         features = st.radio("Features", list(FEATURES), format_func=FEATURES.get, key="baselines_features",
                             help=HELP["features"])
+        embedding = features == "embedding"
+        network = st.selectbox("Network", EMBEDDING_NETWORKS, key="baselines_network",
+                               index=EMBEDDING_NETWORKS.index(PAPER.networks), disabled=not embedding,
+                               help="The ImageNet network whose pooled features (1,280 values for "
+                                    "EfficientNet-Lite) feed the models; covers are resized to its own "
+                                    "input side (224 px for Lite0). Lite weights come with their packages; "
+                                    "torchvision nets need theirs in the torch hub cache. Embedding "
+                                    "thousands of covers takes minutes on CPU, once: cached afterwards.")
         size_px = st.select_slider("Downsize to (px)", SIZES, PAPER.size_px, key="baselines_size_px",
-                                   help=HELP["size_px"] + ". 100 px = 30,000 pixel features.")
+                                   disabled=embedding,
+                                   help=HELP["size_px"] + ". 100 px = 30,000 pixel features. Not for "
+                                   "embeddings, which use the network's own input side.")
         resize = st.selectbox("Resize interpolation", list(INTERPOLATIONS), key="baselines_resize",
                               index=list(INTERPOLATIONS).index("cubic"),
                               help="The OpenCV interpolation behind Table 2's 'resize' columns; "
@@ -38,7 +49,7 @@ def settings_sidebar() -> BaselineConfig:
         sweep_models = st.multiselect("Sweep models", list(SPECS), default=["ridge"],
                                       key="baselines_sweep_models", format_func=lambda m: SPECS[m].title,
                                       help=HELP["sweep_models"])
-    return BaselineConfig(models=",".join(models), features=features, size_px=size_px,
+    return BaselineConfig(models=",".join(models), features=features, networks=network, size_px=size_px,
                           methods=f"random,{resize}", pca=pca, n_jobs=1,
                           sweep_sizes=",".join(map(str, sorted(sweep_sizes))),
                           sweep_models=",".join(sweep_models), sweep_method=resize)
@@ -47,7 +58,9 @@ def settings_sidebar() -> BaselineConfig:
 def fit_with_progress(dataset, cfg: BaselineConfig, label: str) -> None:
     bar = st.progress(0.0, text=label)
     build_report(dataset, cfg, progress=lambda done, total: bar.progress(
-        done / max(total, 1), text=f"{label}: {done}/{total} models"))
+        done / max(total, 1), text=f"{label}: {done}/{total} models"),
+        feature_progress=lambda features, done, total: bar.progress(
+            done / max(total, 1), text=f"Computing {features} features: {100 * done / max(total, 1):.0f}%"))
     report_for.clear()
 
 
@@ -64,16 +77,25 @@ if not cfg.models:
     st.info("Pick at least one model in the sidebar.")
     st.stop()
 n_train, n_test = (dataset.items["split"] == "train").sum(), (dataset.items["split"] == "test").sum()
-st.caption(f"The paper's scikit-learn models on {FEATURES[cfg.features].lower()} of covers downsized to "
-           f"{cfg.size_px}x{cfg.size_px}, by a random grid of pixels or by {cfg.sweep_method} resizing. "
+if cfg.features == "embedding":
+    spec = cfg.feature_specs()[0]
+    inputs = (f"{spec.network} ImageNet embeddings of covers resized to {spec.size_px}x{spec.size_px} "
+              f"({spec.method})")
+else:
+    inputs = (f"{FEATURES[cfg.features].lower()} of covers downsized to {cfg.size_px}x{cfg.size_px}, by a "
+              f"random grid of pixels or by {cfg.sweep_method} resizing")
+st.caption(f"The paper's scikit-learn models on {inputs}. "
            f"Trained on the dataset's train split ({n_train:,} covers), scored on train and on test "
            f"({n_test:,}). Every input is standardised; PCA where the table says so. Chance is "
            f"{100 / dataset.n_classes:.1f}% balanced accuracy.")
 
 n_missing, n_sweep_missing = missing_fits(dataset, cfg)
 if n_missing:
+    embed_note = (" Embedding the covers comes first: minutes on CPU for thousands of covers, once "
+                  "(cached)." if cfg.features == "embedding" else "")
     st.info(f"{n_missing} model fit(s) for these settings are not cached yet. Large grids on thousands "
-            "of covers take minutes (the CLI runs them on all cores: `python -m cover_model baselines`).")
+            "of covers take minutes (the CLI runs them on all cores: `python -m cover_model baselines`)."
+            + embed_note)
     if not st.button(f"Fit {n_missing} model(s)", type="primary", key="baselines_fit"):
         st.stop()
     fit_with_progress(dataset, dataclasses.replace(cfg, sweep_sizes=""), "Fitting")
@@ -81,6 +103,8 @@ if n_missing:
 main_settings = dataclasses.asdict(dataclasses.replace(cfg, sweep_sizes=""))
 report = report_for(dataset.fingerprint, main_settings, dataset)
 table = table2(report.results)
+for features, message in unavailable_features(report.results).items():
+    st.error(f"{features}: {message}")
 
 st.subheader("Accuracy: ours beside the paper's")
 st.dataframe(flatten_columns(table).style.format(precision=1, na_rep=""), width="stretch")
@@ -93,7 +117,8 @@ st.dataframe(metrics_table(report.results).style.format(precision=1, na_rep=""),
              hide_index=True)
 
 st.subheader("Per genre")
-group = st.radio("Preprocessing", ["random", "resize"], horizontal=True, key="baselines_genre_group")
+groups = [g for g in ("random", "resize") if any(r.preprocessing == g for r in report.results)]
+group = st.radio("Preprocessing", groups, horizontal=True, key="baselines_genre_group")
 chosen = [r for r in report.results if r.preprocessing == group]
 per_genre = per_genre_table(chosen, report.class_names).droplevel("features").dropna(how="all")
 st.dataframe(per_genre.style.format(precision=1), width="stretch")

@@ -196,8 +196,11 @@ def run_baselines(args) -> int:
                             val_frac=args.val_frac, test_frac=args.test_frac,
                             n_test_per_class=args.n_test_per_class, seed=args.split_seed)
     start = time.perf_counter()
+    feature_bars = {}      # one progress line per feature set (embedding covers takes minutes)
     report = build_report(dataset, cfg, use_cache=not args.no_cache,
-                          progress=_print_progress("fitting models"))
+                          progress=_print_progress("fitting models"),
+                          feature_progress=lambda label, done, total: feature_bars.setdefault(
+                              label, _print_progress(label))(done, total))
     out = args.out or data_dir() / "reports" / f"baselines-{dataset.fingerprint}"
     files = write_report(report, out, dataset=dataset)
     print(f"{report.n_train} train / {report.n_test} test covers, {dataset.n_classes} genres "

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.utils.estimator_checks import check_estimator
 
 from cover_model import cli
@@ -12,12 +13,16 @@ from cover_model.baselines import (FEATURE_KINDS, PAPER_MODELS, SPECS, FeatureSp
                                    OneHotRegressionClassifier, compute_features, count_missing, fit_and_score,
                                    make_baseline, register_feature_kind, resolve_models, run_baselines)
 from cover_model.baselines import runner
+from cover_model.baselines.embeddings import embedding_spec
 from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
 from cover_model.baselines.features import data_key
 from cover_model.baselines.report import (PAPER_TABLE2, TABLE2_COLUMNS, BaselineConfig, build_report,
                                           confusion_frame, metrics_table, parse_params, per_genre_table,
-                                          per_group_table, sweep_table, table2, write_report)
+                                          per_group_table, sweep_table, table2, unavailable_features,
+                                          write_report)
 from cover_model.dataset import load_dataset
+from cover_model.nets import CoverNet, build_model
+from cover_model.preprocess import preprocess_dataset
 from cover_model.splits import assign_splits
 
 SMALL = FeatureSpec(size_px=8, method="area")
@@ -148,6 +153,105 @@ def test_a_dataset_without_a_test_split_is_a_clear_error(folder_dataset):
     dataset = assign_splits(load_dataset(folder_dataset), scheme="stratified", test_frac=0.0)
     with pytest.raises(ValueError, match="no 'test' covers"):
         run_baselines(dataset, models=["ridge"], features=[SMALL], n_jobs=1)
+
+
+# --- embeddings -------------------------------------------------------------------------
+
+LITE0 = embedding_spec("efficientnet_lite0")
+
+
+@pytest.fixture
+def no_torchvision_weights(tmp_path, monkeypatch):
+    """An empty torch hub cache: torchvision's ImageNet weights are missing."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+
+
+def test_embedding_features_are_the_networks_pooled_vectors_at_its_input_side(tiny):
+    assert (LITE0.size_px, LITE0.method) == (224, "area")
+    assert embedding_spec("efficientnet_lite2").size_px == 260
+    calls = []
+    fs = compute_features(tiny, LITE0, progress=lambda done, total: calls.append((done, total)))
+    assert fs.X.shape == (30, 1280) and fs.X.dtype == np.float32 and np.isfinite(fs.X).all()
+    np.testing.assert_array_equal(fs.labels, tiny.items["label"].to_numpy()[fs.index])
+    assert calls[-1] == (60, 60) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    # The same vectors as the network itself gives the 224 px covers.
+    covers = preprocess_dataset(tiny, size_px=224, method="area").images[:2]
+    net = build_model("efficientnet_lite0", 3, input_px=224, mode="linear").eval()
+    with torch.no_grad():
+        direct = net.embed(torch.from_numpy(covers).permute(0, 3, 1, 2).float() / 255).numpy()
+    np.testing.assert_allclose(fs.X[:2], direct, rtol=1e-4, atol=1e-4)
+
+
+def test_embeddings_are_cached_for_any_split_of_the_same_covers(tiny, monkeypatch):
+    first = compute_features(tiny, LITE0)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("embedded the covers again")
+    monkeypatch.setattr(CoverNet, "embed", no_network)
+    again = compute_features(tiny, LITE0)
+    np.testing.assert_array_equal(again.X, first.X)
+    resplit = compute_features(assign_splits(tiny, scheme="stratified", test_frac=0.3, seed=5), LITE0)
+    np.testing.assert_array_equal(resplit.X, first.X)
+    assert resplit.data_key != first.data_key               # the results of a new split are new
+
+
+def test_the_zoo_runs_on_embeddings_and_reads_them_back_from_the_cache(tiny):
+    results = run_baselines(tiny, models=["knn", "ridge", "lda"], features=[LITE0], n_jobs=1)
+    for result in results:
+        assert result.status in ("ok", "warning"), result.messages
+        assert result.n_features == 1280 and result.test["n"] == 12
+    table = table2(results)
+    assert set(table.index.get_level_values("features")) == {"efficientnet_lite0 embedding 224x224"}
+    assert table[("random", "test")].isna().all() and table[("resize", "test")].notna().all()
+    assert table[("paper resize", "test")].isna().all()    # the paper's values are for 32 px pixels
+    assert all(r.cached for r in run_baselines(tiny, models=["knn", "ridge", "lda"],
+                                               features=[LITE0], n_jobs=1))
+
+
+def test_missing_weights_are_reported_on_each_model_and_the_rest_runs(tiny, no_torchvision_weights):
+    features = [embedding_spec("resnet18"), SMALL]
+    labels = []
+    results = run_baselines(tiny, models=["ridge", "knn"], features=features, n_jobs=2,
+                            feature_progress=lambda label, done, total: labels.append(label))
+    resnet, pixels = results[:2], results[2:]
+    for result in resnet:
+        assert result.status == "failed" and result.test is None and result.n_features == 0
+        assert result.messages[0].startswith("WeightsError: ImageNet weights for resnet18 not found")
+        assert "put it at" in result.messages[0]              # the fix, not a traceback
+    assert all(r.status in ("ok", "warning") and r.test for r in pixels)
+    assert set(labels) == {SMALL.label()}
+    assert list(unavailable_features(results)) == ["resnet18 embedding 224x224 area"]
+    assert table2(results)[("", "note")].str.startswith("failed: ImageNet weights for resnet18").sum() == 2
+    # Not cached: once the weights are in place, the models fit.
+    assert count_missing(tiny, models=["ridge", "knn"], features=features) == 2
+
+
+def test_embedding_settings_are_checked():
+    cfg = BaselineConfig(features="pixels,embedding", networks="efficientnet_lite0,efficientnet_lite1")
+    assert [(s.kind, s.network, s.size_px, s.method) for s in cfg.feature_specs()] == [
+        ("pixels", "", 32, "random"), ("pixels", "", 32, "cubic"),
+        ("embedding", "efficientnet_lite0", 224, "cubic"), ("embedding", "efficientnet_lite1", 240, "cubic")]
+    for bad in ({"networks": "custom"}, {"networks": "vgg16"}, {"methods": "random"}):
+        with pytest.raises(ValueError):
+            BaselineConfig(features="embedding", **bad)
+    with pytest.raises(ValueError, match="only for embedding"):
+        FeatureSpec(network="efficientnet_lite0")
+    with pytest.raises(ValueError, match="random"):
+        FeatureSpec(kind="embedding", network="efficientnet_lite0", size_px=224, method="random")
+    assert "network" not in FeatureSpec().to_dict()    # keys of results cached before embeddings hold
+
+
+def test_cli_embedding_features(folder_dataset, tmp_path, capsys, no_torchvision_weights):
+    code = cli.main(["baselines", str(folder_dataset), "--models", "knn", "--features", "embedding",
+                     "--networks", "efficientnet_lite0,resnet18", "--methods", "area", "--split-scheme",
+                     "stratified", "--test-frac", "0.4", "--n-jobs", "1", "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = {line.split("|")[1].strip(): line for line in captured.out.splitlines()
+            if line.startswith("| ") and "embedding" in line}
+    assert set(rows) == {"efficientnet_lite0 embedding 224x224", "resnet18 embedding 224x224"}
+    assert "failed: ImageNet weights for resnet18" in rows["resnet18 embedding 224x224"]
+    assert "efficientnet_lite0 embedding 224x224 area: 60/60" in captured.err
 
 
 # --- runner: cache, failures, parallel ---------------------------------------------------

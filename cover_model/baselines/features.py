@@ -1,13 +1,13 @@
-"""Feature matrices for the baselines: raw pixels, colour and gradient histograms.
+"""Feature matrices for the baselines: raw pixels, histograms, pretrained CNN embeddings.
 
 A :class:`FeatureSpec` names one way of turning covers into vectors; the
 kinds are a registry (:data:`FEATURE_KINDS`), so other steps can add theirs
-without touching this module. Pretrained CNN embeddings are meant to plug in
-here once the networks land: ``register_feature_kind("cnn-resnet18",
-compute)`` with ``compute(dataset, spec, progress) -> (X, index)``.
+without touching this module: ``register_feature_kind(name, compute)`` with
+``compute(dataset, spec, progress) -> (X, index)``.
 
 Pixels come from :func:`cover_model.preprocess.preprocess_dataset` (cached on
-disk); histograms from :mod:`cover_model.color`, imported only when asked for.
+disk); histograms from :mod:`cover_model.color` and embeddings from
+:mod:`.embeddings` (torch), each imported only when asked for.
 """
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ from ..dataset import Dataset
 from ..preprocess import METHODS, preprocess_dataset
 
 RANDOM = "random"        # the paper's random grid; every other method is "resize"
+EMBEDDING = "embedding"
+
+
+class FeatureError(ValueError):
+    """These features cannot be computed here (weights or a module missing).
+
+    :func:`cover_model.baselines.run_baselines` reports it on every model of
+    those features and carries on with the others.
+    """
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,8 @@ class FeatureSpec:
     Attributes
     ----------
     kind : str
-        ``pixels``, ``color_hist``, ``gradient_hist``, or a registered kind.
+        ``pixels``, ``color_hist``, ``gradient_hist``, ``embedding`` (a
+        pretrained network's features), or a registered kind.
     size_px : int
         Covers are first downsized to ``size_px x size_px`` (the paper: 32;
         also 35, 70, 100).
@@ -45,6 +55,11 @@ class FeatureSpec:
         package's own default. Ignored by ``pixels``.
     space : str
         Colour space of the colour histograms (``rgb``, ``hsv``, ``lab``).
+    network : str
+        The pretrained network of ``embedding`` features (e.g.
+        ``efficientnet_lite0``); empty for every other kind. Its covers are
+        resized to ``size_px``: :func:`.embeddings.embedding_spec` picks the
+        network's own input side.
     """
     kind: str = "pixels"
     size_px: int = 32
@@ -52,12 +67,18 @@ class FeatureSpec:
     seed: int = 0
     bins: int = 0
     space: str = "rgb"
+    network: str = ""
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
         if self.kind not in FEATURE_KINDS:
             raise ValueError(f"unknown feature kind {self.kind!r}; choose from {', '.join(FEATURE_KINDS)}")
+        if self.kind == EMBEDDING:
+            from .embeddings import check_embedding_spec      # imports torch: only when asked for
+            check_embedding_spec(self)
+        elif self.network:
+            raise ValueError(f"a network is only for embedding features, not {self.kind!r}")
 
     @property
     def preprocessing(self) -> str:
@@ -67,13 +88,22 @@ class FeatureSpec:
     def label(self) -> str:
         """A short human-readable name, e.g. ``pixels 32x32 cubic``."""
         extra = ""
-        if self.kind != "pixels":
+        if self.kind not in ("pixels", EMBEDDING):
             space = f", {self.space}" if self.kind == "color_hist" else ""
             extra = f", {self.bins or 'default'} bins{space}"
-        return f"{self.kind} {self.size_px}x{self.size_px} {self.method}{extra}"
+        return f"{self.short_label()} {self.method}{extra}"
+
+    def short_label(self) -> str:
+        """Kind and grid, e.g. ``pixels 32x32`` or ``efficientnet_lite0 embedding 224x224``."""
+        network = f"{self.network} " if self.network else ""
+        return f"{network}{self.kind} {self.size_px}x{self.size_px}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        if not self.network:
+            # Left out when empty, so the keys of results cached before it existed still hold.
+            del values["network"]
+        return values
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +162,38 @@ def compute_features(dataset: Dataset, spec: FeatureSpec, *, progress=None) -> F
                       split, tuple(dataset.class_names), data_key(dataset, spec))
 
 
+def compute_feature_sets(dataset: Dataset, specs, *, progress=None
+                         ) -> tuple[dict[FeatureSpec, FeatureSet], dict[FeatureSpec, str]]:
+    """Compute several specs' features; those that cannot run here are set aside, not raised.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    specs : iterable of FeatureSpec
+    progress : callable, optional
+        ``progress(label, done, total)`` while the features labelled ``label``
+        (:meth:`FeatureSpec.label`) are computed.
+
+    Returns
+    -------
+    feature_sets : dict
+        FeatureSpec -> FeatureSet.
+    unavailable : dict
+        FeatureSpec -> why it cannot be computed, one line (a :class:`FeatureError`).
+    """
+    feature_sets, unavailable = {}, {}
+    for spec in dict.fromkeys(specs):
+        report = None
+        if progress:
+            report = lambda done, total, label=spec.label(): progress(label, done, total)
+        try:
+            feature_sets[spec] = compute_features(dataset, spec, progress=report)
+        except FeatureError as exc:
+            cause = exc.__cause__ or exc      # a WeightsError names the problem better than the wrapper
+            unavailable[spec] = f"{type(cause).__name__}: {str(cause).strip()}"
+    return feature_sets, unavailable
+
+
 def data_key(dataset: Dataset, spec: FeatureSpec) -> str:
     """Hash of what a feature matrix depends on: the covers, their splits, the spec."""
     digest = hashlib.sha256(dataset.fingerprint.encode())
@@ -145,7 +207,8 @@ def register_feature_kind(name: str, compute: Callable) -> None:
     """Add a feature kind: ``compute(dataset, spec, progress) -> (X, index)``.
 
     ``X`` is an array of shape (n, n_features) and ``index`` the rows of
-    ``dataset.items`` it covers. The extension point for CNN embeddings.
+    ``dataset.items`` it covers. A kind that cannot run here (weights or a
+    module missing) raises :class:`FeatureError`.
     """
     FEATURE_KINDS[name] = compute
 
@@ -174,12 +237,17 @@ def _covers(dataset, spec, progress):
                               progress=progress)
 
 
+def _embeddings(dataset, spec, progress):
+    from .embeddings import embedding_features
+    return embedding_features(dataset, spec, progress=progress)
+
+
 def _color_module():
     try:
         from .. import color
     except ImportError as exc:
-        raise ValueError("histogram features need cover_model.color (the colour-analysis step), "
-                         f"which is not available: {exc}") from None
+        raise FeatureError("histogram features need cover_model.color (the colour-analysis step), "
+                           f"which is not available: {exc}") from None
     return color
 
 
@@ -187,4 +255,5 @@ FEATURE_KINDS: dict[str, Callable] = {
     "pixels": _pixels,
     "color_hist": _color_histograms,
     "gradient_hist": _gradient_histograms,
+    EMBEDDING: _embeddings,
 }

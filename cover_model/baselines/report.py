@@ -20,7 +20,7 @@ import pandas as pd
 from ..config import option
 from ..dataset import Dataset
 from ..files import atomic_write, write_json
-from .features import RANDOM, FeatureSpec
+from .features import EMBEDDING, RANDOM, FeatureSpec
 from .models import get_spec, resolve_models
 from .runner import BaselineResult, count_missing, run_baselines
 
@@ -48,13 +48,19 @@ class BaselineConfig:
     models: str = option("all", "comma-separated model names or groups: paper (Table 2's ten), "
                          "modern (tuned logistic regression, uncapped random forest), reference "
                          "(the most frequent genre), all")
-    features: str = option("pixels", "comma-separated feature kinds: pixels, color_hist, gradient_hist")
+    features: str = option("pixels", "comma-separated feature kinds: pixels, color_hist, gradient_hist, "
+                           "embedding (a pretrained network's features; see networks)")
     size_px: int = option(32, "covers are downsized to S x S first (the paper: 32; up to 100)")
     methods: str = option("random,cubic", "Table 2's two preprocessings: 'random' (a random grid "
                           "of pixels) and an OpenCV interpolation for 'resize' (cubic, area, ...)")
     seed: int = option(0, "seed of the random pixel grid")
     bins: int = option(0, "histogram bins (per channel for colour); 0 = the colour module's default")
     color_space: str = option("rgb", "colour space of the colour histograms", choices=("rgb", "hsv", "lab"))
+    networks: str = option("efficientnet_lite0", "networks of the embedding features, comma-separated: "
+                           "efficientnet_lite0/1/2 (weights come with their packages), resnet18/34/152, "
+                           "alexnet (torchvision weights, from the torch hub cache). Covers are resized "
+                           "to each network's own input side (224 px for Lite0) with the resize method "
+                           "of 'methods'; embedding thousands of covers takes minutes on CPU, once (cached)")
     params: str = option("", "model settings over the paper's, e.g. 'svm.C=10,qda.reg_param=0.1'")
     pca: str = option("auto", "'auto': PCA to 256 components where a model needs it on wide "
                       "inputs (said in the table); 'none'; or a component count for every model")
@@ -65,7 +71,7 @@ class BaselineConfig:
 
     def __post_init__(self):
         for spec in self.feature_specs() + self.sweep_specs():    # validates kinds, methods, sizes
-            if not 2 <= spec.size_px <= 256:
+            if spec.kind != EMBEDDING and not 2 <= spec.size_px <= 256:
                 raise ValueError(f"size_px must be between 2 and 256, got {spec.size_px}")
         resolve_models(self.model_names())
         resolve_models(_split(self.sweep_models))
@@ -76,9 +82,24 @@ class BaselineConfig:
         return resolve_models(_split(self.models))
 
     def feature_specs(self) -> list[FeatureSpec]:
-        return [FeatureSpec(kind=kind, size_px=self.size_px, method=method, seed=self.seed,
-                            bins=self.bins, space=self.color_space)
-                for kind in _split(self.features) for method in _split(self.methods)]
+        specs = []
+        for kind in _split(self.features):
+            if kind == EMBEDDING:
+                specs += self.embedding_specs()
+                continue
+            specs += [FeatureSpec(kind=kind, size_px=self.size_px, method=method, seed=self.seed,
+                                  bins=self.bins, space=self.color_space) for method in _split(self.methods)]
+        return specs
+
+    def embedding_specs(self) -> list[FeatureSpec]:
+        """Each network at its own input side, by each resize method (a random grid is for pixels)."""
+        from .embeddings import embedding_spec           # imports torch: only when asked for
+        methods = [m for m in _split(self.methods) if m != RANDOM]
+        if not methods:
+            raise ValueError("embedding features need a resize method in 'methods' (e.g. area or cubic); "
+                             "'random' is a grid of pixels")
+        return [embedding_spec(network, method=method, seed=self.seed)
+                for network in _split(self.networks) for method in methods]
 
     def sweep_specs(self) -> list[FeatureSpec]:
         return [FeatureSpec(size_px=int(size), method=self.sweep_method, seed=self.seed)
@@ -107,7 +128,7 @@ class BaselineReport:
 
 
 def build_report(dataset: Dataset, cfg: BaselineConfig | None = None, *, use_cache: bool = True,
-                 progress=None) -> BaselineReport:
+                 progress=None, feature_progress=None) -> BaselineReport:
     """Run the job: Table 2's models on its features, then the sweep if asked.
 
     Parameters
@@ -119,6 +140,8 @@ def build_report(dataset: Dataset, cfg: BaselineConfig | None = None, *, use_cac
     use_cache : bool, default=True
     progress : callable, optional
         ``progress(done, total)`` over all the models of the job.
+    feature_progress : callable, optional
+        ``feature_progress(label, done, total)`` while features are computed.
 
     Returns
     -------
@@ -134,13 +157,14 @@ def build_report(dataset: Dataset, cfg: BaselineConfig | None = None, *, use_cac
         return None if progress is None else (lambda done, _: progress(offset + done, total))
     results = run_baselines(dataset, models=cfg.model_names(), features=cfg.feature_specs(),
                             params=params, pca_components=pca, n_jobs=cfg.n_jobs or None,
-                            use_cache=use_cache, progress=shifted(0))
+                            use_cache=use_cache, progress=shifted(0), feature_progress=feature_progress)
     sweep = []
     if sweep_models:
         sweep = run_baselines(dataset, models=sweep_models, features=cfg.sweep_specs(),
                               params={m: p for m, p in params.items() if m in sweep_models},
                               pca_components=pca, n_jobs=cfg.n_jobs or None,
-                              use_cache=use_cache, progress=shifted(n_main))
+                              use_cache=use_cache, progress=shifted(n_main),
+                              feature_progress=feature_progress)
     splits = dataset.items["split"]
     return BaselineReport(cfg, tuple(dataset.class_names), results, sweep,
                           int((splits == "train").sum()), int((splits == "test").sum()))
@@ -187,6 +211,12 @@ def table2(results: list[BaselineResult], *, paper: bool = True) -> pd.DataFrame
     frame = pd.DataFrame.from_records(records)
     frame.columns = pd.MultiIndex.from_tuples(frame.columns)
     return frame.set_index([("", "features"), ("", "model")]).rename_axis(["features", "model"])
+
+
+def unavailable_features(results: list[BaselineResult]) -> dict[str, str]:
+    """Features that could not be computed (a network's weights missing): label -> why."""
+    return {r.spec.label(): r.messages[0] for r in results
+            if r.status == "failed" and r.n_features == 0 and r.messages}
 
 
 def metrics_table(results: list[BaselineResult]) -> pd.DataFrame:
@@ -339,9 +369,7 @@ def parse_params(text: str) -> dict[str, dict]:
 
 
 def _row_key(r: BaselineResult) -> tuple[str, str]:
-    spec = r.spec
-    label = f"{spec.kind} {spec.size_px}x{spec.size_px}"
-    return label, r.title
+    return r.spec.short_label(), r.title
 
 
 def _is_paper_setting(spec: FeatureSpec) -> bool:
@@ -384,5 +412,6 @@ def _write_text(path: Path, text: str) -> Path:
 
 
 __all__ = ["BaselineConfig", "BaselineReport", "PAPER_TABLE2", "build_report", "missing_fits", "table2",
+           "unavailable_features",
            "metrics_table", "per_genre_table", "per_group_table", "confusion_frame", "sweep_table",
            "write_report", "flatten_columns", "to_markdown", "parse_params", "RANDOM"]

