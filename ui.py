@@ -5,6 +5,7 @@ Caches are keyed by strings (a path); the objects they hold are read-only.
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from cover_model import jobs, runs
 from cover_model.color import build_reference
 from cover_model.dataset import EMBEDDED as DATA_EMBEDDED
 from cover_model.dataset import Dataset, DatasetError, load_dataset
-from cover_model.files import atomic_write
+from cover_model.files import atomic_write, read_json
 from cover_model.paths import PROJECT_ROOT, data_dir
 from cover_model.predict import Predictor
 from cover_model.progress import read_progress
@@ -91,9 +92,11 @@ def synthetic_notice() -> None:
 
 
 def _save_upload(name: str, data: bytes) -> Path:
-    """Keep an uploaded zip under data/uploads/, named by its content (saved once)."""
+    """Keep an uploaded zip as data/uploads/<content hash>/<its name> (saved once), so
+    messages about it name the file the user uploaded."""
     digest = hashlib.sha1(data).hexdigest()[:12]
-    path = data_dir() / "uploads" / f"{digest}-{Path(name).stem[:40]}.zip"
+    stem = re.sub(r"[^\w.-]", "_", Path(name).stem)[:40].lstrip(".") or "upload"
+    path = data_dir() / "uploads" / digest / f"{stem}.zip"
     if not path.exists():
         with atomic_write(path) as fh:
             fh.write(data)
@@ -149,8 +152,10 @@ def _generation_progress() -> None:
 # --- models -----------------------------------------------------------------
 
 def finished_runs() -> list[Path]:
-    """Run folders whose training finished, newest first (read from disk on each call)."""
-    return [r for r in runs.list_runs() if runs.read_status(r)["state"] == "done"]
+    """Run folders whose training finished, newest first (read from disk on each call);
+    a folder with an unreadable config.json is left out."""
+    return [r for r in runs.list_runs() if runs.read_status(r)["state"] == "done"
+            and read_json(r / "config.json") is not None]
 
 
 def require_a_model() -> list[Path]:

@@ -6,26 +6,34 @@ from cover_model.color.figures import histogram_figure, profile_similarity_figur
 from cover_model.color.profile import profile_cover
 from cover_model.images import ImageDecodeError, decode_image
 from cover_model.plots import grad_cam_overlay, top_genres_figure
-from cover_model.results import run_label
-from cover_model.runs import read_config
+from cover_model.results import best_first, run_label
+from cover_model.runs import RunError, read_config
 
 st.title("Predict")
-run_dirs = ui.require_a_model()
+# The best model of the sidebar's dataset comes first, so it is the default.
+run_dirs = best_first(ui.require_a_model(), fingerprint=ui.current_dataset().fingerprint)
 labels = {str(r): f"{run_label(read_config(r))} · {r.name}" for r in run_dirs}
 run_dir = st.sidebar.selectbox("Model", list(labels), format_func=labels.get, key="predict_run",
-                               help="Finished training runs, newest first. Train more on the Train page.")
-predictor = ui.load_predictor(run_dir)
+                               help="Finished training runs: the best model of this dataset "
+                                    "first, then its other runs, newest first. Train more on "
+                                    "the Train page.")
+try:
+    predictor = ui.load_predictor(run_dir)
+except RunError as exc:                   # a damaged or foreign run folder, not a traceback
+    st.error(f"Cannot load this model: {exc}. Pick another model in the sidebar, or train one "
+             "on the Train page.", icon=":material/error:")
+    st.stop()
 st.caption(f"Model: {labels[run_dir]} · knows {', '.join(predictor.class_names)}")
 
-uploads = st.file_uploader("Album covers", type=["jpg", "jpeg", "png", "webp"],
-                           accept_multiple_files=True, key="predict_uploads",
-                           help="JPEG, PNG or WebP; several at once are fine.")
+# No type= filter: Streamlit would refuse other files with a generic message (and AppTest
+# with an exception); decode_image says what each one is and what to use instead.
+uploads = st.file_uploader("Album covers", accept_multiple_files=True, key="predict_uploads",
+                           help="JPEG, PNG, WebP, BMP or GIF; several at once are fine.")
 if not uploads:
     st.info("Upload one or more album covers to see their most likely genres.")
     st.stop()
 
-dataset = ui.current_dataset()
-reference = ui.color_reference(dataset.fingerprint, dataset)
+reference = None            # the colour profile's dataset, loaded at the first readable cover
 for upload in uploads:
     st.subheader(upload.name)
     try:
@@ -42,6 +50,9 @@ for upload in uploads:
     heat.image(grad_cam_overlay(rgb, predictor.grad_cam(rgb)), width="stretch",
                caption=f"Grad-CAM: where the network looked for '{ranked[0][0]}'")
 
+    if reference is None:       # may wait for first-launch covers: errors and top-3 show first
+        dataset = ui.current_dataset()
+        reference = ui.color_reference(dataset.fingerprint, dataset)
     profile = profile_cover(rgb, reference)
     st.markdown("**Colour analysis** (against the sidebar's dataset)")
     left, right = st.columns(2)

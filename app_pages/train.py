@@ -78,6 +78,9 @@ def live_panel(run_dir: str) -> None:
     step = status.get("progress")
     if not step:
         st.progress(0.0, text="Preparing: loading and downsizing the covers...")
+    elif "stage" in step:                  # a fit without epochs: the logistic head's CV
+        st.progress(step["step"] / step["steps"], text=f"{step['stage']} · {step['step']}/"
+                                                       f"{step['steps']} · {step['eta_s']:,.0f} s left")
     else:
         history = (read_json(run_dir / "metrics.json") or {}).get("history") or []
         done = ((step["epoch"] - 1) * step["steps"] + step["step"]) / (step["epochs"] * step["steps"])

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -70,6 +71,13 @@ def run_train(args) -> int:
     except KeyboardInterrupt:
         print("\ncancelled; the last finished epoch is saved", file=sys.stderr)
         return 130
+    except OSError as exc:           # the disk filled up while saving a checkpoint
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not exc.filename:
+            raise                        # main() prints other OS errors as one line
+        print(f"error: {exc.strerror} writing {exc.filename}; the epochs saved before are "
+              f"intact: free some space, then python -m cover_model train --resume "
+              f"{Path(exc.filename).parent}", file=sys.stderr)
+        return 1
     if os.environ.get("RANK", "0") != "0":          # under torchrun, rank 0 reports
         return 0
     metrics = read_json(run_dir / "metrics.json") or {}
@@ -100,8 +108,8 @@ def run_predict(args) -> int:
     for image in args.images:
         try:
             ranked = predictor.top_k(image, k=args.k)
-        except ImageDecodeError as exc:
-            print(f"{image}: error: {exc}", file=sys.stderr)
+        except ImageDecodeError as exc:           # the message starts with the file's name
+            print(f"error: {exc}", file=sys.stderr)
             failures += 1
             continue
         print(f"{image}: " + ", ".join(f"{genre} {p:.1%}" for genre, p in ranked))
@@ -136,9 +144,12 @@ def _epoch_printer():
     last_draw = [0.0]
 
     def report(s: dict) -> None:
-        line = (f"epoch {s['epoch']}/{s['epochs']} step {s['step']}/{s['steps']} "
-                f"loss {s['loss']:.3f} acc {s['acc1']:.1%} {s['img_per_s']:,.0f} img/s "
-                f"ETA {s['eta_s']:.0f} s")
+        if "stage" in s:                             # a fit without epochs (logistic head)
+            line = f"{s['stage']}: {s['step']}/{s['steps']} ETA {s['eta_s']:.0f} s"
+        else:
+            line = (f"epoch {s['epoch']}/{s['epochs']} step {s['step']}/{s['steps']} "
+                    f"loss {s['loss']:.3f} acc {s['acc1']:.1%} {s['img_per_s']:,.0f} img/s "
+                    f"ETA {s['eta_s']:.0f} s")
         if s["step"] == s["steps"]:
             print(("\r" if tty else "") + line, file=sys.stderr, flush=True)
         elif tty and time.monotonic() - last_draw[0] > 0.5:

@@ -26,6 +26,11 @@ def atomic_write(path, mode: str = "wb"):
         with os.fdopen(fd, mode) as fh:
             yield fh
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:          # a failed write() names no file; say which one
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -23,6 +23,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Formats a cover may come in. Everything else (SVG, HEIC, PSD, ...) is refused.
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"})
+USE_INSTEAD = "use JPEG, PNG, WebP, BMP or GIF"
+# ISO-BMFF brands (bytes 8-12 of an 'ftyp' box) of photo formats PIL cannot read.
+_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC",
+                b"heis": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF",
+                b"avis": "AVIF"}
 MAX_PIXELS = 50_000_000      # decompression-bomb guard, checked from the header
 MIN_SIDE_PX = 16             # smaller is an icon, not a cover
 MAX_ASPECT = 10.0            # a 20000x20 strip is not a cover
@@ -94,13 +99,17 @@ def _open(fp, name: str, limits: ImageLimits) -> Image.Image:
     try:
         image = Image.open(fp)
     except UnidentifiedImageError:
-        raise ImageDecodeError(f"{name}: not an image (unrecognised file format)") from None
+        kind = _sniff_unsupported(_head(fp))
+        if kind in ("SVG", "HTML"):
+            what = "SVG is vector graphics" if kind == "SVG" else "an HTML page"
+            raise ImageDecodeError(f"{name}: {what}, not an image we can decode; {USE_INSTEAD}") from None
+        if kind:
+            raise ImageDecodeError(f"{name}: {kind} images are not supported; {USE_INSTEAD}") from None
+        raise ImageDecodeError(f"{name}: not an image (unrecognised file format); {USE_INSTEAD}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(f"{name}: corrupt image header ({exc})") from None
     if image.format not in SUPPORTED_FORMATS:
-        raise ImageDecodeError(
-            f"{name}: {image.format} images are not supported "
-            f"(use {', '.join(sorted(SUPPORTED_FORMATS - {'MPO'}))})")
+        raise ImageDecodeError(f"{name}: {image.format} images are not supported; {USE_INSTEAD}")
     _check_size(image.size, name, limits)
     return image
 
@@ -200,6 +209,31 @@ def _check_file(path: Path, name: str) -> None:
         raise ImageDecodeError(f"{name}: no such file")
     if path.stat().st_size == 0:
         raise ImageDecodeError(f"{name}: empty file")
+
+
+def _head(fp, n_bytes: int = 1024) -> bytes:
+    """The first bytes of a path or an in-memory file, to name a format PIL does not know."""
+    if isinstance(fp, io.BytesIO):
+        return fp.getvalue()[:n_bytes]
+    try:
+        with open(fp, "rb") as fh:
+            return fh.read(n_bytes)
+    except OSError:
+        return b""
+
+
+def _sniff_unsupported(head: bytes) -> str | None:
+    """Name a common format we do not read (SVG, HEIC/HEIF/AVIF, PDF, HTML), or None."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "SVG"
+    if head[4:8] == b"ftyp":
+        return _HEIF_BRANDS.get(head[8:12], None)
+    if head.startswith(b"%PDF"):
+        return "PDF"
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "HTML"
+    return None
 
 
 def _check_size(size, name: str, limits: ImageLimits) -> None:

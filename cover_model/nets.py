@@ -23,6 +23,7 @@ from torch import nn
 
 MODES = ("scratch", "linear", "finetune")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+POOLINGS = ("last", "stages")
 HALF = (0.5, 0.5, 0.5)   # maps [0, 1] to [-1, 1]: the paper's PyTorch example, and TF's Lite models
 
 
@@ -88,7 +89,8 @@ def default_input_px(arch: str, mode: str) -> int:
 
 
 def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratch",
-                weights_path: str | Path | None = None, pretrained: bool | None = None) -> CoverNet:
+                weights_path: str | Path | None = None, pretrained: bool | None = None,
+                pooling: str = "last") -> CoverNet:
     """Build a network, with ImageNet weights unless it is trained from scratch.
 
     Parameters
@@ -106,6 +108,10 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
     pretrained : bool, optional
         Override whether to load ImageNet weights (default: unless ``scratch``).
         ``Predictor`` passes False: a run's own weights replace them anyway.
+    pooling : {"last", "stages"}
+        The features the head sees: the pooled last layer (the paper's), or for
+        EfficientNet-Lite the mean activation of every stage beside it (colour,
+        texture and layout at several scales, not only ImageNet objects).
 
     Raises
     ------
@@ -119,12 +125,16 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     if mode != "scratch" and not spec.pretrained:
         raise ValueError(f"{arch} has no ImageNet weights; train it with mode 'scratch'")
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; choose from {', '.join(POOLINGS)}")
+    if pooling == "stages" and spec.pretrained != "package":
+        raise ValueError(f"pooling 'stages' needs an EfficientNet-Lite network, not {arch}")
     load = (mode != "scratch") if pretrained is None else pretrained
     if arch == "custom":
         backbone, width = _custom_backbone(input_px)
         head = nn.Linear(width, n_classes)
     elif arch.startswith("efficientnet_lite"):
-        backbone, width, dropout = _lite_backbone(arch, load)
+        backbone, width, dropout = _lite_backbone(arch, load, pooling)
         head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, n_classes))
     else:
         backbone, width = _torchvision_backbone(arch, input_px, load, weights_path)
@@ -194,14 +204,15 @@ def _load_torchvision_weights(arch: str, weights_path) -> dict:
     return _load_state_dict(path)
 
 
-def _lite_backbone(arch: str, load: bool) -> tuple[nn.Module, int, float]:
+def _lite_backbone(arch: str, load: bool, pooling: str) -> tuple[nn.Module, int, float]:
     from efficientnet_lite_pytorch import EfficientNet
     name = arch.replace("_", "-")                      # efficientnet-lite0
     model = EfficientNet.from_name(name)
     if load:
         model.load_state_dict(_load_state_dict(_lite_weight_file(arch)))
-    width, dropout = model._fc.in_features, model._global_params.dropout_rate
-    return _LiteFeatures(model), width, dropout
+    dropout = model._global_params.dropout_rate
+    features = _LiteFeatures(model, stages=pooling == "stages")
+    return features, features.width, dropout
 
 
 def _lite_weight_file(arch: str) -> Path:
@@ -218,15 +229,31 @@ def _lite_weight_file(arch: str) -> Path:
 
 
 class _LiteFeatures(nn.Module):
-    """EfficientNet-Lite up to the pooled 1280-d features (its own classifier dropped)."""
+    """EfficientNet-Lite up to the pooled 1280-d features (its own classifier dropped);
+    with ``stages``, the mean activation of each stage's last block comes first."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, *, stages: bool = False):
         super().__init__()
+        self.width = model._fc.in_features
         model._fc = nn.Identity()
         self.model = model
+        blocks = [b._block_args.output_filters for b in model._blocks]
+        self.stage_ends = [i for i, n in enumerate(blocks)
+                           if i + 1 == len(blocks) or blocks[i + 1] != n] if stages else []
+        self.width += sum(blocks[i] for i in self.stage_ends)
 
     def forward(self, x):
-        return self.model._avg_pooling(self.model.extract_features(x)).flatten(1)
+        if not self.stage_ends:
+            return self.model._avg_pooling(self.model.extract_features(x)).flatten(1)
+        pooled = []
+        hooks = [self.model._blocks[i].register_forward_hook(
+            lambda _module, _inputs, out: pooled.append(out.mean((2, 3)))) for i in self.stage_ends]
+        try:
+            top = self.model.extract_features(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return torch.cat([*pooled, top.mean((2, 3))], 1)
 
 
 def _load_state_dict(path: Path) -> dict:

@@ -11,6 +11,7 @@ downsize to its input side with its method) before its network.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,10 @@ class Predictor:
         self.model = model.eval()
         self.class_names = tuple(class_names)
         self.input_px, self.method, self.run_dir = input_px, method, run_dir
+        # One Predictor serves every dashboard session (st.cache_resource). Grad-CAM hooks
+        # and backward passes on one model from two threads at once crash the process
+        # (heap corruption) or mix up activations, so network calls take turns.
+        self._lock = threading.Lock()
 
     @classmethod
     def from_run(cls, run_dir, *, weights: str = "best") -> "Predictor":
@@ -54,7 +59,8 @@ class Predictor:
         config = runs.read_config(run_dir)
         try:
             model = build_model(config["arch"], len(config["class_names"]),
-                                input_px=config["input_px"], mode=config["mode"], pretrained=False)
+                                input_px=config["input_px"], mode=config["mode"], pretrained=False,
+                                pooling=config.get("pooling", "last"))
         except (KeyError, ValueError) as exc:
             raise runs.RunError(f"{run_dir}: config.json does not describe a network ({exc})") from None
         state = runs.load_weights(run_dir / f"{weights}.safetensors")
@@ -62,7 +68,8 @@ class Predictor:
             model.load_state_dict(state)
         except RuntimeError as exc:
             raise runs.RunError(f"{run_dir}: weights do not fit {config['arch']} with "
-                                f"{len(config['class_names'])} classes ({_first_line(exc)})") from None
+                                f"{len(config['class_names'])} classes "
+                                f"({runs.state_dict_error(exc)})") from None
         return cls(model, class_names=config["class_names"], input_px=config["input_px"],
                    method=config.get("preprocess", "area"), run_dir=run_dir)
 
@@ -76,7 +83,9 @@ class Predictor:
     @torch.no_grad()
     def probabilities(self, image) -> np.ndarray:
         """Class probabilities of shape (n_classes,), float32."""
-        return self.model(self.prepare(image)).softmax(1)[0].numpy()
+        x = self.prepare(image)                   # decoding outside the lock: it runs in parallel
+        with self._lock:
+            return self.model(x).softmax(1)[0].numpy()
 
     def top_k(self, image, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` most likely genres with their probabilities, most likely first."""
@@ -87,8 +96,9 @@ class Predictor:
     def grad_cam(self, image, *, target: int | None = None) -> np.ndarray:
         """Where the network looked: an (S, S) float32 map in [0, 1] for ``target``
         (a class id; default: the top class)."""
-        with GradCam(self.model, last_conv_layer(self.model)) as cam:
-            return cam(self.prepare(image), target=target)
+        x = self.prepare(image)
+        with self._lock, GradCam(self.model, last_conv_layer(self.model)) as cam:
+            return cam(x, target=target)
 
 
 class GradCam:
@@ -136,7 +146,3 @@ class GradCam:
 
     def _keep_gradients(self, module, grad_input, grad_output):
         self._gradients = grad_output[0].detach()
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0][:200]

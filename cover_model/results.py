@@ -13,8 +13,29 @@ from .files import read_json
 
 
 def run_label(config: dict) -> str:
-    """A short human name for a run: ``efficientnet_lite0 linear 224px``."""
-    return f"{config.get('arch')} {config.get('mode')} {config.get('input_px')}px"
+    """A short human name for a run: ``efficientnet_lite0 linear 224px``.
+
+    >>> run_label({"arch": "efficientnet_lite0", "mode": "linear", "input_px": 224,
+    ...            "head": "logistic", "pooling": "stages"})
+    'efficientnet_lite0 linear 224px, logistic head, all stages'
+    """
+    extras = [f"{config['head']} head" if config.get("head", "loop") != "loop" else "",
+              "all stages" if config.get("pooling", "last") != "last" else ""]
+    return ", ".join([f"{config.get('arch')} {config.get('mode')} {config.get('input_px')}px",
+                      *filter(None, extras)])
+
+
+def best_first(run_dirs: list[Path], *, fingerprint: str) -> list[Path]:
+    """The order to offer models in for a dataset: the ``best`` preset trained on it first,
+    then its other runs, then runs on other data; newest first within each (stable sort)."""
+    from .training import PRESETS
+
+    def rank(run_dir) -> int:
+        config = read_json(Path(run_dir) / "config.json") or {}
+        if config.get("dataset_fingerprint") != fingerprint:
+            return 2
+        return 0 if all(config.get(k) == v for k, v in PRESETS["best"].items()) else 1
+    return sorted(run_dirs, key=rank)
 
 
 def runs_table(run_dirs: list[Path]) -> pd.DataFrame:

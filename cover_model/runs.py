@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -64,11 +65,43 @@ def save_weights(path: Path, state_dict: dict) -> None:
 def load_weights(path: Path) -> dict:
     """Tensors from a safetensors file; anything else is refused with a RunError."""
     try:
-        return load_safetensors(Path(path).read_bytes())
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise RunError(f"{path}: no weights file") from None
+    except OSError as exc:
+        raise RunError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        return load_safetensors(data)
     except (SafetensorError, ValueError, OSError) as exc:
+        if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":     # torch.save zip, raw pickle
+            raise RunError(f"{path}: not a valid safetensors weights file: it is a pickle "
+                           "(a torch .pt file), which can run code when loaded, so it is "
+                           "never opened; export the weights with safetensors") from None
         raise RunError(f"{path}: not a valid safetensors weights file ({exc})") from None
+
+
+def load_model_weights(model, weights) -> None:
+    """Load ``weights`` (a state dict, or the path of a safetensors file) into ``model``.
+
+    Raises
+    ------
+    RunError
+        An unreadable file, or weights of another shape (class count, architecture).
+    """
+    state = weights if isinstance(weights, dict) else load_weights(weights)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:     # size mismatch, missing or unexpected keys
+        origin = "saved weights" if isinstance(weights, dict) else weights
+        raise RunError(f"{origin}: weights do not fit this network ({state_dict_error(exc)})") from None
+
+
+def state_dict_error(exc: Exception) -> str:
+    """The first specific line of ``load_state_dict``'s error, shortened, e.g. ``size
+    mismatch for head.weight: copying a param with shape [5, 84] from checkpoint, ...``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines[0]
+    return re.sub(r"torch\.Size\((\[[^\]]*\])\)", r"\1", detail).rstrip(".")[:240]
 
 
 def save_state(path: Path, state: dict) -> None:
@@ -83,11 +116,20 @@ def load_state(path: Path) -> dict:
     except FileNotFoundError:
         raise RunError(f"{path}: no saved training state") from None
     except Exception as exc:       # UnpicklingError and friends: a foreign or tampered file
-        raise RunError(f"{path}: refused, not a tensors-only checkpoint ({exc})") from None
+        # torch's message runs to a dozen lines, with advice to allow the very call that
+        # makes the file dangerous; name the call only.
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        cause = (f"it calls {found.group(1)}, which a tensors-only file never does" if found
+                 else lines[0][:200])
+        raise RunError(f"{path}: refused, not a tensors-only checkpoint ({cause}); "
+                       "it was not unpickled, so no code in it ran") from None
 
 
 def write_status(run_dir: Path, state: str, **fields) -> None:
     assert state in STATES, state
+    if fields.get("pid"):           # a pid alone may be reused after a restart; its start time not
+        fields["pid_started"] = _process_start(fields["pid"])
     status = (read_json(Path(run_dir) / "status.json") or {}) | fields | {"state": state,
                                                                        "updated": time.time()}
     write_json(Path(run_dir) / "status.json", status)
@@ -96,10 +138,15 @@ def write_status(run_dir: Path, state: str, **fields) -> None:
 def read_status(run_dir: Path) -> dict:
     """The run's status; a 'running' run whose process is gone reads as failed."""
     status = read_json(Path(run_dir) / "status.json") or {"state": "queued"}
-    if status["state"] == "running" and not _pid_alive(status.get("pid")):
-        status = status | {"state": "failed",
-                           "error": status.get("error") or "the training process died "
-                                                           "(killed, or the machine restarted)"}
+    if status["state"] != "running":
+        return status
+    if not _pid_alive(status.get("pid")):
+        return status | {"state": "failed", "error": status.get("error") or
+                         "the training process died (killed, or the machine restarted)"}
+    if status.get("pid_started") and _process_start(status["pid"]) != status["pid_started"]:
+        return status | {"state": "failed", "error": status.get("error") or
+                         f"orphaned: the training process is gone (the machine restarted?) and its "
+                         f"pid {status['pid']} now belongs to another program"}
     return status
 
 
@@ -117,6 +164,14 @@ def list_runs(root: Path | None = None) -> list[Path]:
         return []
     runs = [p for p in root.iterdir() if (p / "config.json").is_file()]
     return sorted(runs, key=lambda p: p.name, reverse=True)
+
+
+def _process_start(pid) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, Linux), or None if unknown."""
+    try:
+        return int(Path(f"/proc/{int(pid)}/stat").read_text().rsplit(") ", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _pid_alive(pid) -> bool:

@@ -7,6 +7,7 @@ head trains.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,9 +52,13 @@ class CoverTensors:
             return self.train.images, False
         for name in ("train", "val", "test"):
             part = getattr(self, name)
-            key = f"{self.fingerprint}-{cfg.arch}-{cfg.input_px}px-{cfg.preprocess}-{name}"
-            part.embeddings = embed(model, part.images, ctx, cache_key=key)
+            part.embeddings = embed(model, part.images, ctx, cache_key=self.embedding_key(cfg, part))
         return self.train.embeddings, True
+
+    def embedding_key(self, cfg, part: Part) -> str:
+        """Names a split's cached embeddings: the covers in it, not only its size."""
+        covers = hashlib.sha1(np.ascontiguousarray(part.index, dtype=np.int64)).hexdigest()[:10]
+        return f"{self.fingerprint}-{cfg.arch}-{cfg.pooling}-{cfg.input_px}px-{cfg.preprocess}-{covers}"
 
 
 def load_tensors(cfg, ctx, *, dataset: Dataset | None = None) -> CoverTensors:
@@ -119,9 +124,10 @@ def _jitter(x: torch.Tensor, strength: float, generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def embed(model, images: torch.Tensor, ctx, *, cache_key: str) -> torch.Tensor:
-    """Backbone features of every image, (n, d) float32; cached on disk by ``cache_key``."""
-    path = cache_dir() / "embeddings" / f"{cache_key}.npy"
+def embed(model, images: torch.Tensor, ctx, *, cache_key: str, flip: bool = False) -> torch.Tensor:
+    """Backbone features of every image (mirrored with ``flip``), (n, d) float32;
+    cached on disk by ``cache_key``."""
+    path = cache_dir() / "embeddings" / f"{cache_key}{'-flipped' if flip else ''}.npy"
     if path.is_file():
         try:
             cached = np.load(path, allow_pickle=False)
@@ -133,6 +139,8 @@ def embed(model, images: torch.Tensor, ctx, *, cache_key: str) -> torch.Tensor:
     chunks = []
     for start in range(0, len(images), EMBED_BATCH):
         x = images[start:start + EMBED_BATCH].to(ctx.device).float().div_(255)
+        if flip:
+            x = x.flip(-1)
         with ctx.autocast():
             chunks.append(model.embed(x).float().cpu())
     features = torch.cat(chunks) if chunks else torch.zeros(0, 1)

@@ -28,12 +28,14 @@ from .device import Context, setup_context
 from .evaluation import evaluate
 from .files import atomic_write, write_json
 from .metrics import summarize
-from .nets import ARCHS, MODES, build_model, default_input_px
+from .nets import ARCHS, MODES, POOLINGS, build_model, default_input_px
 from .preprocess import METHODS
+from .probe import fit_logistic_head
 from .splits import SCHEMES
 from .tensors import CoverTensors, augment, load_tensors, shard_order
 
 OPTIMIZERS = ("sgd", "adamw")
+HEADS = ("loop", "logistic")
 SCHEDULES = ("none", "cosine", "step")
 
 
@@ -67,6 +69,16 @@ class TrainConfig:
     device: str = option("auto", "auto = CUDA, then Apple MPS, then CPU",
                          choices=("auto", "cpu", "cuda", "mps"))
     weights: str = option("", "torchvision ImageNet weights file (default: the torch hub cache)")
+    pooling: str = option("last", "features for the head: the pooled last layer (the paper's) "
+                          "or, for EfficientNet-Lite, every stage's mean activation too",
+                          choices=POOLINGS)
+    head: str = option("loop", "linear mode: train the head with the epoch loop, or fit it "
+                       "exactly as a logistic regression, C chosen by artist-grouped "
+                       "cross-validation over train+val, then refit on both",
+                       choices=HEADS)
+    class_weight: str = option("none", "balanced: each genre weighs the same in the loss, "
+                               "however many covers it has", choices=("none", "balanced"))
+    cv_folds: int = option(5, "logistic head: cross-validation folds (grouped by artist)")
 
     def __post_init__(self):
         checks = [
@@ -83,10 +95,15 @@ class TrainConfig:
              f"size_px must be 0 (auto) or 16-512, got {self.size_px}"),
             (self.arch != "custom" or self.mode == "scratch",
              "the custom CNN has no ImageNet weights: use mode 'scratch'"),
+            (self.head == "loop" or self.mode == "linear",
+             "head 'logistic' fits the head of a frozen backbone: use mode 'linear'"),
+            (self.pooling == "last" or self.arch.startswith("efficientnet_lite"),
+             "pooling 'stages' needs an efficientnet_lite network"),
+            (2 <= self.cv_folds <= 20, f"cv_folds must be 2-20, got {self.cv_folds}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        problems = [message for ok, message in checks if not ok]
+        if problems:                          # all of them at once, not one per attempt
+            raise ValueError("; ".join(problems))
 
     @property
     def input_px(self) -> int:
@@ -103,6 +120,10 @@ PRESETS = {
     "lite0-finetune": {"arch": "efficientnet_lite0", "mode": "finetune", "epochs": 5,
                        "batch_size": 32, "optimizer": "adamw", "lr": 0.001,
                        "backbone_lr_scale": 0.1, "weight_decay": 0.01, "flip": True},
+    # Beyond the paper (README "Our best model"): an exact, cross-validated logistic head on
+    # every stage of a frozen Lite0, mirrored covers added, genres weighted equally.
+    "best": {"arch": "efficientnet_lite0", "mode": "linear", "head": "logistic",
+             "pooling": "stages", "class_weight": "balanced", "flip": True, "cv_folds": 5},
     "smoke": {"arch": "custom", "epochs": 1, "batch_size": 32},
 }
 
@@ -161,7 +182,7 @@ def evaluate_run(run_dir: Path, *, data: str | None = None) -> dict:
         raise runs.RunError(f"the run knows {', '.join(saved['class_names'])}; "
                             f"{cfg.data} has {', '.join(tensors.class_names)}")
     model = ctx.place(build_model(cfg.arch, tensors.n_classes, input_px=cfg.input_px,
-                                  mode=cfg.mode, pretrained=False))
+                                  mode=cfg.mode, pretrained=False, pooling=cfg.pooling))
     model.load_state_dict(runs.load_weights(run_dir / "best.safetensors"))
     part = tensors.test if len(tensors.test.labels) else tensors.train
     probs = evaluate(model, part, ctx)["probs"]
@@ -176,7 +197,7 @@ def evaluate_run(run_dir: Path, *, data: str | None = None) -> dict:
 def build(cfg: TrainConfig, n_classes: int, ctx: Context):
     """The model (on the device), its optimizer and its schedule."""
     net = build_model(cfg.arch, n_classes, input_px=cfg.input_px, mode=cfg.mode,
-                      weights_path=cfg.weights or None)
+                      weights_path=cfg.weights or None, pooling=cfg.pooling)
     net = ctx.place(net)
     head, backbone = list(net.head.parameters()), list(net.backbone.parameters())
     groups = [{"params": head, "lr": cfg.lr}]
@@ -198,7 +219,7 @@ def build(cfg: TrainConfig, n_classes: int, ctx: Context):
 
 
 def train_one_epoch(model, inputs, labels, optimizer, ctx: Context, cfg: TrainConfig, *,
-                    epoch: int, progress=None, should_stop=None) -> dict:
+                    epoch: int, progress=None, should_stop=None, class_weights=None) -> dict:
     """One pass over this process's shard; returns loss, accuracy and covers seen (all ranks)."""
     model.train()
     order = shard_order(len(labels), epoch=epoch, seed=cfg.seed, rank=ctx.rank, world=ctx.world)
@@ -216,7 +237,8 @@ def train_one_epoch(model, inputs, labels, optimizer, ctx: Context, cfg: TrainCo
             x, y = ctx.to_device(x, labels[batch])
             with ctx.autocast():
                 logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+                loss = F.cross_entropy(logits, y, weight=class_weights,
+                                       label_smoothing=cfg.label_smoothing)
             ctx.step(loss, optimizer)
             totals += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)],
                                    dtype=torch.float64)
@@ -230,11 +252,15 @@ def train_one_epoch(model, inputs, labels, optimizer, ctx: Context, cfg: TrainCo
 def _fit(cfg, ctx, data: CoverTensors, model, optimizer, scheduler, run_dir, state,
          progress, should_stop):
     train_inputs, head_only = data.train_inputs(model, cfg, ctx)
+    if cfg.head == "logistic":
+        return _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run_dir, state, progress)
     trainable = ctx.wrap(model.head if head_only else model)
+    class_weights = balanced_weights(data.train.labels, data.n_classes).to(ctx.device) \
+        if cfg.class_weight == "balanced" else None
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         fit = train_one_epoch(trainable, train_inputs, data.train.labels, optimizer, ctx, cfg,
                               epoch=epoch, progress=progress if ctx.is_main else None,
-                              should_stop=should_stop)
+                              should_stop=should_stop, class_weights=class_weights)
         if scheduler:
             scheduler.step()
         val = _val_scores(model, data, ctx, head_only)
@@ -258,12 +284,35 @@ def _fit(cfg, ctx, data: CoverTensors, model, optimizer, scheduler, run_dir, sta
     ctx.barrier()
 
 
-def _finish(run_dir, model, data: CoverTensors, ctx, state, head_only):
+def balanced_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Loss weight per genre, inversely proportional to its training covers (as scikit-learn's
+    ``class_weight='balanced'``).
+
+    >>> [round(w, 3) for w in balanced_weights(torch.tensor([0, 0, 0, 1]), 3).tolist()]
+    [0.667, 2.0, 0.0]
+    """
+    counts = torch.bincount(labels, minlength=n_classes).float()
+    present = int((counts > 0).sum())
+    return torch.where(counts > 0, len(labels) / (present * counts.clamp(min=1)), 0.0)
+
+
+def _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run_dir, state, progress):
+    """The exact head (:mod:`cover_model.probe`): one fit, saved as the best and last epoch."""
+    if ctx.world > 1:
+        raise ValueError("head 'logistic' runs in one process: start it without torchrun")
+    state["cross_validation"] = fit_logistic_head(model, data, cfg, ctx, progress=progress)
+    state["epoch"] = state["best_epoch"] = 0
+    _save_checkpoint(run_dir, model, optimizer, scheduler, state, improved=True)
+    # val went into the fit, so only test is scored; the CV score stands in for val.
+    _finish(run_dir, model, data, ctx, state, head_only=True, splits=("test",))
+
+
+def _finish(run_dir, model, data: CoverTensors, ctx, state, head_only, splits=("val", "test")):
     """Score the best epoch on val and test; write metrics.json and the test
     predictions; mark the run done."""
     model.load_state_dict(runs.load_weights(run_dir / "best.safetensors"))
     final = {}
-    for split in ("val", "test"):
+    for split in splits:
         part = getattr(data, split)
         if not len(part.labels):
             continue
@@ -274,7 +323,8 @@ def _finish(run_dir, model, data: CoverTensors, ctx, state, head_only):
             write_predictions(run_dir / "predictions.csv", data, part, probs)
     write_json(run_dir / "metrics.json", {"class_names": list(data.class_names),
                                           "history": state["history"],
-                                          "best_epoch": state["best_epoch"] + 1, **final})
+                                          "best_epoch": state["best_epoch"] + 1, **final,
+                                          **{k: state[k] for k in ("cross_validation",) if k in state}})
     runs.write_status(run_dir, "done", error=None)
 
 
@@ -302,6 +352,10 @@ def _prepare_run_dir(cfg, data, ctx, run_dir, resume) -> Path:
     if resume:
         if run_dir is None or not (Path(run_dir) / "last_state.pt").is_file():
             raise runs.RunError(f"{run_dir}: nothing to resume (no last_state.pt)")
+        known = runs.read_config(run_dir).get("class_names", list(data.class_names))
+        if list(known) != list(data.class_names):
+            raise runs.RunError(f"{run_dir}: cannot resume: the run knows {', '.join(known)}; "
+                                f"{cfg.data} now has {', '.join(data.class_names)}")
         return Path(run_dir)
     config = {**dataclasses.asdict(cfg), "input_px": cfg.input_px, "class_names": list(data.class_names),
               "dataset_fingerprint": data.fingerprint, "n_train": len(data.train.labels)}
@@ -318,8 +372,9 @@ def _fresh_state() -> dict:
 
 
 def _resume_state(run_dir, model, optimizer, scheduler) -> dict:
-    model.load_state_dict(runs.load_weights(run_dir / "last.safetensors"))
     saved = runs.load_state(run_dir / "last_state.pt")
+    # Weights saved with the state (one file, always consistent); older runs: last.safetensors.
+    runs.load_model_weights(model, saved.get("model") or run_dir / "last.safetensors")
     optimizer.load_state_dict(saved["optimizer"])
     if scheduler and saved.get("scheduler"):
         scheduler.load_state_dict(saved["scheduler"])
@@ -332,6 +387,7 @@ def _save_checkpoint(run_dir, model, optimizer, scheduler, state, improved: bool
     if improved:
         runs.save_weights(run_dir / "best.safetensors", weights)
     runs.save_state(run_dir / "last_state.pt", {
+        "model": weights,           # a kill between the two writes must not pair other weights
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler else None,
         "progress": state})

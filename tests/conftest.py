@@ -28,6 +28,14 @@ def real_covers() -> Path:
 
 
 @pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory) -> dict:
+    """The bad-input corpus (tests/bad_inputs.py), written once per session: {name: Case}.
+    Shared, so treat it as read-only; copy a case before changing it."""
+    from .bad_inputs import write_corpus
+    return write_corpus(tmp_path_factory.mktemp("bad-inputs"))
+
+
+@pytest.fixture(scope="session")
 def synth_data_dir(tmp_path_factory) -> Path:
     """A data folder holding the default embedded covers, generated once per test session."""
     from cover_model.synth import ensure_default_dataset

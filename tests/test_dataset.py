@@ -40,7 +40,8 @@ def test_unreadable_files_are_skipped_and_reported(folder_dataset):
     ds = load_dataset(folder_dataset)
     assert len(ds) == 30
     reasons = {Path(s.path).name: s.reason for s in ds.skipped}
-    assert reasons == {"notes.txt": "not an image (unrecognised file format)",
+    assert reasons == {"notes.txt": "not an image (unrecognised file format); "
+                                    "use JPEG, PNG, WebP, BMP or GIF",
                        "empty.jpg": "empty file",
                        "tiny.jpg": "4x4 is too small (sides must be at least 16 px)"}
 

@@ -109,6 +109,30 @@ def test_upload_a_cover_and_see_the_top_genres(server, page, tmp_path):
     page.screenshot(path=SHOTS / "predict.png", full_page=True)
 
 
+def test_bad_uploads_on_the_predict_page_get_a_clear_error(server, page, tmp_path, bad_inputs):
+    """Files from the bad-input corpus beside a good cover: each bad one is named with its
+    cause, the good one still gets its genres, and no traceback shows."""
+    from cover_model.paths import checkpoints_dir
+
+    from ..bad_inputs import write_run_data, write_run_folder
+    from .helpers_e2e import write_cover
+    write_run_folder(checkpoints_dir() / "20990101-000000-custom-scratch-e2e",   # no first-launch job
+                     data=write_run_data(tmp_path / "covers"))
+    files = [bad_inputs["text_as_jpg"].path, bad_inputs["svg"].path, write_cover(tmp_path / "good.jpg")]
+    page.goto(f"{server}/predict")
+    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
+    uploader.wait_for(state="attached", timeout=60_000)
+    uploader.set_input_files([str(f) for f in files])
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    alert.filter(has_text="notes.jpg: not an image (unrecognised file format)").wait_for(timeout=120_000)
+    alert.filter(has_text="vector.svg: SVG is vector graphics").wait_for(timeout=60_000)
+    assert "use JPEG, PNG, WebP, BMP or GIF" in alert.first.inner_text()
+    page.get_by_text("Most likely:").first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / "predict-bad-upload.png", full_page=True)
+
+
 def test_every_page_renders_and_a_tiny_training_job_finishes(server, page):
     SHOTS.mkdir(exist_ok=True)
     page.goto(f"{server}/dataset")

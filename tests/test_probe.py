@@ -1,0 +1,85 @@
+"""The exact logistic head (cover_model.probe) and multi-stage pooling: runs, folding, checks."""
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from cover_model.files import read_json
+from cover_model.nets import build_model
+from cover_model.predict import Predictor
+from cover_model.probe import C_GRID, _write_head
+from cover_model.training import TrainConfig, main
+
+
+@pytest.mark.parametrize("classes", [(0, 1, 2, 3), (0, 1), (0, 2, 3)])
+def test_the_fitted_pipeline_folds_exactly_into_the_linear_head(classes):
+    rng = np.random.default_rng(0)
+    x = rng.normal(3, 5, size=(80, 6))
+    y = np.array(classes)[rng.integers(0, len(classes), size=80)]
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=0.5)).fit(x, y)
+    head = nn.Sequential(nn.Dropout(0.2), nn.Linear(6, 4)).eval()
+    model = nn.Module()
+    model.head = head
+    _write_head(model, pipe, n_classes=4)
+    probs = head(torch.tensor(x, dtype=torch.float32)).softmax(1).detach().numpy()
+    np.testing.assert_allclose(probs[:, pipe.classes_], pipe.predict_proba(x), atol=1e-4)
+    missing = sorted(set(range(4)) - set(classes))
+    assert (probs[:, missing] < 1e-6).all()          # a genre never seen is never predicted
+
+
+def test_stage_pooling_adds_every_stage_mean_before_the_usual_features():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 64, 64)
+    last = build_model("efficientnet_lite0", 3, input_px=64, mode="linear").eval()
+    stages = build_model("efficientnet_lite0", 3, input_px=64, mode="linear", pooling="stages").eval()
+    with torch.no_grad():
+        plain, rich = last.embed(x), stages.embed(x)
+    assert plain.shape == (2, 1280) and rich.shape == (2, 1280 + 16 + 24 + 40 + 80 + 112 + 192 + 320)
+    torch.testing.assert_close(rich[:, -1280:], plain)
+    assert stages.head[-1].in_features == rich.shape[1]
+
+
+def test_a_logistic_head_run_is_cross_validated_and_predicts_like_any_run(folder_dataset):
+    cfg = TrainConfig(data=str(folder_dataset), arch="efficientnet_lite0", mode="linear",
+                      head="logistic", pooling="stages", class_weight="balanced", flip=True,
+                      size_px=64, cv_folds=3)
+    seen = []
+    run_dir = main(cfg, progress=seen.append)
+    metrics = read_json(run_dir / "metrics.json")
+    cv = metrics["cross_validation"]
+    assert cv["C"] in C_GRID and set(cv["scores"]) == {str(c) for c in C_GRID}
+    assert cv["metric"] == "balanced_accuracy" and cv["n_folds"] == 3
+    assert cv["n_fit"] + metrics["test"]["n"] == 30                # train+val, not mirrored
+    assert "val" not in metrics and metrics["test"]["n"] == 5   # val went into the fit
+    assert seen[-1]["step"] == seen[-1]["steps"] == len(C_GRID) * 3 + 1
+    predictor = Predictor.from_run(run_dir)
+    ranked = predictor.top_k(next(folder_dataset.glob("metal/*")), k=3)
+    assert sorted(g for g, _ in ranked) == ["ambient", "jazz", "metal"]
+    assert sum(p for _, p in ranked) == pytest.approx(1, abs=1e-4)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"head": "logistic"}, "mode 'linear'"),
+    ({"arch": "alexnet", "mode": "linear", "pooling": "stages"}, "efficientnet_lite"),
+    ({"mode": "linear", "arch": "efficientnet_lite0", "head": "logistic", "cv_folds": 1}, "cv_folds"),
+])
+def test_bad_probe_settings_are_refused_with_the_reason(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**overrides)
+
+
+def test_the_best_model_of_a_dataset_is_offered_first(tmp_path):
+    from cover_model.files import write_json
+    from cover_model.results import best_first
+    from cover_model.training import PRESETS
+    made = {}
+    for name, fingerprint, settings in [("new-other-data", "bbb", PRESETS["best"]),
+                                        ("new-plain", "aaa", PRESETS["paper-cnn"]),
+                                        ("old-best", "aaa", PRESETS["best"])]:
+        made[name] = tmp_path / name
+        write_json(made[name] / "config.json", {**settings, "dataset_fingerprint": fingerprint})
+    ordered = best_first(list(made.values()), fingerprint="aaa")
+    assert [p.name for p in ordered] == ["old-best", "new-plain", "new-other-data"]
