@@ -67,9 +67,11 @@ ARCHS = {a.name: a for a in (
 class CoverNet(nn.Module):
     """Normalise, extract features, classify: ``head(backbone(normalise(x)))``."""
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, *, mean, std):
+    def __init__(self, backbone: nn.Module, head: nn.Module, *, mean, std,
+                 predict_mirrored: bool = False):
         super().__init__()
         self.backbone, self.head = backbone, head
+        self.predict_mirrored = predict_mirrored
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
@@ -78,7 +80,10 @@ class CoverNet(nn.Module):
         return self.backbone((x - self.mean) / self.std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(x))
+        logits = self.head(self.embed(x))
+        if self.predict_mirrored and not self.training:     # training sees random flips instead
+            logits = (logits + self.head(self.embed(x.flip(-1)))) / 2
+        return logits
 
 
 def default_input_px(arch: str, mode: str) -> int:
@@ -90,7 +95,7 @@ def default_input_px(arch: str, mode: str) -> int:
 
 def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratch",
                 weights_path: str | Path | None = None, pretrained: bool | None = None,
-                pooling: str = "last") -> CoverNet:
+                pooling: str = "last", predict_mirrored: bool = False) -> CoverNet:
     """Build a network, with ImageNet weights unless it is trained from scratch.
 
     Parameters
@@ -112,6 +117,8 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
         The features the head sees: the pooled last layer (the paper's), or for
         EfficientNet-Lite the mean activation of every stage beside it (colour,
         texture and layout at several scales, not only ImageNet objects).
+    predict_mirrored : bool
+        In eval mode, average the logits of each image and its mirror image.
 
     Raises
     ------
@@ -139,7 +146,7 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
     else:
         backbone, width = _torchvision_backbone(arch, input_px, load, weights_path)
         head = nn.Linear(width, n_classes)
-    net = CoverNet(backbone, head, mean=spec.mean, std=spec.std)
+    net = CoverNet(backbone, head, mean=spec.mean, std=spec.std, predict_mirrored=predict_mirrored)
     if mode == "linear":
         net.backbone.requires_grad_(False)
     return net

@@ -60,7 +60,8 @@ class Predictor:
         try:
             model = build_model(config["arch"], len(config["class_names"]),
                                 input_px=config["input_px"], mode=config["mode"], pretrained=False,
-                                pooling=config.get("pooling", "last"))
+                                pooling=config.get("pooling", "last"),
+                                predict_mirrored=config.get("predict_mirrored", False))
         except (KeyError, ValueError) as exc:
             raise runs.RunError(f"{run_dir}: config.json does not describe a network ({exc})") from None
         state = runs.load_weights(run_dir / f"{weights}.safetensors")
@@ -130,7 +131,8 @@ class GradCam:
         # A frozen backbone has no gradients to hook; let them flow for this pass only.
         with torch.enable_grad():
             x = x.clone().requires_grad_(True)
-            logits = self.model(x)
+            # One pass over the cover itself, even for a network that averages in its mirror.
+            logits = self.model.head(self.model.embed(x))
             target = int(logits.argmax(1)[0]) if target is None else target
             self.model.zero_grad(set_to_none=True)
             logits[0, target].backward()

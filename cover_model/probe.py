@@ -29,51 +29,59 @@ C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)   # strong L2: 2,064 features, a few tho
 def fit_logistic_head(model, data: CoverTensors, cfg, ctx, *, progress=None) -> dict:
     """Choose C by grouped cross-validation, refit on train+val, write it into ``model.head``.
 
+    With ``cfg.flip`` the mirror images of the covers join the fit; with
+    ``cfg.predict_mirrored`` a cover is scored on the mean of its and its mirror's
+    logits, as the finished network predicts.
+
     Returns
     -------
     dict
         ``C``, ``scores`` (mean CV score per C), ``metric``, ``n_folds``, ``n_fit``.
     """
-    x, y, groups, mirrored = _training_rows(model, data, cfg, ctx)
+    x, x_mirror, y, groups = _training_rows(model, data, cfg, ctx)
     score = balanced_accuracy_score if cfg.class_weight == "balanced" else accuracy_score
-    folds = _folds(y[~mirrored], groups[~mirrored], cfg)
+    folds = _folds(y, groups, cfg)
     tick = _ticker(progress, n_steps=len(C_GRID) * len(folds) + 1)
-    originals = np.flatnonzero(~mirrored)
     scores = {}
     for c in C_GRID:
         fold_scores = []
         for fit_rows, held_out in folds:
-            # A held-out cover's mirror image stays out of the fit too; it is scored unmirrored.
-            fit_mask = np.isin(groups, groups[originals[fit_rows]])
-            pipe = _pipeline(c, cfg).fit(x[fit_mask], y[fit_mask])
-            rows = originals[held_out]
+            pipe = _fit(c, cfg, x, x_mirror, y, fit_rows)
+            logits = pipe.decision_function(x[held_out])
+            if cfg.predict_mirrored:
+                logits = (logits + pipe.decision_function(x_mirror[held_out])) / 2
             with warnings.catch_warnings():      # a genre of one artist is absent from most folds
                 warnings.simplefilter("ignore", UserWarning)
-                fold_scores.append(score(y[rows], pipe.predict(x[rows])))
+                fold_scores.append(score(y[held_out], pipe.classes_[logits.argmax(1)]))
             tick()
         scores[c] = float(np.mean(fold_scores))
     best_c = max(scores, key=scores.get)
-    _write_head(model, _pipeline(best_c, cfg).fit(x, y), data.n_classes)
+    _write_head(model, _fit(best_c, cfg, x, x_mirror, y, np.arange(len(y))), data.n_classes)
     tick()
     return {"C": best_c, "scores": {str(c): s for c, s in scores.items()},
             "metric": score.__name__.removesuffix("_score"), "n_folds": len(folds),
-            "n_fit": int((~mirrored).sum())}
+            "n_fit": len(y)}
+
+
+def _fit(c: float, cfg, x, x_mirror, y, rows):
+    """The standardised logistic regression on ``rows`` (and their mirror images with flip)."""
+    if cfg.flip:
+        x, y, rows = np.concatenate([x, x_mirror]), np.concatenate([y, y]), np.r_[rows, rows + len(y)]
+    weight = "balanced" if cfg.class_weight == "balanced" else None
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight=weight, max_iter=3000))
+    return pipe.fit(x[rows], y[rows])
 
 
 def _training_rows(model, data, cfg, ctx):
-    """Embeddings of train+val (and their mirror images with ``cfg.flip``), labels, groups."""
+    """Embeddings of train+val, of their mirror images when needed (else None), labels, groups."""
     parts = [p for p in (data.train, data.val) if len(p.labels)]
-    items = data.dataset.items
-    x, y, groups, mirrored = [], [], [], []
-    for flip in (False, True) if cfg.flip else (False,):
-        for part in parts:
-            x.append(embed(model, part.images, ctx, cache_key=data.embedding_key(cfg, part),
-                           flip=flip).numpy())
-            y.append(part.labels.numpy())
-            groups.append(_artists(items, part.index))
-            mirrored.append(np.full(len(part.labels), flip))
-    return (np.concatenate(x), np.concatenate(y), np.concatenate(groups),
-            np.concatenate(mirrored))
+
+    def embeddings(flip):
+        return np.concatenate([embed(model, p.images, ctx, cache_key=data.embedding_key(cfg, p),
+                                     flip=flip).numpy() for p in parts])
+    x_mirror = embeddings(True) if cfg.flip or cfg.predict_mirrored else None
+    return (embeddings(False), x_mirror, np.concatenate([p.labels.numpy() for p in parts]),
+            np.concatenate([_artists(data.dataset.items, p.index) for p in parts]))
 
 
 def _artists(items, index: np.ndarray) -> np.ndarray:
@@ -91,12 +99,6 @@ def _folds(y, groups, cfg) -> list:
         raise ValueError("cross-validation needs at least two artists (groups) with covers")
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=cfg.seed)
     return list(splitter.split(np.zeros(len(y)), y, groups))
-
-
-def _pipeline(c: float, cfg):
-    weight = "balanced" if cfg.class_weight == "balanced" else None
-    return make_pipeline(StandardScaler(),
-                         LogisticRegression(C=c, class_weight=weight, max_iter=3000))
 
 
 def _write_head(model, pipe, n_classes: int) -> None:

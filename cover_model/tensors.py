@@ -26,11 +26,13 @@ EMBED_BATCH = 64
 @dataclass
 class Part:
     """One split: ``images`` (n, 3, S, S) uint8, ``labels`` (n,) int64, ``index`` rows of
-    the dataset, and ``embeddings`` (n, d) once a frozen backbone has embedded them."""
+    the dataset, and ``embeddings`` (n, d) once a frozen backbone has embedded them (and
+    of the mirror images, for a network that averages them in)."""
     images: torch.Tensor
     labels: torch.Tensor
     index: np.ndarray
     embeddings: torch.Tensor | None = None
+    mirrored_embeddings: torch.Tensor | None = None
 
 
 @dataclass
@@ -53,6 +55,9 @@ class CoverTensors:
         for name in ("train", "val", "test"):
             part = getattr(self, name)
             part.embeddings = embed(model, part.images, ctx, cache_key=self.embedding_key(cfg, part))
+            if cfg.predict_mirrored:
+                part.mirrored_embeddings = embed(model, part.images, ctx, flip=True,
+                                                 cache_key=self.embedding_key(cfg, part))
         return self.train.embeddings, True
 
     def embedding_key(self, cfg, part: Part) -> str:

@@ -79,6 +79,8 @@ class TrainConfig:
     class_weight: str = option("none", "balanced: each genre weighs the same in the loss, "
                                "however many covers it has", choices=("none", "balanced"))
     cv_folds: int = option(5, "logistic head: cross-validation folds (grouped by artist)")
+    predict_mirrored: bool = option(False, "predict from the mean of the cover's and its mirror "
+                                    "image's logits (two passes per cover)")
 
     def __post_init__(self):
         checks = [
@@ -121,9 +123,11 @@ PRESETS = {
                        "batch_size": 32, "optimizer": "adamw", "lr": 0.001,
                        "backbone_lr_scale": 0.1, "weight_decay": 0.01, "flip": True},
     # Beyond the paper (README "Our best model"): an exact, cross-validated logistic head on
-    # every stage of a frozen Lite0, mirrored covers added, genres weighted equally.
+    # every stage of a frozen Lite0, mirrored covers added (and averaged in), genres weighted
+    # equally.
     "best": {"arch": "efficientnet_lite0", "mode": "linear", "head": "logistic",
-             "pooling": "stages", "class_weight": "balanced", "flip": True, "cv_folds": 5},
+             "pooling": "stages", "class_weight": "balanced", "flip": True, "cv_folds": 5,
+             "predict_mirrored": True},
     "smoke": {"arch": "custom", "epochs": 1, "batch_size": 32},
 }
 
@@ -182,7 +186,8 @@ def evaluate_run(run_dir: Path, *, data: str | None = None) -> dict:
         raise runs.RunError(f"the run knows {', '.join(saved['class_names'])}; "
                             f"{cfg.data} has {', '.join(tensors.class_names)}")
     model = ctx.place(build_model(cfg.arch, tensors.n_classes, input_px=cfg.input_px,
-                                  mode=cfg.mode, pretrained=False, pooling=cfg.pooling))
+                                  mode=cfg.mode, pretrained=False, pooling=cfg.pooling,
+                                  predict_mirrored=cfg.predict_mirrored))
     model.load_state_dict(runs.load_weights(run_dir / "best.safetensors"))
     part = tensors.test if len(tensors.test.labels) else tensors.train
     probs = evaluate(model, part, ctx)["probs"]
@@ -197,7 +202,8 @@ def evaluate_run(run_dir: Path, *, data: str | None = None) -> dict:
 def build(cfg: TrainConfig, n_classes: int, ctx: Context):
     """The model (on the device), its optimizer and its schedule."""
     net = build_model(cfg.arch, n_classes, input_px=cfg.input_px, mode=cfg.mode,
-                      weights_path=cfg.weights or None, pooling=cfg.pooling)
+                      weights_path=cfg.weights or None, pooling=cfg.pooling,
+                      predict_mirrored=cfg.predict_mirrored)
     net = ctx.place(net)
     head, backbone = list(net.head.parameters()), list(net.backbone.parameters())
     groups = [{"params": head, "lr": cfg.lr}]

@@ -1,5 +1,6 @@
 """The exact logistic head (cover_model.probe) and multi-stage pooling: runs, folding, checks."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -45,7 +46,7 @@ def test_stage_pooling_adds_every_stage_mean_before_the_usual_features():
 def test_a_logistic_head_run_is_cross_validated_and_predicts_like_any_run(folder_dataset):
     cfg = TrainConfig(data=str(folder_dataset), arch="efficientnet_lite0", mode="linear",
                       head="logistic", pooling="stages", class_weight="balanced", flip=True,
-                      size_px=64, cv_folds=3)
+                      predict_mirrored=True, size_px=64, cv_folds=3)
     seen = []
     run_dir = main(cfg, progress=seen.append)
     metrics = read_json(run_dir / "metrics.json")
@@ -56,9 +57,23 @@ def test_a_logistic_head_run_is_cross_validated_and_predicts_like_any_run(folder
     assert "val" not in metrics and metrics["test"]["n"] == 5   # val went into the fit
     assert seen[-1]["step"] == seen[-1]["steps"] == len(C_GRID) * 3 + 1
     predictor = Predictor.from_run(run_dir)
-    ranked = predictor.top_k(next(folder_dataset.glob("metal/*")), k=3)
+    assert predictor.model.predict_mirrored
+    # The whole network on a decoded cover says what the cached-embedding evaluation said.
+    scored = pd.read_csv(run_dir / "predictions.csv").iloc[0]
+    ranked = predictor.top_k(folder_dataset / scored["path"], k=3)
     assert sorted(g for g, _ in ranked) == ["ambient", "jazz", "metal"]
-    assert sum(p for _, p in ranked) == pytest.approx(1, abs=1e-4)
+    assert ranked[0] == (scored["top1"], pytest.approx(scored["p1"], abs=0.01))
+
+
+def test_a_mirror_averaging_network_averages_only_when_predicting():
+    torch.manual_seed(0)
+    net = build_model("custom", 3, input_px=32, predict_mirrored=True)
+    x = torch.rand(2, 3, 32, 32)
+    single = net.head(net.embed(x))
+    torch.testing.assert_close(net.train()(x), single)
+    with torch.no_grad():
+        both = (single + net.head(net.embed(x.flip(-1)))) / 2
+        torch.testing.assert_close(net.eval()(x), both)
 
 
 @pytest.mark.parametrize("overrides, message", [
