@@ -59,7 +59,8 @@ class TrainConfig:
     backbone_lr_scale: float = option(0.1, "finetune: the backbone learns at lr x this")
     schedule: str = option("none", "learning-rate schedule over epochs", choices=SCHEDULES)
     label_smoothing: float = option(0.0, "cross-entropy label smoothing, 0-0.5")
-    flip: bool = option(False, "augment: random horizontal flips")
+    flip: bool = option(False, "augment: random horizontal flips (logistic head: every "
+                        "cover's mirror image joins the fit)")
     crop: bool = option(False, "augment: random crops after 1/8 padding")
     color_jitter: float = option(0.0, "augment: brightness/contrast/saturation jitter, 0-1")
     early_stopping: int = option(0, "stop after this many epochs without a better val "
