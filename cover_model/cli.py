@@ -5,6 +5,7 @@
     python -m cover_model preprocess DATA --size-px 32 --method area
     python -m cover_model collect LINKS OUT_DIR       # download covers from a link list
     python -m cover_model baselines DATA --out DIR    # Table 2: the scikit-learn zoo
+    python -m cover_model report --data DATA --out reports/NAME   # the whole study, as a report
     python -m cover_model dashboard                   # the Streamlit app
 
 DATA is a folder (``root/<genre>/*``), a manifest CSV, a zip of either, or
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cli_train, config
+from . import cli_report, cli_train, config
 from .collect import CollectConfig, CollectInterrupted, collect
 from .baselines.report import BaselineConfig
 from .color.analysis import ColorConfig
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     coll.set_defaults(run=run_collect)
 
     cli_train.add_commands(commands)
+    cli_report.add_command(commands)
 
     dash = commands.add_parser("dashboard", help="start the Streamlit dashboard")
     dash.add_argument("--port", type=int, default=8501)
