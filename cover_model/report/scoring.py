@@ -39,7 +39,7 @@ def load_predictions(run_dir, dataset: Dataset, class_names) -> pd.DataFrame:
         table["genre"], axis=0).any(axis=1)
     sources = (dataset.items.set_index("path")["source"].astype(str)
                if "source" in dataset.items.columns else pd.Series(dtype=str))
-    table["source"] = table["path"].map(sources).fillna("")
+    table["source"] = table["path"].map(sources).astype(object).fillna("")
     return table
 
 
