@@ -156,3 +156,14 @@ def test_runs_tables(folder_dataset):
     assert table.loc[0, "state"] == "done" and table.loc[0, "model"] == "custom scratch 32px"
     genres = per_genre_table([run_dir])
     assert list(genres.index) == ["ambient", "jazz", "metal", "overall", "balanced"]
+
+
+def test_small_cpu_steps_use_one_thread_and_give_the_others_back(folder_dataset):
+    torch.set_num_threads(2)
+    during = []
+    main(tiny(folder_dataset, epochs=1), progress=lambda s: during.append(torch.get_num_threads()))
+    assert set(during) == {1} and torch.get_num_threads() == 2
+    big = []                                   # 64 covers of 64 px: over the threshold
+    main(tiny(folder_dataset, epochs=1, batch_size=64, size_px=64),
+         progress=lambda s: big.append(torch.get_num_threads()))
+    assert set(big) == {2}
