@@ -8,10 +8,8 @@ The baseline is the obvious code: one process, PIL open + convert + resize.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cover_model.dataset import load_dataset            # noqa: E402
 from cover_model.preprocess import preprocess_dataset   # noqa: E402
+from timing import median_seconds                       # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers"
 
@@ -27,16 +26,6 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-c
 def plain_pil_loop(paths, size_px):
     return np.stack([np.asarray(Image.open(p).convert("RGB").resize((size_px, size_px)))
                      for p in paths])
-
-
-def timed(fn, repeats):
-    """Median seconds over ``repeats`` calls."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
 
 
 def main() -> int:
@@ -56,14 +45,14 @@ def main() -> int:
         Path(p).read_bytes()
     n, size = len(paths), args.size_px
 
-    rows = [("plain PIL loop, 1 process (baseline)", timed(lambda: plain_pil_loop(paths, size), args.repeats))]
+    rows = [("plain PIL loop, 1 process (baseline)", median_seconds(lambda: plain_pil_loop(paths, size), args.repeats))]
     for method in ("area", "cubic", "random"):
-        rows.append((f"preprocess_dataset, {method}, uncached", timed(
+        rows.append((f"preprocess_dataset, {method}, uncached", median_seconds(
             lambda m=method: preprocess_dataset(dataset, size_px=size, method=m, use_cache=False),
             args.repeats)))
     preprocess_dataset(dataset, size_px=size)                    # fills the cache
     rows.append(("preprocess_dataset, area, cached (2nd call)",
-                 timed(lambda: preprocess_dataset(dataset, size_px=size), args.repeats)))
+                 median_seconds(lambda: preprocess_dataset(dataset, size_px=size), args.repeats)))
 
     baseline = rows[0][1]
     print(f"{n} covers from {args.data} at {size}x{size}, {os.cpu_count()} cores, "

@@ -23,7 +23,6 @@ import argparse
 import io
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from cover_model.dataset import load_dataset            # noqa: E402
 from cover_model.images import ImageDecodeError, decode_image   # noqa: E402
 from tests.bad_inputs import write_corpus, write_run_data, write_run_folder   # noqa: E402
 from tests.helpers import make_folder_dataset           # noqa: E402
+from timing import median_seconds                       # noqa: E402
 
 
 def rss_mb() -> float:
@@ -48,15 +48,6 @@ def rss_mb() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def median_s(fn, repeats: int) -> float:
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
 
 
 def refused(fn):
@@ -91,12 +82,12 @@ def bomb_figures(work: Path, repeats: int) -> list[tuple[str, str]]:
         load_dataset(work / "covers.zip", extract_to=work / f"imports-{next(n_imports)}")
 
     peak_before = peak_rss_mb()
-    refuse_png = median_s(refused(lambda: decode_image(bomb_png)), repeats)
-    refuse_zip = median_s(refused(lambda: load_dataset(zip_bomb, extract_to=work / "bomb-imports")),
+    refuse_png = median_seconds(refused(lambda: decode_image(bomb_png)), repeats)
+    refuse_zip = median_seconds(refused(lambda: load_dataset(zip_bomb, extract_to=work / "bomb-imports")),
                           max(3, repeats // 10))
     peak_after = peak_rss_mb()
-    decode_jpg = median_s(lambda: decode_image(cover_jpg), repeats)
-    normal_zip = median_s(import_normal_zip, max(3, repeats // 10))
+    decode_jpg = median_seconds(lambda: decode_image(cover_jpg), repeats)
+    normal_zip = median_seconds(import_normal_zip, max(3, repeats // 10))
     side = 40_000
     return [
         ("refuse the 40000x40000 PNG bomb (ms)", f"{refuse_png * 1e3:.3f}"),

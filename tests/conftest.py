@@ -1,4 +1,5 @@
 """Shared fixtures: tiny image datasets the tests make, and the real covers when present."""
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,12 @@ def isolated_data_dir(tmp_path_factory, monkeypatch):
     """Caches and imports go to a temp folder, never the developer's data/."""
     monkeypatch.setenv("COVER_LAB_DATA", str(tmp_path_factory.mktemp("cover-lab-data")))
     monkeypatch.setenv("COVER_LAB_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
+
+
+@pytest.fixture
+def app_main(monkeypatch):
+    # AppTest leaves the app script behind as __main__; put the real one back afterwards.
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 @pytest.fixture

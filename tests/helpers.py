@@ -6,6 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cover_model.paths import PROJECT_ROOT
+
+
+def open_page(page: str) -> AppTest:
+    """A fresh dashboard session (AppTest) switched to ``page``, e.g. ``app_pages/train.py``;
+    use it with the ``app_main`` fixture, which puts the real ``__main__`` back afterwards."""
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+    return at
 
 
 def jpeg_bytes(color, size=(48, 48), quality=90) -> bytes:

@@ -1,32 +1,17 @@
 """The Results page (AppTest): runs table, per-genre accuracy beside the paper, confusion
 heatmap, misclassified covers, runs side by side, downloads, failed runs."""
 import dataclasses
-import sys
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cover_model import runs, training
 from cover_model.files import write_json
-from cover_model.paths import PROJECT_ROOT
 from cover_model.training import TrainConfig
 
-APP = str(PROJECT_ROOT / "app.py")
+from .helpers import open_page
+
 PAGE = "app_pages/results.py"
-
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
-
-
-@pytest.fixture
-def app_main(monkeypatch):
-    # AppTest leaves the app script behind as __main__; put the real one back afterwards.
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 @pytest.fixture
@@ -39,12 +24,12 @@ def texts(at: AppTest, kind: str) -> str:
 
 
 def test_without_runs_it_points_to_train(embedded_data, app_main):
-    at = open_page()
+    at = open_page(PAGE)
     assert "No runs yet" in texts(at, "info")
 
 
 def test_one_finished_run_tables_confusion_gallery_and_downloads(finished_run):
-    at = open_page()
+    at = open_page(PAGE)
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["run"]) == [finished_run.name] and table.loc[0, "state"] == "done"
@@ -70,7 +55,7 @@ def test_one_finished_run_tables_confusion_gallery_and_downloads(finished_run):
 
 def test_two_runs_side_by_side(finished_run):
     second = training.main(dataclasses.replace(TrainConfig(epochs=1, batch_size=32), lr=0.02))
-    at = open_page()
+    at = open_page(PAGE)
     picker = at.multiselect(key="results_runs")
     picker.set_value([str(second), str(finished_run)]).run()
     assert not at.exception
@@ -86,7 +71,7 @@ def test_a_failed_run_is_shown_with_its_error(embedded_data, app_main):
     run_dir = runs.new_run_dir({"arch": "custom", "mode": "scratch"})
     write_json(run_dir / "config.json", dataclasses.asdict(TrainConfig()))
     runs.write_status(run_dir, "failed", error="DatasetError: /data/covers: no such file or folder")
-    at = open_page()
+    at = open_page(PAGE)
     assert not at.exception
     assert "no such file or folder" in texts(at, "error")
     assert "No run has finished yet" in texts(at, "info")

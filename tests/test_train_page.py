@@ -1,33 +1,21 @@
 """The Train page (AppTest): the paper's defaults in the sidebar, a real job started, watched,
 found again after a refresh, cancelled; a failed job shown with its error."""
-import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cover_model import jobs, runs
-from cover_model.paths import PROJECT_ROOT, checkpoints_dir
+from cover_model.paths import checkpoints_dir
 
-from .helpers import wait_for as poll
+from .helpers import open_page, wait_for as poll
 
-APP = str(PROJECT_ROOT / "app.py")
 PAGE = "app_pages/train.py"
 
 
-def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
-
-
 @pytest.fixture
-def page(embedded_data, monkeypatch) -> AppTest:
-    # AppTest leaves the app script behind as __main__; put the real one back afterwards.
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    yield open_page()
+def page(embedded_data, app_main) -> AppTest:
+    yield open_page(PAGE)
     for run_dir in jobs.running_jobs():      # never leave a training process behind
         jobs.cancel_job(run_dir)
 
@@ -110,7 +98,7 @@ def test_a_second_click_and_a_refresh_find_the_running_job_then_cancel(page):
     assert "already running" in texts(page, "info")
     assert len(jobs.running_jobs()) == 1
 
-    fresh = open_page()                                   # a page refresh: a new session
+    fresh = open_page(PAGE)                                   # a page refresh: a new session
     assert Path(run_dir).name in texts(fresh, "markdown")
     wait_for(lambda: (jobs.job_status(Path(run_dir))["progress"] or {}).get("epoch", 0) >= 2)
     fresh.run()
