@@ -73,14 +73,18 @@ def _fit(c: float, cfg, x, x_mirror, y, rows):
 
 
 def _training_rows(model, data, cfg, ctx):
-    """Embeddings of train+val, of their mirror images when needed (else None), labels, groups."""
+    """Embeddings of train+val (already made by ``data.train_inputs``), of their mirror
+    images when needed (else None), labels, groups."""
     parts = [p for p in (data.train, data.val) if len(p.labels)]
 
-    def embeddings(flip):
-        return np.concatenate([embed(model, p.images, ctx, cache_key=data.embedding_key(cfg, p),
-                                     flip=flip).numpy() for p in parts])
-    x_mirror = embeddings(True) if cfg.flip or cfg.predict_mirrored else None
-    return (embeddings(False), x_mirror, np.concatenate([p.labels.numpy() for p in parts]),
+    def mirrored(p):
+        if p.mirrored_embeddings is not None:
+            return p.mirrored_embeddings
+        return embed(model, p.images, ctx, cache_key=data.embedding_key(cfg, p), flip=True)
+    x_mirror = (np.concatenate([mirrored(p).numpy() for p in parts])
+                if cfg.flip or cfg.predict_mirrored else None)
+    return (np.concatenate([p.embeddings.numpy() for p in parts]), x_mirror,
+            np.concatenate([p.labels.numpy() for p in parts]),
             np.concatenate([_artists(data.dataset.items, p.index) for p in parts]))
 
 
