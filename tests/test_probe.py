@@ -11,7 +11,7 @@ from torch import nn
 from cover_model.files import read_json
 from cover_model.nets import build_model
 from cover_model.predict import Predictor
-from cover_model.probe import C_GRID, _write_head
+from cover_model.probe import C_GRID, _write_head, one_standard_error_choice
 from cover_model.training import TrainConfig, main
 
 
@@ -51,7 +51,7 @@ def test_a_logistic_head_run_is_cross_validated_and_predicts_like_any_run(folder
     run_dir = main(cfg, progress=seen.append)
     metrics = read_json(run_dir / "metrics.json")
     cv = metrics["cross_validation"]
-    assert cv["C"] in C_GRID and set(cv["scores"]) == {str(c) for c in C_GRID}
+    assert cv["C"] in C_GRID and set(cv["scores"]) == set(cv["standard_errors"]) == {str(c) for c in C_GRID}
     assert cv["metric"] == "balanced_accuracy" and cv["n_folds"] == 3
     assert cv["n_fit"] + metrics["test"]["n"] == 30                # train+val, not mirrored
     assert "val" not in metrics and metrics["test"]["n"] == 5   # val went into the fit
@@ -63,6 +63,16 @@ def test_a_logistic_head_run_is_cross_validated_and_predicts_like_any_run(folder
     ranked = predictor.top_k(folder_dataset / scored["path"], k=3)
     assert sorted(g for g, _ in ranked) == ["ambient", "jazz", "metal"]
     assert ranked[0] == (scored["top1"], pytest.approx(scored["p1"], abs=0.01))
+
+
+def test_c_is_the_strongest_regularisation_within_one_standard_error_of_the_best():
+    folds = {1e-4: [0.41, 0.42, 0.42], 3e-4: [0.40, 0.44, 0.43], 1e-3: [0.41, 0.42, 0.43],
+             3e-5: [0.30, 0.32, 0.31]}
+    chosen, means, errors = one_standard_error_choice(folds)
+    assert max(means, key=means.get) == 3e-4 and errors[3e-4] == pytest.approx(np.std([0.40, 0.44, 0.43], ddof=1) / np.sqrt(3))
+    assert chosen == 1e-4          # 0.4167 >= 0.4233 - 0.0120; 3e-5 (0.31) is not within
+    assert one_standard_error_choice({1e-3: [0.5], 1e-2: [0.6]})[0] == 1e-2   # one fold: no error
+    assert one_standard_error_choice({c: [0.4, 0.4] for c in C_GRID})[0] == min(C_GRID)
 
 
 def test_a_mirror_averaging_network_averages_only_when_predicting():
