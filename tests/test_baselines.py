@@ -16,12 +16,13 @@ from cover_model.baselines import runner
 from cover_model.baselines.embeddings import embedding_spec
 from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
 from cover_model.baselines.features import data_key
-from cover_model.baselines.report import (PAPER_TABLE2, TABLE2_COLUMNS, BaselineConfig, build_report,
+from cover_model.baselines.report import (TABLE2_COLUMNS, BaselineConfig, build_report,
                                           confusion_frame, metrics_table, parse_params, per_genre_table,
                                           per_group_table, sweep_table, table2, unavailable_features,
                                           write_report)
 from cover_model.dataset import load_dataset
 from cover_model.nets import CoverNet, build_model
+from cover_model.paper import PAPER_TABLE2
 from cover_model.preprocess import preprocess_dataset
 from cover_model.splits import assign_splits
 

@@ -20,24 +20,11 @@ import pandas as pd
 from ..config import option
 from ..dataset import Dataset
 from ..files import atomic_write, write_json
+from ..paper import PAPER_TABLE2
 from .features import EMBEDDING, RANDOM, FeatureSpec
 from .models import get_spec, resolve_models
 from .runner import BaselineResult, count_missing, run_baselines
 
-# The paper's Table 2 (32x32 covers, 8,800 train / 1,000 test, 10 balanced genres), in %:
-# random train, random test, resize train, resize test.
-PAPER_TABLE2: dict[str, tuple[float, float, float, float]] = {
-    "ridge": (33.0, 9.0, 33.6, 10.5),
-    "lasso": (10.2, 9.2, 10.6, 9.3),
-    "svm": (19.2, 14.8, 18.3, 14.8),
-    "adaboost": (16.5, 13.2, 16.8, 12.7),
-    "knn": (34.2, 11.3, 32.9, 10.2),
-    "random_forest": (14.3, 14.8, 14.9, 15.5),
-    "decision_tree": (13.7, 12.7, 13.8, 12.9),
-    "lda": (33.9, 12.9, 34.9, 11.3),
-    "qda": (70.2, 10.3, 46.1, 10.4),
-    "gaussian_nb": (14.7, 13.2, 14.5, 12.2),
-}
 PAPER_SIZE_PX = 32
 TABLE2_COLUMNS = (("random", "train"), ("random", "test"), ("resize", "train"), ("resize", "test"))
 
@@ -411,7 +398,7 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-__all__ = ["BaselineConfig", "BaselineReport", "PAPER_TABLE2", "build_report", "missing_fits", "table2",
+__all__ = ["BaselineConfig", "BaselineReport", "build_report", "missing_fits", "table2",
            "unavailable_features",
            "metrics_table", "per_genre_table", "per_group_table", "confusion_frame", "sweep_table",
            "write_report", "flatten_columns", "to_markdown", "parse_params", "RANDOM"]

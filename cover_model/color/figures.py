@@ -12,14 +12,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..genres import PAPER_GENRES
+from ..paper import PAPER_TABLE1_RANKS
 from ..plots import genre_colors
 from .analysis import ColorAnalysis, ColorConfig
 from .histograms import bin_colors
 from .metrics import METRICS, get_metric
-
-# The paper's Table 1 (intersection, one draw): each genre's rank of itself, in PAPER_GENRES order.
-PAPER_TABLE1_RANKS = (9, 7, 2, 7, 9, 1, 1, 6, 7, 7)
-
 
 def paper_table1() -> pd.Series:
     """The paper's Table 1 as a Series indexed by genre."""
