@@ -50,7 +50,7 @@ def test_quick_report_writes_every_section_with_figures_and_tables(quick_report)
         assert (out / "figures" / f"{figure}.png").is_file(), figure
         assert f"figures/{figure}.png" in text
     for table in ("counts", "table1_colour", "table1_gradient", "table2", "table3", "table4",
-                  "networks", "best_scores", "best_per_genre"):
+                  "networks", "best_scores", "best_per_genre", "best_cross_validation"):
         assert (out / "tables" / f"{table}.csv").is_file(), table
         assert f"(tables/{table}.csv)" in text
     assert "synthetic" in text and "quick smoke run" in text
@@ -70,6 +70,11 @@ def test_quick_report_puts_the_papers_figures_beside_ours(quick_report):
     best = pd.read_csv(out / "tables" / "best_scores.csv", index_col="metric")
     low, value, high = best.loc["balanced accuracy", ["95% interval low", "value (%)", "95% interval high"]]
     assert low <= value <= high
+    cv = pd.read_csv(out / "tables" / "best_cross_validation.csv")
+    chosen = cv[cv["chosen"] == "yes"].iloc[0]
+    best = cv.loc[cv["mean balanced accuracy (%)"].idxmax()]
+    assert (cv["chosen"] == "yes").sum() == 1 and chosen["C"] <= best["C"]
+    assert chosen["mean balanced accuracy (%)"] >= best["mean balanced accuracy (%)"] - best["standard error (%)"]
 
 
 def test_missing_torchvision_weights_are_said_not_fatal(quick_report):

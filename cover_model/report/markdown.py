@@ -201,6 +201,9 @@ def _best(record: dict | None) -> list[str]:
     lines += _table(record, "best_per_genre", title="Per genre (%)")
     lines += _table(record, "best_per_source", title="Per source")
     lines += _table(record, "best_within_genre", title="Within the genres that have both sources")
+    lines += _table(record, "best_cross_validation", title="How its regularisation was chosen: "
+                    "cross-validation over train+val, folds grouped by artist; C is the strongest "
+                    "L2 whose score is within one standard error of the best")
     lines += ["**Confusion matrix** (rows: true genre, each row sums to 100%)", ""]
     lines += _figure(record, "best_confusion", "Confusion matrix of the best model")
     return lines

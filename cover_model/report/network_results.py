@@ -5,8 +5,11 @@ and ``predictions.csv``); only the best model's step trains anything.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
+from ..files import read_json
 from ..run_plots import confusion_figure, per_genre_bars_figure
 from .compare import network_table, summary_table
 from .config import PROBE_KEY, best_plan, best_settings
@@ -69,6 +72,10 @@ def _best(ctx: ReportContext) -> dict:
         tables["best_per_source"] = write_table(ctx, "best_per_source", per_source)
     if not within.empty:
         tables["best_within_genre"] = write_table(ctx, "best_within_genre_by_source", within)
+    cv = (read_json(Path(record["run_dir"]) / "metrics.json") or {}).get("cross_validation")
+    if cv:
+        tables["best_cross_validation"] = write_table(ctx, "best_cross_validation",
+                                                      cross_validation_table(cv), index=False)
     probe = next((ctx.records[k] for k in BASELINE_STEPS if (ctx.records.get(k) or {}).get("test")), {})
     if probe and probe["run_dir"] != record["run_dir"]:
         baseline = load_predictions(probe["run_dir"], ctx.dataset, names)
@@ -88,6 +95,16 @@ def _best(ctx: ReportContext) -> dict:
                          zip(part.index, part["accuracy"], part["test covers"]))
         for genre, part in within.groupby(level="genre")} if not within.empty else {}
     return record
+
+
+def cross_validation_table(cv: dict) -> pd.DataFrame:
+    """An exact head's cross-validation (``metrics.json``): score per C, its standard
+    error, and the C chosen."""
+    errors = cv.get("standard_errors") or {}
+    return pd.DataFrame([{"C": f"{float(c):g}", f"mean {cv['metric'].replace('_', ' ')} (%)": 100 * score,
+                          "standard error (%)": 100 * errors[c] if c in errors else None,
+                          "chosen": "yes" if float(c) == cv["C"] else ""}
+                         for c, score in cv["scores"].items()])
 
 
 def _per_source(ctx: ReportContext, records: list[dict]) -> pd.DataFrame:
