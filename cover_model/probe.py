@@ -6,8 +6,9 @@ train+val, grouped by artist, picks its regularisation: a small val split (770
 real covers, 15 reggae) is too noisy to choose by on its own. Among the values of C,
 it takes the strongest regularisation whose score is within one standard error of
 the best (the "one-standard-error rule"): with folds of a few hundred covers, the
-best fold mean is partly luck. The model is then refit on train+val. Standardisation and weights fold into the network's own
-``nn.Linear``, so the run predicts, evaluates and explains like any other.
+best fold mean is partly luck. The model is then refit on train+val. Standardisation
+and weights fold into the network's own ``nn.Linear``, so the run predicts, evaluates
+and explains like any other.
 """
 from __future__ import annotations
 

@@ -5,11 +5,8 @@ and ``predictions.csv``); only the best model's step trains anything.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from ..files import read_json
 from ..run_plots import confusion_figure, per_genre_bars_figure
 from .compare import network_table, summary_table
 from .config import PROBE_KEY, best_plan, best_settings
@@ -72,10 +69,9 @@ def _best(ctx: ReportContext) -> dict:
         tables["best_per_source"] = write_table(ctx, "best_per_source", per_source)
     if not within.empty:
         tables["best_within_genre"] = write_table(ctx, "best_within_genre_by_source", within)
-    cv = (read_json(Path(record["run_dir"]) / "metrics.json") or {}).get("cross_validation")
-    if cv:
-        tables["best_cross_validation"] = write_table(ctx, "best_cross_validation",
-                                                      cross_validation_table(cv), index=False)
+    if record.get("cross_validation"):
+        tables["best_cross_validation"] = write_table(
+            ctx, "best_cross_validation", cross_validation_table(record["cross_validation"]), index=False)
     probe = next((ctx.records[k] for k in BASELINE_STEPS if (ctx.records.get(k) or {}).get("test")), {})
     if probe and probe["run_dir"] != record["run_dir"]:
         baseline = load_predictions(probe["run_dir"], ctx.dataset, names)

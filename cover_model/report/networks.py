@@ -117,6 +117,7 @@ def train_or_reuse(ctx: ReportContext, plan: NetworkPlan) -> dict:
               "input_px": cfg.input_px, "epochs": len(history), "table": plan.table,
               "label": describe(cfg), "test": metrics.get("test"), "val": metrics.get("val"),
               "class_names": metrics.get("class_names"),
+              "cross_validation": metrics.get("cross_validation"),
               "train_s": _training_seconds(Path(run_dir), history)}
     if state == "done":
         record["computed_s"] = record["train_s"]     # what it cost when it was trained
