@@ -20,6 +20,8 @@ from cover_model.dataset import Dataset, DatasetError, load_dataset
 from cover_model.files import atomic_write, read_json
 from cover_model.paths import PROJECT_ROOT, data_dir
 from cover_model.predict import Predictor
+from cover_model.results import best_first
+from cover_model.shipped import load_color_reference, shipped_run
 from cover_model.progress import read_progress
 from cover_model.runtime import tuned_env
 from cover_model.splits import assign_splits
@@ -158,6 +160,41 @@ def finished_runs() -> list[Path]:
             and read_json(r / "config.json") is not None]
 
 
+def model_choices(fingerprint: str) -> list[Path]:
+    """The models Predict offers: the shipped real-cover model first (no wait), then the
+    dataset's best run and its other runs, then the rest, newest first. Where the shipped
+    model is missing (a partial checkout) and nothing is trained, the paper's CNN is
+    trained on first launch, as :func:`require_a_model` does."""
+    ship = shipped_run()
+    runs_here = [r for r in finished_runs() if ship is None or r.resolve() != ship.resolve()]
+    ordered = ([ship] if ship else []) + best_first(runs_here, fingerprint=fingerprint)
+    return ordered or require_a_model()
+
+
+def demo_model_sidebar() -> None:
+    """Offer the paper's small CNN on the synthetic covers beside the shipped model: one
+    click trains it in the background (about 30 s), and it joins the model list."""
+    trained = any((read_json(r / "config.json") or {}).get("data") == DATA_EMBEDDED
+                  for r in finished_runs())
+    if trained:
+        return
+    started = st.session_state.get("demo_started", False)
+    with st.sidebar.expander("More models", expanded=started):
+        if not started:
+            st.caption("The paper's small CNN, trained on the synthetic covers: a toy beside "
+                       "the shipped model, to compare with.")
+            if st.button("Train it (about 30 s)", key="train_demo_model"):
+                st.session_state.demo_started = True
+                st.rerun()
+            return
+        run_dir = _demo_model_job()
+        status = jobs.job_status(run_dir)
+        if status["state"] == "running":
+            _demo_progress(str(run_dir))
+        elif status["state"] in ("failed", "cancelled"):
+            st.error(f"Training it stopped: {status.get('error') or status['state']}")
+
+
 def require_a_model() -> list[Path]:
     """Finished runs; on first launch, train the paper's CNN on the embedded covers in
     the background (a real job) and show its progress until it is done."""
@@ -198,6 +235,12 @@ def _demo_progress(run_dir: str) -> None:
 def load_predictor(run_dir: str) -> Predictor:
     """One shared, read-only Predictor per run folder."""
     return Predictor.from_run(run_dir)
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_color_reference():
+    """The real covers' per-genre colour means, shipped with the model (no covers)."""
+    return load_color_reference()
 
 
 @st.cache_resource(show_spinner="Computing the dataset's colour histograms...", max_entries=2)

@@ -6,24 +6,33 @@ from cover_model.color.figures import histogram_figure, profile_similarity_figur
 from cover_model.color.profile import profile_cover
 from cover_model.images import ImageDecodeError, decode_image
 from cover_model.plots import grad_cam_overlay, top_genres_figure
-from cover_model.results import best_first, run_label
+from cover_model.results import run_label
 from cover_model.runs import RunError, read_config
+from cover_model.shipped import model_card_text, model_summary, shipped_run
 
 st.title("Predict")
-# The best model of the sidebar's dataset comes first, so it is the default.
-run_dirs = best_first(ui.require_a_model(), fingerprint=ui.current_dataset().fingerprint)
-labels = {str(r): f"{run_label(read_config(r))} · {r.name}" for r in run_dirs}
+SHIPPED = shipped_run()
+# The shipped real-cover model first (it answers at once), then the dataset's best run.
+run_dirs = ui.model_choices(ui.current_dataset().fingerprint)
+labels = {str(r): ("Shipped: real covers, " + run_label(read_config(r)) if r == SHIPPED else
+                   f"{run_label(read_config(r))} · {r.name}") for r in run_dirs}
 run_dir = st.sidebar.selectbox("Model", list(labels), format_func=labels.get, key="predict_run",
-                               help="Finished training runs: the best model of this dataset "
-                                    "first, then its other runs, newest first. Train more on "
-                                    "the Train page.")
+                               help="The shipped model (trained on real covers) first, then the "
+                                    "best run of the sidebar's dataset, then your other runs, "
+                                    "newest first. Train more on the Train page.")
+ui.demo_model_sidebar()
 try:
     predictor = ui.load_predictor(run_dir)
 except RunError as exc:                   # a damaged or foreign run folder, not a traceback
     st.error(f"Cannot load this model: {exc}. Pick another model in the sidebar, or train one "
              "on the Train page.", icon=":material/error:")
     st.stop()
-st.caption(f"Model: {labels[run_dir]} · knows {', '.join(predictor.class_names)}")
+if SHIPPED and run_dir == str(SHIPPED):
+    st.caption(model_summary())
+    with st.expander("Model card"):
+        st.markdown(model_card_text())
+else:
+    st.caption(f"Model: {labels[run_dir]} · knows {', '.join(predictor.class_names)}")
 
 # No type= filter: Streamlit would refuse other files with a generic message (and AppTest
 # with an exception); decode_image says what each one is and what to use instead.
@@ -33,7 +42,40 @@ if not uploads:
     st.info("Upload one or more album covers to see their most likely genres.")
     st.stop()
 
-reference = None            # the colour profile's dataset, loaded at the first readable cover
+
+def colour_analysis(rgb, key: str) -> None:
+    """The cover's colour histogram against the real covers' genre means (shipped) and
+    against the sidebar's dataset, with its nearest covers there."""
+    st.markdown("**Colour analysis**")
+    tabs = st.tabs(["Against the real covers", "Against the sidebar's dataset"])
+    reference = ui.shipped_color_reference() if SHIPPED else None
+    real = profile_cover(rgb, reference) if reference else None
+    with tabs[0]:
+        if real is None:
+            st.caption("The real covers' colour statistics ship with the model, which this "
+                       "checkout lacks.")
+        else:
+            left, right = st.columns(2)
+            left.plotly_chart(histogram_figure(real.histogram, reference.config),
+                              width="stretch", key=f"hist-{key}")
+            right.plotly_chart(profile_similarity_figure(real), width="stretch", key=f"real-{key}")
+            st.caption("Closest real-cover genre by colour, per metric: " +
+                       ", ".join(f"{metric}: {genre}" for metric, genre in real.closest.items()) +
+                       ". From each genre's mean colour histogram over the real covers "
+                       "(numbers only; no cover is shipped).")
+    with tabs[1]:
+        dataset = ui.current_dataset()        # may wait for first-launch covers
+        profile = profile_cover(rgb, ui.color_reference(dataset.fingerprint, dataset))
+        st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
+        st.caption("Closest genre by colour, per metric: " +
+                   ", ".join(f"{metric}: {genre}" for metric, genre in profile.closest.items()))
+        st.markdown("**Nearest covers by colour**")
+        ui.synthetic_notice()
+        st.image(profile.neighbours["path"].tolist(), width=110,
+                 caption=[f"{g} ({s:.2f})" for g, s in zip(profile.neighbours["genre"],
+                                                           profile.neighbours["score"])])
+
+
 for upload in uploads:
     st.subheader(upload.name)
     try:
@@ -43,27 +85,11 @@ for upload in uploads:
         continue
     cover, genres, heat = st.columns([1, 1.3, 1])
     cover.image(rgb, caption="the cover", width="stretch")
-    ranked = predictor.top_k(rgb, k=min(3, len(predictor.class_names)))
-    genres.markdown(f"**Most likely: {ranked[0][0]}** ({ranked[0][1]:.0%})")
-    genres.plotly_chart(top_genres_figure(ranked, predictor.class_names), width="stretch",
+    answer = predictor.explain(rgb, k=min(3, len(predictor.class_names)))   # one forward pass
+    best, confidence = answer.top_k[0]
+    genres.markdown(f"**Most likely: {best}** ({confidence:.0%})")
+    genres.plotly_chart(top_genres_figure(answer.top_k, predictor.class_names), width="stretch",
                         key=f"top-{upload.file_id}")
-    heat.image(grad_cam_overlay(rgb, predictor.grad_cam(rgb)), width="stretch",
-               caption=f"Grad-CAM: where the network looked for '{ranked[0][0]}'")
-
-    if reference is None:       # may wait for first-launch covers: errors and top-3 show first
-        dataset = ui.current_dataset()
-        reference = ui.color_reference(dataset.fingerprint, dataset)
-    profile = profile_cover(rgb, reference)
-    st.markdown("**Colour analysis** (against the sidebar's dataset)")
-    left, right = st.columns(2)
-    left.plotly_chart(histogram_figure(profile.histogram, reference.config), width="stretch",
-                      key=f"hist-{upload.file_id}")
-    right.plotly_chart(profile_similarity_figure(profile), width="stretch",
-                       key=f"sim-{upload.file_id}")
-    st.caption("Closest genre by colour, per metric: " +
-               ", ".join(f"{metric}: {genre}" for metric, genre in profile.closest.items()))
-    st.markdown("**Nearest covers by colour**")
-    ui.synthetic_notice()
-    st.image(profile.neighbours["path"].tolist(), width=110,
-             caption=[f"{g} ({s:.2f})" for g, s in zip(profile.neighbours["genre"],
-                                                       profile.neighbours["score"])])
+    heat.image(grad_cam_overlay(rgb, answer.grad_cam), width="stretch",
+               caption=f"Grad-CAM: where the network looked for '{best}'")
+    colour_analysis(rgb, upload.file_id)

@@ -7,6 +7,7 @@ import streamlit as st
 from cover_model import runs
 from cover_model.files import read_json
 from cover_model.results import runs_table
+from cover_model.shipped import shipped_run
 from cover_model.run_plots import (confusion_figure, epoch_table, genre_table, misclassified,
                                    per_genre_bars_figure, per_genre_beside_paper, run_labels,
                                    training_curves_figure)
@@ -58,7 +59,11 @@ def downloads(run_dir: Path, metrics: dict) -> None:
 
 
 st.title("Results")
-all_runs = runs.list_runs()            # read from disk on every run: a new run shows up at once
+# The shipped real-cover model first, then every run (read from disk on each rerun, so a
+# new run shows up at once).
+SHIPPED = shipped_run()
+all_runs = ([SHIPPED] if SHIPPED else []) + [
+    r for r in runs.list_runs() if SHIPPED is None or r.resolve() != SHIPPED.resolve()]
 if not all_runs:
     st.info("No runs yet: start one on the Train page.")
     st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")

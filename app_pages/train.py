@@ -10,7 +10,7 @@ from cover_model.config import from_dict
 from cover_model.files import read_json
 from cover_model.results import run_label
 from cover_model.run_plots import training_curves_figure
-from cover_model.training import PRESETS, TrainConfig
+from cover_model.training import PRESETS, TrainConfig, preset_name, saved_config
 from ui_widgets import config_widgets
 
 PAPER = TrainConfig()
@@ -52,13 +52,20 @@ def eta_total_s(step: dict, history: list) -> float:
     return step["eta_s"] + (step["epochs"] - step["epoch"]) * epoch_s
 
 
+def run_config(run_dir: Path) -> dict:
+    """A run's config.json, its missing fields at TrainConfig's defaults (older runs, and
+    settings a run's head never used); before it exists (data still loading), its request."""
+    saved = (read_json(run_dir / "config.json")
+             or (read_json(run_dir / jobs.REQUEST_NAME) or {}).get("config", {}))
+    try:
+        cfg = saved_config(saved)
+    except ValueError:                 # a damaged or foreign config.json: show what it says
+        return saved
+    return dataclasses.asdict(cfg) | {"input_px": cfg.input_px} | saved
+
+
 def job_label(run_dir: Path) -> str:
-    """The run's model; before its config.json exists (data still loading), from its request."""
-    config = read_json(run_dir / "config.json")
-    if config is None:
-        request = TrainConfig(**(read_json(run_dir / jobs.REQUEST_NAME) or {}).get("config", {}))
-        config = dataclasses.asdict(request) | {"input_px": request.input_px}
-    return run_label(config)
+    return run_label(run_config(run_dir))
 
 
 def curves(run_dir: Path, label: str, *, key: str) -> None:
@@ -77,10 +84,12 @@ def live_panel(run_dir: str) -> None:
     st.markdown(f"**Training** {label} · `{run_dir.name}`")
     step = status.get("progress")
     if not step:
-        st.progress(0.0, text="Preparing: loading and downsizing the covers...")
-    elif "stage" in step:                  # a fit without epochs: the logistic head's CV
-        st.progress(step["step"] / step["steps"], text=f"{step['stage']} · {step['step']}/"
-                                                       f"{step['steps']} · {step['eta_s']:,.0f} s left")
+        st.progress(0.0, text="Preparing: loading the covers...")
+    elif "stage" in step:       # before the epochs (downsizing, embedding), or the logistic CV
+        done = step["step"] / max(step["steps"], 1)
+        left = "" if step.get("eta_s") is None else f" · {step['eta_s']:,.0f} s left"
+        st.progress(min(done, 1.0), text=f"{step['stage']} · {step['step']:,}/{step['steps']:,} "
+                                         f"({done:.0%}){left}")
     else:
         history = (read_json(run_dir / "metrics.json") or {}).get("history") or []
         done = ((step["epoch"] - 1) * step["steps"] + step["step"]) / (step["epochs"] * step["steps"])
@@ -99,7 +108,7 @@ def live_panel(run_dir: str) -> None:
 
 
 def finished_panel(run_dir: Path, status: dict) -> None:
-    config = read_json(run_dir / "config.json") or {}
+    config = run_config(run_dir)
     metrics = read_json(run_dir / "metrics.json") or {}
     if status["state"] == "done":
         test = metrics.get("test") or {}
@@ -131,13 +140,17 @@ except ValueError as exc:
     st.error(f"Check the settings in the sidebar: {exc}", icon=":material/tune:")
     cfg = None
 
-if cfg is not None:
+if cfg is not None and cfg.head == "logistic":       # no epochs: the loop's settings do not apply
+    c = f"C {cfg.logistic_c:g}" if cfg.logistic_c else f"C by {cfg.cv_folds}-fold grouped CV"
+    st.caption(f"Will train **{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px: an exact logistic "
+               f"head ({c}), seed {cfg.seed}.")
+elif cfg is not None:
     st.caption(f"Will train **{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px for {cfg.epochs} epoch(s): "
                f"batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, seed {cfg.seed}.")
 if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
              key="train_start"):
     already_running = jobs.running_jobs()
-    run_dir = jobs.start_job(cfg)
+    run_dir = jobs.start_job(cfg, preset=preset_name(cfg, st.session_state.get("train_preset")))
     st.session_state.train_run = str(run_dir)
     if run_dir in already_running:
         st.info("A job with these settings is already running: here it is.", icon=":material/info:")

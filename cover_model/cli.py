@@ -26,6 +26,7 @@ from .color.analysis import ColorConfig
 from .dataset import EMBEDDED, DatasetError, load_dataset
 from .paths import PROJECT_ROOT
 from .preprocess import PreprocessConfig, preprocess_dataset
+from .shipped import cli as shipped_cli
 from .progress import progress_file_writer, progress_reporter
 from .splits import SCHEMES, assign_splits
 
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_train.add_commands(commands)
     cli_report.add_command(commands)
+    shipped_cli.add_commands(commands)
 
     dash = commands.add_parser("dashboard", help="start the Streamlit dashboard")
     dash.add_argument("--port", type=int, default=8501)

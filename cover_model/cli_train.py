@@ -3,7 +3,7 @@
     python -m cover_model train --preset paper-cnn --data DATA
     python -m cover_model train --arch efficientnet_lite0 --mode linear --epochs 30
     python -m cover_model train --resume checkpoints/<run-id>
-    python -m cover_model evaluate checkpoints/<run-id> [--data OTHER]
+    python -m cover_model evaluate checkpoints/<run-id> [--data OTHER] [--split NAME]
     python -m cover_model predict checkpoints/<run-id> cover.jpg [...]
     python -m cover_model runs [--per-genre] [--markdown]
 """
@@ -33,9 +33,14 @@ def add_commands(commands) -> None:
     train.add_argument("--progress-file", type=Path, help="also record progress in this JSON file")
     train.set_defaults(run=run_train)
 
-    evaluate = commands.add_parser("evaluate", help="re-score a run's best weights on a test split")
+    evaluate = commands.add_parser("evaluate", help="re-score a run's best weights: its test "
+                                   "split, or every cover of other data")
     evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--data", help="another dataset to score on (default: the run's own)")
+    evaluate.add_argument("--data", help="another dataset to score on, every cover of it by "
+                          "default, never re-split (default: the run's own, its test split)")
+    evaluate.add_argument("--split", metavar="NAME", help="score only the covers of this split: "
+                          "the manifest's split column for other data (any name, e.g. holdout), "
+                          "the split training assigned for the run's own")
     evaluate.set_defaults(run=run_evaluate)
 
     predict = commands.add_parser("predict", help="top genres of covers, with a run's network")
@@ -52,21 +57,23 @@ def add_commands(commands) -> None:
 
 
 def run_train(args) -> int:
-    from .training import PRESETS, TrainConfig, main
+    from .training import PRESETS, TrainConfig, main, preset_name, saved_config
+    preset = None
     if args.resume:
-        cfg = config.from_dict(TrainConfig, _train_fields(runs.read_config(args.resume)))
-        run_dir = args.resume
+        cfg, run_dir = saved_config(runs.read_config(args.resume)), args.resume
     elif args.request:
-        cfg = config.from_dict(TrainConfig, read_json(args.request)["config"])
+        request = read_json(args.request)
+        cfg, preset = config.from_dict(TrainConfig, request["config"]), request.get("preset")
         run_dir = args.run_dir
     else:
         settings = {**PRESETS.get(args.preset, {}), **config.given(TrainConfig, args)}
         cfg, run_dir = config.from_dict(TrainConfig, settings), args.run_dir
+        preset = preset_name(cfg, args.preset)
     signal.signal(signal.SIGTERM, _cancel)          # a job's Cancel button sends SIGTERM
     report = _epoch_printer()
     writer = _progress_file(args.progress_file)
     try:
-        run_dir = main(cfg, run_dir=run_dir, resume=bool(args.resume),
+        run_dir = main(cfg, run_dir=run_dir, resume=bool(args.resume), preset=preset,
                        progress=lambda status: (report(status), writer(status)))
     except KeyboardInterrupt:
         print("\ncancelled; the last finished epoch is saved", file=sys.stderr)
@@ -91,7 +98,17 @@ def run_train(args) -> int:
 
 def run_evaluate(args) -> int:
     from .training import evaluate_run
-    summary = evaluate_run(args.run_dir, data=args.data)
+    summary = evaluate_run(args.run_dir, data=args.data, split=args.split,
+                           progress=_epoch_printer())
+    which = "every cover" if summary["split"] == "all" else f"split {summary['split']}"
+    print(f"scored {summary['n']} covers of {summary['data']} ({which})")
+    if summary["n_skipped"]:
+        print(f"skipped {summary['n_skipped']} cover(s) that could not be decoded, e.g. "
+              f"{summary['skipped'][0]['path']}: {summary['skipped'][0]['reason']}")
+    unknown = summary["unknown_genres"]
+    if unknown:
+        print(f"left out {sum(unknown.values())} cover(s) of genres the run does not know: "
+              + ", ".join(f"{genre} ({n})" for genre, n in unknown.items()))
     print(f"{summary['n']} covers: accuracy {summary['accuracy']:.1%}, balanced "
           f"{summary['balanced_accuracy']:.1%}, top-3 {summary['top_k']:.1%}, "
           f"macro-F1 {summary['macro_f1']:.3f}")
@@ -127,35 +144,41 @@ def run_runs(args) -> int:
     return 0
 
 
-def _train_fields(saved: dict) -> dict:
-    from dataclasses import fields
-
-    from .training import TrainConfig
-    return {f.name: saved[f.name] for f in fields(TrainConfig) if f.name in saved}
-
-
 def _cancel(signum, frame):
     raise KeyboardInterrupt("cancelled")
 
 
+# A log file (not a terminal) gets a progress line at least this often, and at each end.
+LOG_EVERY_S = 5.0
+
+
 def _epoch_printer():
-    """One line per epoch end, plus a redrawn step line on a terminal."""
+    """Training's statuses as lines on stderr: a redrawn line on a terminal; in a log, a
+    line every few seconds, and one when each epoch or stage (downsizing, embedding,
+    cross-validation, scoring) ends."""
     tty = sys.stderr.isatty()
-    last_draw = [0.0]
+    last_draw = [time.monotonic()]
 
     def report(s: dict) -> None:
-        if "stage" in s:                             # a fit without epochs (logistic head)
-            line = f"{s['stage']}: {s['step']}/{s['steps']} ETA {s['eta_s']:.0f} s"
-        else:
-            line = (f"epoch {s['epoch']}/{s['epochs']} step {s['step']}/{s['steps']} "
-                    f"loss {s['loss']:.3f} acc {s['acc1']:.1%} {s['img_per_s']:,.0f} img/s "
-                    f"ETA {s['eta_s']:.0f} s")
-        if s["step"] == s["steps"]:
+        line = _status_line(s)
+        now = time.monotonic()
+        if s["step"] >= s["steps"]:
+            last_draw[0] = now
             print(("\r" if tty else "") + line, file=sys.stderr, flush=True)
-        elif tty and time.monotonic() - last_draw[0] > 0.5:
-            last_draw[0] = time.monotonic()
-            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif now - last_draw[0] >= (0.5 if tty else LOG_EVERY_S):
+            last_draw[0] = now
+            print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr,
+                  flush=True)
     return report
+
+
+def _status_line(s: dict) -> str:
+    eta = "" if s.get("eta_s") is None else f" ETA {s['eta_s']:.0f} s"
+    if "stage" in s:                    # before the epochs, or a fit without them
+        rate = f" ({s['rate']:,.0f} covers/s)" if s.get("rate") else ""
+        return f"{s['stage']}: {s['step']}/{s['steps']}{rate}{eta}"
+    return (f"epoch {s['epoch']}/{s['epochs']} step {s['step']}/{s['steps']} "
+            f"loss {s['loss']:.3f} acc {s['acc1']:.1%} {s['img_per_s']:,.0f} img/s{eta}")
 
 
 def _progress_file(path: Path | None, every_s: float = 0.5):

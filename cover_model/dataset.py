@@ -103,7 +103,8 @@ class Dataset:
 
 
 def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
-                 extract_to: Path | None = None, progress=None) -> Dataset:
+                 extract_to: Path | None = None, progress=None,
+                 split_values: tuple[str, ...] | None = SPLITS) -> Dataset:
     """Load a dataset from a folder, a manifest CSV or a zip holding either.
 
     Parameters
@@ -119,6 +120,9 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
         Where zips are unpacked (default: ``data/imports/``).
     progress : callable, optional
         ``progress(done, total)`` while the synthetic covers are generated.
+    split_values : tuple of str or None, default=("train", "val", "test")
+        What a manifest's ``split`` column may hold; None accepts any name (a
+        ``holdout`` split, say), for data that is only scored, never trained on.
 
     Returns
     -------
@@ -138,15 +142,16 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
         raise DatasetError(f"{path}: no such file or folder")
     if path.is_dir():
         manifest = path / MANIFEST_NAME
-        return _load_manifest(manifest, limits) if manifest.is_file() else _load_folder(path, limits)
+        return (_load_manifest(manifest, limits, split_values) if manifest.is_file()
+                else _load_folder(path, limits))
     if path.suffix.lower() == ".csv":
-        return _load_manifest(path, limits)
+        return _load_manifest(path, limits, split_values)
     if path.suffix.lower() == ".zip":
         try:
             root, skipped = extract_zip(path, extract_to=extract_to)
         except ArchiveError as exc:
             raise DatasetError(str(exc)) from None
-        dataset = load_dataset(root, limits=limits)
+        dataset = load_dataset(root, limits=limits, split_values=split_values)
         return replace(dataset, skipped=tuple(Skipped(p, r) for p, r in skipped) + dataset.skipped)
     raise DatasetError(f"{path}: expected a folder, a .csv manifest or a .zip")
 
@@ -162,7 +167,7 @@ def _load_folder(root: Path, limits: ImageLimits) -> Dataset:
     return _build(pd.DataFrame(rows, columns=["path", "genre"]), root, limits)
 
 
-def _load_manifest(csv_path: Path, limits: ImageLimits) -> Dataset:
+def _load_manifest(csv_path: Path, limits: ImageLimits, split_values=SPLITS) -> Dataset:
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -175,10 +180,10 @@ def _load_manifest(csv_path: Path, limits: ImageLimits) -> Dataset:
     root = csv_path.parent.resolve()
     table["genre"] = table["genre"].map(canonical_genre)
     table["path"] = [str((root / p.strip()).resolve()) if p.strip() else "" for p in table["path"]]
-    return _build(table, root, limits)
+    return _build(table, root, limits, split_values)
 
 
-def _build(table: pd.DataFrame, root: Path, limits: ImageLimits) -> Dataset:
+def _build(table: pd.DataFrame, root: Path, limits: ImageLimits, split_values=SPLITS) -> Dataset:
     root = root.resolve()
     for column in ("group", "split"):
         if column not in table.columns:
@@ -196,8 +201,8 @@ def _build(table: pd.DataFrame, root: Path, limits: ImageLimits) -> Dataset:
     if items.empty:
         detail = f"; e.g. {skipped[0].path}: {skipped[0].reason}" if skipped else ""
         raise DatasetError(f"{root}: no usable images ({len(skipped)} skipped{detail})")
-    bad_splits = sorted(set(items["split"]) - {"", *SPLITS})
-    if bad_splits:
+    bad_splits = sorted(set(items["split"]) - {"", *SPLITS, *(split_values or ())})
+    if bad_splits and split_values is not None:
         raise DatasetError(f"{root}: unknown split value(s) {bad_splits}; use {', '.join(SPLITS)}")
     class_names = order_classes(items["genre"])
     items["label"] = items["genre"].map({g: i for i, g in enumerate(class_names)}).astype(int)

@@ -24,11 +24,13 @@ from .runtime import tuned_env
 REQUEST_NAME = "request.json"      # the TrainConfig a job was started with
 
 
-def start_job(cfg, *, root: Path | None = None) -> Path:
+def start_job(cfg, *, preset: str | None = None, root: Path | None = None) -> Path:
     """Start training ``cfg`` in a new process; return its run folder.
 
     If a job with the same settings is already running, return that one
-    instead of starting a second copy (a double click, two tabs).
+    instead of starting a second copy (a double click, two tabs). ``preset``, the
+    preset ``cfg`` holds (:func:`cover_model.training.preset_name`), names the run
+    folder and goes into its ``config.json``.
     """
     root = Path(root or checkpoints_dir())
     request = dataclasses.asdict(cfg)
@@ -37,8 +39,9 @@ def start_job(cfg, *, root: Path | None = None) -> Path:
         for run_dir in running_jobs(root):
             if (read_json(run_dir / REQUEST_NAME) or {}).get("digest") == digest:
                 return run_dir
-        run_dir = runs.new_run_dir(request, root=root)
-        write_json(run_dir / REQUEST_NAME, {"config": request, "digest": digest})
+        run_dir = runs.new_run_dir(request, name=preset, root=root)
+        write_json(run_dir / REQUEST_NAME, {"config": request, "digest": digest,
+                                            **({"preset": preset} if preset else {})})
         with open(run_dir / "log.txt", "w") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "cover_model", "train", "--request", str(run_dir / REQUEST_NAME),

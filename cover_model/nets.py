@@ -44,12 +44,16 @@ class Arch:
         Normalisation of [0, 1] inputs.
     pretrained : str
         Where ImageNet weights come from: "" (none), "torchvision" or "package".
+    members : tuple of str
+        For an ensemble: the networks whose features it concatenates (each sees the
+        same input); a logistic head over them is the mean of one probe per member.
     """
     name: str
     input_px: int
     mean: tuple = HALF
     std: tuple = HALF
     pretrained: str = ""
+    members: tuple = ()
 
 
 ARCHS = {a.name: a for a in (
@@ -61,6 +65,8 @@ ARCHS = {a.name: a for a in (
     Arch("efficientnet_lite0", 224, pretrained="package"),
     Arch("efficientnet_lite1", 240, pretrained="package"),
     Arch("efficientnet_lite2", 260, pretrained="package"),
+    Arch("efficientnet_lite012", 260, pretrained="package",
+         members=("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")),
 )}
 
 
@@ -140,6 +146,10 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
     if arch == "custom":
         backbone, width = _custom_backbone(input_px)
         head = nn.Linear(width, n_classes)
+    elif spec.members:
+        parts = [_lite_backbone(member, load, pooling) for member in spec.members]
+        backbone = _Concatenated([part[0] for part in parts])
+        head = nn.Sequential(nn.Dropout(parts[0][2]), nn.Linear(backbone.width, n_classes))
     elif arch.startswith("efficientnet_lite"):
         backbone, width, dropout = _lite_backbone(arch, load, pooling)
         head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, n_classes))
@@ -154,8 +164,13 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
 
 def last_conv_layer(net: CoverNet) -> nn.Module:
     """The deepest convolution of the backbone: where Grad-CAM looks."""
-    convs = [m for m in net.backbone.modules() if isinstance(m, nn.Conv2d)]
-    return convs[-1]
+    return last_conv_layers(net)[-1]
+
+
+def last_conv_layers(net: CoverNet) -> list[nn.Module]:
+    """The deepest convolution of each member of an ensemble (of the backbone otherwise)."""
+    members = net.backbone.members if isinstance(net.backbone, _Concatenated) else [net.backbone]
+    return [[m for m in member.modules() if isinstance(m, nn.Conv2d)][-1] for member in members]
 
 
 def _arch(name: str) -> Arch:
@@ -261,6 +276,18 @@ class _LiteFeatures(nn.Module):
             for hook in hooks:
                 hook.remove()
         return torch.cat([*pooled, top.mean((2, 3))], 1)
+
+
+class _Concatenated(nn.Module):
+    """Several backbones side by side on one input: their features, concatenated."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.width = sum(m.width for m in members)
+
+    def forward(self, x):
+        return torch.cat([member(x) for member in self.members], 1)
 
 
 def _load_state_dict(path: Path) -> dict:

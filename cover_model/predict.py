@@ -12,6 +12,7 @@ downsize to its input side with its method) before its network.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from torch import nn
 
 from . import runs
 from .images import decode_image
-from .nets import build_model, last_conv_layer
+from .nets import build_model, last_conv_layer, last_conv_layers
 from .preprocess import downsize
 
 
@@ -56,21 +57,8 @@ class Predictor:
             (another class count or architecture) or are not safetensors.
         """
         run_dir = Path(run_dir)
+        model = runs.load_model(run_dir, weights=weights)
         config = runs.read_config(run_dir)
-        try:
-            model = build_model(config["arch"], len(config["class_names"]),
-                                input_px=config["input_px"], mode=config["mode"], pretrained=False,
-                                pooling=config.get("pooling", "last"),
-                                predict_mirrored=config.get("predict_mirrored", False))
-        except (KeyError, ValueError) as exc:
-            raise runs.RunError(f"{run_dir}: config.json does not describe a network ({exc})") from None
-        state = runs.load_weights(run_dir / f"{weights}.safetensors")
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise runs.RunError(f"{run_dir}: weights do not fit {config['arch']} with "
-                                f"{len(config['class_names'])} classes "
-                                f"({runs.state_dict_error(exc)})") from None
         return cls(model, class_names=config["class_names"], input_px=config["input_px"],
                    method=config.get("preprocess", "area"), run_dir=run_dir)
 
@@ -97,13 +85,39 @@ class Predictor:
     def grad_cam(self, image, *, target: int | None = None) -> np.ndarray:
         """Where the network looked: an (S, S) float32 map in [0, 1] for ``target``
         (a class id; default: the top class)."""
+        return self.explain(image, target=target).grad_cam
+
+    def explain(self, image, *, k: int = 3, target: int | None = None) -> "Explanation":
+        """Top-``k`` genres and Grad-CAM from one forward pass (the dashboard's answer).
+
+        Grad-CAM needs the gradient of the target logit at the last convolution only,
+        so the pass that gives the probabilities also gives the map: on the shipped
+        model this halves the time of ``top_k`` followed by ``grad_cam``.
+        """
         x = self.prepare(image)
-        with self._lock, GradCam(self.model, last_conv_layer(self.model)) as cam:
-            return cam(x, target=target)
+        with self._lock, GradCam(self.model, last_conv_layers(self.model)) as cam:
+            heat, logits = cam.explain(x, target=target)
+            if self.model.predict_mirrored:          # as the network predicts: mean with its mirror
+                with torch.no_grad():
+                    logits = (logits + self.model.head(self.model.embed(x.flip(-1)))[0]) / 2
+        probs = logits.softmax(0).numpy()
+        best = np.argsort(-probs)[:k]
+        return Explanation([(self.class_names[i], float(probs[i])) for i in best], probs, heat)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One cover's answer: ``top_k`` (genre, probability) pairs, most likely first; every
+    genre's ``probabilities`` (n_classes,); ``grad_cam`` (S, S) in [0, 1] for the top genre."""
+    top_k: list
+    probabilities: np.ndarray
+    grad_cam: np.ndarray
 
 
 class GradCam:
-    """Grad-CAM (Selvaraju et al., 2017) on one layer; hooks are removed on exit.
+    """Grad-CAM (Selvaraju et al., 2017) on one layer, or on one layer per member of an
+    ensemble (their maps add up, as their features feed one linear head); hooks are
+    removed on exit.
 
     >>> net = build_model("custom", 3, input_px=32)
     >>> with GradCam(net, last_conv_layer(net)) as cam:
@@ -112,14 +126,14 @@ class GradCam:
     ((32, 32), True, True)
     """
 
-    def __init__(self, model: nn.Module, layer: nn.Module):
-        self.model, self.layer = model, layer
-        self._activations = self._gradients = None
+    def __init__(self, model: nn.Module, layers):
+        self.model = model
+        self.layers = list(layers) if isinstance(layers, (list, tuple)) else [layers]
+        self._activations = []
         self._hooks = []
 
     def __enter__(self):
-        self._hooks = [self.layer.register_forward_hook(self._keep_activations),
-                       self.layer.register_full_backward_hook(self._keep_gradients)]
+        self._hooks = [layer.register_forward_hook(self._keep_activations) for layer in self.layers]
         return self
 
     def __exit__(self, *exc):
@@ -128,23 +142,30 @@ class GradCam:
         self._hooks = []
 
     def __call__(self, x: torch.Tensor, *, target: int | None = None) -> np.ndarray:
-        # A frozen backbone has no gradients to hook; let them flow for this pass only.
+        return self.explain(x, target=target)[0]
+
+    def explain(self, x: torch.Tensor, *, target: int | None = None) -> tuple[np.ndarray, torch.Tensor]:
+        """The map for ``target`` (default: the top class) and the logits of ``x``, (n_classes,)."""
+        self._activations = []
         with torch.enable_grad():
-            x = x.clone().requires_grad_(True)
             # One pass over the cover itself, even for a network that averages in its mirror.
             logits = self.model.head(self.model.embed(x))
             target = int(logits.argmax(1)[0]) if target is None else target
-            self.model.zero_grad(set_to_none=True)
-            logits[0, target].backward()
-        weights = self._gradients.mean(dim=(2, 3), keepdim=True)      # one weight per channel
-        cam = torch.relu((weights * self._activations).sum(1, keepdim=True))
-        cam = nn.functional.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        cam = cam[0, 0]
+            gradients = torch.autograd.grad(logits[0, target], self._activations)
+        grid = self._activations[0].shape[-2:]
+        cam = sum(nn.functional.interpolate(                            # members on one grid
+            (g.mean(dim=(2, 3), keepdim=True) * a.detach()).sum(1, keepdim=True),  # a weight per channel
+            size=grid, mode="bilinear", align_corners=False)
+            for g, a in zip(gradients, self._activations))
+        cam = nn.functional.interpolate(torch.relu(cam), size=x.shape[-2:], mode="bilinear",
+                                        align_corners=False)[0, 0]
         span = cam.max() - cam.min()
-        return ((cam - cam.min()) / span if span > 0 else torch.zeros_like(cam)).numpy().astype(np.float32)
+        heat = (cam - cam.min()) / span if span > 0 else torch.zeros_like(cam)
+        return heat.numpy().astype(np.float32), logits[0].detach()
 
     def _keep_activations(self, module, inputs, output):
-        self._activations = output.detach()
-
-    def _keep_gradients(self, module, grad_input, grad_output):
-        self._gradients = grad_output[0].detach()
+        # The layer's output becomes a leaf of the graph: the backward pass runs from the
+        # logit to here and no further (a frozen backbone records nothing before it).
+        leaf = output.detach().requires_grad_(True)
+        self._activations.append(leaf)
+        return leaf

@@ -24,9 +24,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from .progress import stage_progress
 from .tensors import CoverTensors, embed
 
-C_GRID = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)   # strong L2: 2,064 features, a few thousand covers
+C_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)   # strong L2: 1,280-2,064 features, a few thousand covers
 
 
 def fit_logistic_head(model, data: CoverTensors, cfg, ctx, *, progress=None) -> dict:
@@ -39,15 +40,16 @@ def fit_logistic_head(model, data: CoverTensors, cfg, ctx, *, progress=None) -> 
     Returns
     -------
     dict
-        ``C``, ``scores`` (mean CV score per C), ``standard_errors`` (of those means),
+        ``C``, ``rule`` (how C was chosen), ``scores`` (mean CV score per C), ``standard_errors`` (of those means),
         ``metric``, ``n_folds``, ``n_fit``.
     """
-    x, x_mirror, y, groups = _training_rows(model, data, cfg, ctx)
+    x, x_mirror, y, groups = _training_rows(model, data, cfg, ctx, progress=progress)
     score = balanced_accuracy_score if cfg.class_weight == "balanced" else accuracy_score
     folds = _folds(y, groups, cfg)
-    tick = _ticker(progress, n_steps=len(C_GRID) * len(folds) + 1)
+    grid = sorted(set(C_GRID) | ({cfg.logistic_c} if cfg.logistic_c else set()))
+    tick = _ticker(progress, n_steps=len(grid) * len(folds) + 1)
     fold_scores_by_c = {}
-    for c in C_GRID:
+    for c in grid:
         fold_scores = []
         for fit_rows, held_out in folds:
             pipe = _fit(c, cfg, x, x_mirror, y, fit_rows)
@@ -60,9 +62,11 @@ def fit_logistic_head(model, data: CoverTensors, cfg, ctx, *, progress=None) -> 
             tick()
         fold_scores_by_c[c] = fold_scores
     chosen, means, errors = one_standard_error_choice(fold_scores_by_c)
+    chosen = cfg.logistic_c or chosen        # a recipe's own C (chosen with transfer too)
     _write_head(model, _fit(chosen, cfg, x, x_mirror, y, np.arange(len(y))), data.n_classes)
     tick()
-    return {"C": chosen, "scores": {str(c): m for c, m in means.items()},
+    return {"C": chosen, "rule": "given" if cfg.logistic_c else "one standard error",
+            "scores": {str(c): m for c, m in means.items()},
             "standard_errors": {str(c): e for c, e in errors.items()},
             "metric": score.__name__.removesuffix("_score"), "n_folds": len(folds),
             "n_fit": len(y)}
@@ -88,15 +92,22 @@ def _fit(c: float, cfg, x, x_mirror, y, rows):
     return pipe.fit(x[rows], y[rows])
 
 
-def _training_rows(model, data, cfg, ctx):
+def _training_rows(model, data, cfg, ctx, *, progress=None):
     """Embeddings of train+val (already made by ``data.train_inputs``), of their mirror
     images when needed (else None), labels, groups."""
     parts = [p for p in (data.train, data.val) if len(p.labels)]
+    # Mirror images not embedded yet (flip without predict_mirrored): minutes at 384 px.
+    todo = [p for p in parts if p.mirrored_embeddings is None]
+    report = stage_progress(progress, "embedding mirror images")
+    total, done = sum(len(p.labels) for p in todo), [0]
 
     def mirrored(p):
         if p.mirrored_embeddings is not None:
             return p.mirrored_embeddings
-        return embed(model, p.images, ctx, cache_key=data.embedding_key(cfg, p), flip=True)
+        features = embed(model, p.images, ctx, cache_key=data.embedding_key(cfg, p), flip=True,
+                         progress=report and (lambda n, _: report(done[0] + n, total)))
+        done[0] += len(p.labels)
+        return features
     x_mirror = (np.concatenate([mirrored(p).numpy() for p in parts])
                 if cfg.flip or cfg.predict_mirrored else None)
     return (np.concatenate([p.embeddings.numpy() for p in parts]), x_mirror,

@@ -36,3 +36,31 @@ def progress_reporter(sink, *, every_s: float = 0.25):
 def progress_file_writer(path, *, every_s: float = 0.25):
     """A ``progress(done, total)`` callback that records the status in a JSON file."""
     return progress_reporter(lambda status: write_json(path, status), every_s=every_s)
+
+
+def stage_progress(progress, stage: str):
+    """A ``progress(done, total)`` callback that passes ``progress`` a training status.
+
+    Training reports dicts (:func:`cover_model.training.main`); work before its
+    epochs (downsizing, embedding) and the scoring of a run report, per ``stage``,
+    ``{"stage", "step", "steps", "rate", "eta_s"}``: items done and in all, items
+    per second, and seconds left (None until a rate is known). No ``epoch`` key:
+    that marks a status as coming from before the epochs.
+
+    >>> seen = []
+    >>> stage_progress(seen.append, "downsizing covers")(0, 10)
+    >>> seen[0]["stage"], seen[0]["step"], seen[0]["steps"], seen[0]["eta_s"]
+    ('downsizing covers', 0, 10, None)
+    >>> stage_progress(None, "downsizing covers") is None
+    True
+    """
+    if progress is None:
+        return None
+    start = time.monotonic()
+
+    def report(done: int, total: int) -> None:
+        seconds = time.monotonic() - start
+        rate = done / seconds if seconds > 0 else 0.0
+        progress({"stage": stage, "step": done, "steps": total, "rate": rate,
+                  "eta_s": (total - done) / rate if rate > 0 else None})
+    return report

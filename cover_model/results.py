@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -21,8 +22,9 @@ def run_label(config: dict) -> str:
     """
     extras = [f"{config['head']} head" if config.get("head", "loop") != "loop" else "",
               "all stages" if config.get("pooling", "last") != "last" else ""]
-    return ", ".join([f"{config.get('arch')} {config.get('mode')} {config.get('input_px')}px",
-                      *filter(None, extras)])
+    label = ", ".join([f"{config.get('arch')} {config.get('mode')} {config.get('input_px')}px",
+                       *filter(None, extras)])
+    return f"shipped real-cover model ({label})" if config.get("shipped") else label
 
 
 def best_first(run_dirs: list[Path], *, fingerprint: str) -> list[Path]:
@@ -34,23 +36,29 @@ def best_first(run_dirs: list[Path], *, fingerprint: str) -> list[Path]:
         config = read_json(Path(run_dir) / "config.json") or {}
         if config.get("dataset_fingerprint") != fingerprint:
             return 2
-        return 0 if all(config.get(k) == v for k, v in PRESETS["best"].items()) else 1
+        best = config.get("preset") == "best" or all(config.get(k) == v
+                                                      for k, v in PRESETS["best"].items())
+        return 0 if best else 1
     return sorted(run_dirs, key=rank)
 
 
 def runs_table(run_dirs: list[Path]) -> pd.DataFrame:
-    """One row per run: settings, state, test metrics and training time."""
+    """One row per run: settings, state, test metrics and training time. Batch, lr and
+    optimizer are blank for a run whose head never used them (a logistic head)."""
+    from .training import TrainConfig, applied_settings
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
     rows = []
     for run_dir in run_dirs:
         config = read_json(Path(run_dir) / "config.json") or {}
+        settings = applied_settings(defaults | config)      # older runs lack newer fields
         metrics = read_json(Path(run_dir) / "metrics.json") or {}
         test = metrics.get("test") or {}
         history = metrics.get("history") or []
         rows.append({
             "run": Path(run_dir).name, "model": run_label(config), "data": config.get("data"),
             "state": runs.read_status(run_dir)["state"], "epochs": len(history),
-            "batch": config.get("batch_size"), "lr": config.get("lr"),
-            "optimizer": config.get("optimizer"),
+            "batch": settings.get("batch_size"), "lr": settings.get("lr"),
+            "optimizer": settings.get("optimizer"),
             "test_acc": test.get("accuracy"), "balanced_acc": test.get("balanced_accuracy"),
             "top3_acc": test.get("top_k"), "macro_f1": test.get("macro_f1"),
             "train_s": sum(h.get("seconds", 0) for h in history),

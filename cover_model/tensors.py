@@ -18,6 +18,7 @@ from .dataset import Dataset, load_dataset
 from .files import atomic_write
 from .paths import cache_dir
 from .preprocess import preprocess_dataset
+from .progress import stage_progress
 from .splits import assign_splits
 
 EMBED_BATCH = 64
@@ -48,16 +49,31 @@ class CoverTensors:
     def n_classes(self) -> int:
         return len(self.class_names)
 
-    def train_inputs(self, model, cfg, ctx) -> tuple[torch.Tensor, bool]:
-        """What the training loop feeds: images, or embeddings when the backbone is frozen."""
+    def train_inputs(self, model, cfg, ctx, *, progress=None) -> tuple[torch.Tensor, bool]:
+        """What the training loop feeds: images, or embeddings when the backbone is frozen.
+
+        ``progress(status: dict)`` hears the covers embedded so far, as the
+        ``embedding covers`` stage (:func:`cover_model.progress.stage_progress`).
+        """
         if cfg.mode != "linear":
             return self.train.images, False
-        for name in ("train", "val", "test"):
-            part = getattr(self, name)
-            part.embeddings = embed(model, part.images, ctx, cache_key=self.embedding_key(cfg, part))
-            if cfg.predict_mirrored:
-                part.mirrored_embeddings = embed(model, part.images, ctx, flip=True,
-                                                 cache_key=self.embedding_key(cfg, part))
+        parts = [getattr(self, name) for name in ("train", "val", "test")]
+        passes = [(part, False) for part in parts]
+        if cfg.predict_mirrored:
+            passes += [(part, True) for part in parts]
+        report = stage_progress(progress, "embedding covers")
+        total, base = sum(len(part.labels) for part, _ in passes), 0
+        if report:
+            report(0, total)
+        for part, flip in passes:
+            features = embed(model, part.images, ctx, cache_key=self.embedding_key(cfg, part),
+                             flip=flip, progress=report and (
+                                 lambda done, _, base=base: report(base + done, total)))
+            base += len(part.labels)
+            if flip:
+                part.mirrored_embeddings = features
+            else:
+                part.embeddings = features
         return self.train.embeddings, True
 
     def embedding_key(self, cfg, part: Part) -> str:
@@ -66,11 +82,16 @@ class CoverTensors:
         return f"{self.fingerprint}-{cfg.arch}-{cfg.pooling}-{cfg.input_px}px-{cfg.preprocess}-{covers}"
 
 
-def load_tensors(cfg, ctx, *, dataset: Dataset | None = None) -> CoverTensors:
-    """Load, split and downsize the data of ``cfg`` (cached), as tensors per split."""
+def load_tensors(cfg, ctx, *, dataset: Dataset | None = None, progress=None) -> CoverTensors:
+    """Load, split and downsize the data of ``cfg`` (cached), as tensors per split.
+
+    ``progress(status: dict)`` hears the covers downsized so far, as the
+    ``downsizing covers`` stage (one status when the cache already holds them).
+    """
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     dataset = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed)
-    arrays = preprocess_dataset(dataset, size_px=cfg.input_px, method=cfg.preprocess, seed=cfg.seed)
+    arrays = preprocess_dataset(dataset, size_px=cfg.input_px, method=cfg.preprocess, seed=cfg.seed,
+                                progress=stage_progress(progress, "downsizing covers"))
     splits = dataset.items["split"].to_numpy()[arrays.index]
     parts = {}
     for name in ("train", "val", "test"):
@@ -129,14 +150,17 @@ def _jitter(x: torch.Tensor, strength: float, generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def embed(model, images: torch.Tensor, ctx, *, cache_key: str, flip: bool = False) -> torch.Tensor:
+def embed(model, images: torch.Tensor, ctx, *, cache_key: str, flip: bool = False,
+          progress=None) -> torch.Tensor:
     """Backbone features of every image (mirrored with ``flip``), (n, d) float32;
-    cached on disk by ``cache_key``."""
+    cached on disk by ``cache_key``. ``progress(done, total)`` after each batch."""
     path = cache_dir() / "embeddings" / f"{cache_key}{'-flipped' if flip else ''}.npy"
     if path.is_file():
         try:
             cached = np.load(path, allow_pickle=False)
             if len(cached) == len(images):
+                if progress:
+                    progress(len(images), len(images))
                 return torch.from_numpy(cached)
         except (OSError, ValueError):
             pass                                                  # damaged: recompute
@@ -148,8 +172,11 @@ def embed(model, images: torch.Tensor, ctx, *, cache_key: str, flip: bool = Fals
             x = x.flip(-1)
         with ctx.autocast():
             chunks.append(model.embed(x).float().cpu())
+        if progress:
+            progress(min(start + EMBED_BATCH, len(images)), len(images))
     features = torch.cat(chunks) if chunks else torch.zeros(0, 1)
     if ctx.is_main:
         with atomic_write(path) as fh:
             np.save(fh, features.numpy())
     return features
+

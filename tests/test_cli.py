@@ -89,3 +89,32 @@ def test_config_flags_come_from_the_dataclass():
         config.from_dict(PreprocessConfig, {"size_px": "70"})
     with pytest.raises(ValueError, match="between 1 and 1024"):
         PreprocessConfig(size_px=0)
+
+
+def test_train_names_the_run_by_its_preset_and_prints_progress_in_a_log(folder_dataset, capsys):
+    from cover_model import runs
+    from cover_model.files import read_json
+    assert main(["train", "--preset", "smoke", "--data", str(folder_dataset)]) == 0
+    out, err = capsys.readouterr()
+    assert "downsizing covers: 30/30" in err                 # stderr is not a terminal here
+    (run_dir,) = runs.list_runs()
+    assert run_dir.name.split("-")[2] == "smoke"            # <date>-<time>-smoke-<digest>
+    assert read_json(run_dir / "config.json")["preset"] == "smoke"
+    # A flag that changes the preset's own settings: no longer the preset, not named after it.
+    assert main(["train", "--preset", "smoke", "--batch-size", "8", "--data", str(folder_dataset)]) == 0
+    (newest,) = set(runs.list_runs()) - {run_dir}
+    assert "-smoke-" not in newest.name and "preset" not in read_json(newest / "config.json")
+
+
+def test_progress_in_a_log_comes_every_few_seconds_not_only_at_the_end(monkeypatch, capsys):
+    from cover_model import cli_train
+    clock = [0.0]
+    monkeypatch.setattr(cli_train.time, "monotonic", lambda: clock[0])
+    report = cli_train._epoch_printer()
+    for step in range(1, 61):                               # one covers batch a second
+        clock[0] += 1
+        report({"stage": "embedding covers", "step": step, "steps": 60, "rate": 64.0,
+                "eta_s": 60.0 - step})
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 60 // cli_train.LOG_EVERY_S and lines[-1].startswith("embedding covers: 60/60")
+    assert "\r" not in "".join(lines) and "embedding covers: 5/60 (64 covers/s) ETA 55 s" in lines

@@ -102,3 +102,19 @@ def test_efficientnet_lite_weights_are_the_real_imagenet_ones():
 def test_every_network_has_a_conv_layer_for_grad_cam(arch):
     net = build_model(arch, n_classes=3, input_px=64, mode="scratch")
     assert isinstance(last_conv_layer(net), torch.nn.Conv2d)
+
+
+def test_an_ensemble_concatenates_its_members_features_and_explains_with_each():
+    import numpy as np
+    from cover_model.nets import last_conv_layers
+    from cover_model.predict import Predictor
+    net = build_model("efficientnet_lite012", n_classes=3, input_px=64, mode="linear").eval()
+    members = [build_model(f"efficientnet_lite{i}", n_classes=3, input_px=64, mode="linear").eval()
+               for i in range(3)]
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net.embed(x), torch.cat([m.embed(x) for m in members], 1), atol=1e-5)
+    assert len(last_conv_layers(net)) == 3
+    cover = np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    answer = Predictor(net, class_names="abc", input_px=64, method="area").explain(cover)
+    assert answer.grad_cam.shape == (64, 64) and 0 <= answer.grad_cam.min() <= answer.grad_cam.max() <= 1

@@ -73,3 +73,36 @@ def test_grad_cam_is_a_unit_map_and_releases_its_hooks(trained_run):
     from cover_model.nets import last_conv_layer
     layer = last_conv_layer(predictor.model)
     assert not layer._forward_hooks and not layer._backward_hooks
+
+
+def _full_backward_grad_cam(model, layer, x, target):
+    """Grad-CAM as first written: the input requires grad, gradients hooked on the way back."""
+    import torch
+    kept = {}
+    hooks = [layer.register_forward_hook(lambda m, i, o: kept.__setitem__("a", o.detach())),
+             layer.register_full_backward_hook(lambda m, gi, go: kept.__setitem__("g", go[0]))]
+    try:
+        with torch.enable_grad():
+            logits = model.head(model.embed(x.clone().requires_grad_(True)))
+            model.zero_grad(set_to_none=True)
+            logits[0, target].backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    cam = torch.relu((kept["g"].mean((2, 3), keepdim=True) * kept["a"]).sum(1, keepdim=True))
+    cam = torch.nn.functional.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    return ((cam - cam.min()) / (cam.max() - cam.min())).numpy()
+
+
+@pytest.mark.parametrize("arch", ["custom", "efficientnet_lite0"])
+def test_one_pass_explanation_equals_top_k_and_full_grad_cam(arch, tmp_path):
+    from cover_model.nets import build_model, last_conv_layer
+    mode = "scratch" if arch == "custom" else "linear"
+    model = build_model(arch, 4, input_px=64, mode=mode)
+    predictor = Predictor(model, class_names="abcd", input_px=64, method="area")
+    cover = np.random.default_rng(3).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    answer = predictor.explain(cover, k=3)
+    assert answer.top_k == predictor.top_k(cover, k=3)
+    target = "abcd".index(answer.top_k[0][0])
+    want = _full_backward_grad_cam(model, last_conv_layer(model), predictor.prepare(cover), target)
+    assert np.allclose(answer.grad_cam, want, atol=1e-4)

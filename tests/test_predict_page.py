@@ -21,7 +21,41 @@ def predict_page(embedded_data, monkeypatch):
     return at
 
 
-def test_first_launch_trains_a_model_in_the_background(predict_page):
+@pytest.fixture
+def no_shipped_model(monkeypatch):
+    """A checkout without the shipped model (it is optional for the app)."""
+    import ui
+    monkeypatch.setattr("cover_model.shipped.shipped_run", lambda: None)
+    monkeypatch.setattr(ui, "shipped_run", lambda: None)
+
+
+def test_the_shipped_model_answers_at_once_without_training(predict_page):
+    from cover_model.shipped import SHIPPED_DIR, read_card
+    predict_page.run()
+    assert not predict_page.exception
+    assert predict_page.selectbox(key="predict_run").value == str(SHIPPED_DIR)
+    assert not jobs.running_jobs(), "a model was trained although the shipped one is there"
+    assert any(c.value.startswith("Trained on") and "real covers" in c.value
+               for c in predict_page.caption)
+    cover = jpeg_bytes((30, 30, 30), size=(300, 300))
+    predict_page.file_uploader(key="predict_uploads").set_value([("dark.jpg", cover, "image/jpeg")])
+    predict_page.run()
+    assert not predict_page.exception
+    answer = next(md.value for md in predict_page.markdown if md.value.startswith("**Most likely:"))
+    assert answer.split("**Most likely: ")[1].split("**")[0] in read_card()["class_names"]
+    assert any("Closest real-cover genre by colour" in c.value for c in predict_page.caption)
+
+
+def test_the_synthetic_cnn_stays_one_click_away(predict_page):
+    predict_page.run()
+    predict_page.button(key="train_demo_model").click().run()
+    assert not predict_page.exception
+    started = jobs.running_jobs()
+    assert len(started) == 1
+    jobs.cancel_job(started[0])
+
+
+def test_first_launch_trains_a_model_in_the_background(predict_page, no_shipped_model):
     predict_page.run()
     assert not predict_page.exception
     assert any("First launch" in info.value for info in predict_page.info)
@@ -33,8 +67,9 @@ def test_first_launch_trains_a_model_in_the_background(predict_page):
 
 
 def test_uploads_get_top_genres_and_bad_files_a_clear_error(predict_page):
-    main(TrainConfig(epochs=1, batch_size=32))
+    run_dir = main(TrainConfig(epochs=1, batch_size=32))
     predict_page.run()
+    predict_page.selectbox(key="predict_run").set_value(str(run_dir)).run()
     assert not predict_page.exception
     cover = jpeg_bytes((180, 20, 20), size=(350, 350))
     predict_page.file_uploader(key="predict_uploads").set_value(

@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 from cover_model import cli, metrics
 from cover_model.files import write_json
 from cover_model.paths import PROJECT_ROOT
-from cover_model.report import ReportError, make_config, read_step_log, report_blocks
+from cover_model.report import (SHIPPED_STUDY, ReportError, make_config, read_step_log,
+                                report_blocks)
 from cover_model.report.compare import network_table, paper_genre
 from cover_model.report.networks import find_run
 from cover_model.report.runner import ReportContext, Step, report_lock, run_steps
@@ -99,6 +100,9 @@ def test_the_overview_page_shows_the_latest_report(quick_report, embedded_data, 
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
     at.run()
     assert not at.exception
+    assert at.selectbox(key="overview_report").value == SHIPPED_STUDY.resolve()
+    at.selectbox(key="overview_report").set_value(quick_report["out"].resolve()).run()
+    assert not at.exception
     assert any("Cover genre report: synth" in m.value for m in at.markdown)
     assert len(at.get("image")) >= 10
     assert any(button.label == "table2.csv" for button in at.get("download_button"))
@@ -107,11 +111,26 @@ def test_the_overview_page_shows_the_latest_report(quick_report, embedded_data, 
 def test_the_overview_page_says_how_to_make_a_report_when_there_is_none(embedded_data, monkeypatch,
                                                                          tmp_path):
     monkeypatch.setattr("cover_model.report.reading.PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr("cover_model.report.reading.SHIPPED_STUDY", tmp_path / "docs" / "study" / "x")
+    monkeypatch.setattr("cover_model.report.SHIPPED_STUDY", tmp_path / "docs" / "study" / "x",
+                        raising=False)
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
     at.run()
     assert not at.exception
     assert any("python -m cover_model report" in info.value for info in at.info)
+
+
+def test_the_overview_shows_the_shipped_study_out_of_the_box_without_any_cover(embedded_data,
+                                                                             app_main):
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="overview_report").value == SHIPPED_STUDY.resolve()
+    images = [str(block.paths[0]) for block in report_blocks(SHIPPED_STUDY) if block.kind == "image"]
+    assert len(images) >= 10 and not any("sample_grid" in p for p in images)
+    assert not list(SHIPPED_STUDY.rglob("*.jpg"))
+    assert any("4,979 real album covers" in m.value for m in at.markdown)
 
 
 def test_bootstrap_scores_match_the_metrics_module_on_the_covers_as_they_are():
@@ -167,6 +186,27 @@ def test_find_run_resumes_an_interrupted_run(tmp_path):
     cfg = TrainConfig(epochs=3)
     interrupted = _fake_run(tmp_path, "20260101-000001-x", cfg, state="cancelled")
     assert find_run(cfg, "fp", root=tmp_path) == (interrupted, "resumable")
+
+
+def test_find_run_reuses_a_logistic_run_that_left_out_the_loop_settings(tmp_path):
+    from dataclasses import asdict
+
+    from cover_model.report.config import probe_settings
+    from cover_model.training import LOOP_ONLY, applied_settings
+    cfg = TrainConfig(**probe_settings())          # asks for lite0-linear's 30 epochs, adamw...
+    assert cfg.head == "logistic" and cfg.epochs == 30
+    newer = tmp_path / "20260101-000002-newer"     # records only what took effect
+    write_json(newer / "config.json", {**applied_settings(cfg), "dataset_fingerprint": "fp"})
+    write_json(newer / "status.json", {"state": "done"})
+    write_json(newer / "metrics.json", {"history": []})
+    assert not set(LOOP_ONLY) & set(applied_settings(cfg))
+    assert find_run(cfg, "fp", root=tmp_path) == (newer, "done")
+    other_loop = TrainConfig(**{**asdict(cfg), "epochs": 3, "optimizer": "sgd"})
+    assert find_run(other_loop, "fp", root=tmp_path) == (newer, "done")   # never used: same run
+    older = _fake_run(tmp_path, "20260101-000001-older", cfg)             # recorded everything
+    newer_gone = newer / "status.json"
+    write_json(newer_gone, {"state": "failed"})
+    assert find_run(cfg, "fp", root=tmp_path) == (older, "done")
 
 
 def _context(tmp_path, folder_dataset):

@@ -14,6 +14,31 @@ from .helpers import open_page
 PAGE = "app_pages/results.py"
 
 
+@pytest.fixture(autouse=True)
+def without_the_shipped_model(request, monkeypatch):
+    """These tests read their own runs; the one that looks for the shipped model asks for it."""
+    if "with_shipped" not in request.fixturenames:
+        monkeypatch.setattr("cover_model.shipped.shipped_run", lambda: None)
+
+
+@pytest.fixture
+def with_shipped():
+    from cover_model.shipped import shipped_run
+    assert shipped_run() is not None, "the shipped model is missing"
+
+
+def test_the_shipped_model_is_listed_with_its_figures_before_any_training(with_shipped,
+                                                                         embedded_data, app_main):
+    at = open_page(PAGE)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.loc[0, "run"] == "real-covers" and table.loc[0, "model"].startswith("shipped")
+    assert table.loc[0, "balanced_acc"] > 0.3
+    per_genre = at.dataframe[1].value
+    assert "metal" in per_genre.index and "reggae" in per_genre.index
+    assert len(at.get("plotly_chart")) >= 2          # per-genre bars, confusion matrix
+
+
 @pytest.fixture
 def finished_run(embedded_data, app_main):
     return training.main(TrainConfig(epochs=1, batch_size=32))

@@ -58,3 +58,12 @@ def test_new_run_dirs_are_unique_and_listed_newest_first(tmp_path):
     for d in (first, second):
         (d / "config.json").write_text("{}")
     assert runs.list_runs(tmp_path)[0] == max(first, second, key=lambda p: p.name)
+
+
+def test_a_run_dir_is_named_by_its_preset_when_it_has_one(tmp_path):
+    import re
+    config = {"arch": "efficientnet_lite0", "mode": "linear"}
+    named = runs.new_run_dir(config, name="best", root=tmp_path)
+    assert re.fullmatch(r"\d{8}-\d{6}-best-[0-9a-f]{8}", named.name)
+    plain = runs.new_run_dir(config, root=tmp_path)
+    assert re.fullmatch(r"\d{8}-\d{6}-efficientnet_lite0-linear-[0-9a-f]{8}", plain.name)

@@ -156,3 +156,39 @@ def test_config_widgets_makes_one_keyed_widget_per_field_with_defaults_and_help(
     assert at.text_input(key="job_note").help == "free text"
     at.number_input(key="job_size_px").set_value(64).run()
     assert at.session_state["values"]["size_px"] == 64
+
+
+def test_a_job_downsizing_or_embedding_shows_its_stage_and_fraction(page):
+    import subprocess
+
+    from cover_model.files import write_json
+    sleeper = subprocess.Popen(["sleep", "120"])          # stands in for the job's process
+    try:
+        run_dir = runs.new_run_dir({"arch": "custom"}, root=checkpoints_dir())
+        runs.write_status(run_dir, "running", pid=sleeper.pid)
+        write_json(run_dir / "progress.json", {"stage": "embedding covers", "step": 0, "steps": 40,
+                                               "rate": 0.0, "eta_s": None})
+        page.run()
+        assert not page.exception
+        assert page.get("progress")[0].proto.text == "embedding covers · 0/40 (0%)"
+        write_json(run_dir / "progress.json", {"stage": "embedding covers", "step": 12, "steps": 40,
+                                               "rate": 6.0, "eta_s": 4.7})
+        page.run()
+        assert page.get("progress")[0].proto.text == "embedding covers · 12/40 (30%) · 5 s left"
+        assert page.get("progress")[0].proto.value == 30
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_job_from_a_preset_is_named_after_it(page):
+    page.sidebar.selectbox(key="train_preset").set_value("best").run()
+    assert "exact logistic head (C by 5-fold grouped CV)" in texts(page, "caption")
+    assert "epoch" not in texts(page, "caption")              # the loop's settings do not apply
+    page.sidebar.selectbox(key="train_preset").set_value("smoke").run()
+    page.button(key="train_start").click().run()
+    run_dir = Path(page.session_state["train_run"])
+    assert run_dir.name.split("-")[2] == "smoke"
+    assert wait_until_stopped(run_dir)["state"] == "done"
+    from cover_model.files import read_json
+    assert read_json(run_dir / "config.json")["preset"] == "smoke"

@@ -1,4 +1,5 @@
 """Training: a real run folder, progress, cancel and resume, linear probes, DDP."""
+import dataclasses
 import os
 import subprocess
 import sys
@@ -160,10 +161,55 @@ def test_runs_tables(folder_dataset):
 
 def test_small_cpu_steps_use_one_thread_and_give_the_others_back(folder_dataset):
     torch.set_num_threads(2)
-    during = []
-    main(tiny(folder_dataset, epochs=1), progress=lambda s: during.append(torch.get_num_threads()))
+    during = []                                # steps of the epochs, not the downsizing before
+    main(tiny(folder_dataset, epochs=1),
+         progress=lambda s: "epoch" in s and during.append(torch.get_num_threads()))
     assert set(during) == {1} and torch.get_num_threads() == 2
     big = []                                   # 64 covers of 64 px: over the threshold
     main(tiny(folder_dataset, epochs=1, batch_size=64, size_px=64),
-         progress=lambda s: big.append(torch.get_num_threads()))
+         progress=lambda s: "epoch" in s and big.append(torch.get_num_threads()))
     assert set(big) == {2}
+
+
+def test_downsizing_and_embedding_report_progress_before_the_epochs(folder_dataset):
+    cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="linear", size_px=64, epochs=1,
+               batch_size=8, optimizer="adamw", lr=0.01)
+    for attempt in ("computed", "cached"):
+        seen = []
+        main(cfg, progress=seen.append)
+        stages = [s for s in seen if "epoch" not in s]
+        assert [s["stage"] for s in stages][0] == "downsizing covers"
+        assert seen.index(stages[-1]) < next(i for i, s in enumerate(seen) if "epoch" in s)
+        for stage in ("downsizing covers", "embedding covers"):
+            last = [s for s in stages if s["stage"] == stage][-1]
+            assert last["step"] == last["steps"] == 30, (attempt, last)
+            assert last["eta_s"] == 0 and last["rate"] > 0
+
+
+def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_dataset):
+    from cover_model.report.networks import find_run
+    from cover_model.results import runs_table
+    from cover_model.training import LOOP_ONLY, saved_config
+    cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="linear", head="logistic",
+               size_px=64, cv_folds=2, epochs=7, optimizer="adamw", lr=0.5)
+    run_dir = main(cfg, preset="best")
+    assert run_dir.name.split("-")[2] == "best"                     # <date>-<time>-best-<digest>
+    config = read_json(run_dir / "config.json")
+    assert config["preset"] == "best" and config["head"] == "logistic" and config["cv_folds"] == 2
+    assert not set(LOOP_ONLY) & set(config)                          # no optimizer it never used
+    loop_defaults = {name: getattr(TrainConfig(), name) for name in LOOP_ONLY}
+    assert saved_config(config) == dataclasses.replace(cfg, **loop_defaults)
+    assert evaluate_run(run_dir)["n"] == read_json(run_dir / "metrics.json")["test"]["n"]
+    assert find_run(cfg, config["dataset_fingerprint"]) == (run_dir, "done")   # the report reuses it
+    row = runs_table([run_dir]).iloc[0]
+    assert pd.isna(row["lr"]) and pd.isna(row["optimizer"]) and row["state"] == "done"
+
+
+def test_a_loop_run_still_records_its_loop_settings_and_older_folders_load(folder_dataset):
+    from cover_model.training import saved_config
+    run_dir = main(tiny(folder_dataset, epochs=1, lr=0.05))
+    config = read_json(run_dir / "config.json")
+    assert config["lr"] == 0.05 and "cv_folds" not in config and "preset" not in config
+    assert run_dir.name.split("-")[2:4] == ["custom", "scratch"]
+    older = {k: v for k, v in config.items() if k not in ("pooling", "head", "class_weight")}
+    assert saved_config(older) == saved_config(config) == tiny(folder_dataset, epochs=1, lr=0.05)

@@ -31,6 +31,9 @@ class ColorReference:
     paths : tuple of str
         The cover file behind each row.
     genre_means : ndarray of shape (G, K), float32
+    genre_counts : tuple of int
+        Covers behind each genre's mean (default: counted from ``labels``). A reference
+        of means only (the shipped real-cover statistics) has counts and no covers.
     """
     config: ColorConfig
     class_names: tuple[str, ...]
@@ -38,6 +41,13 @@ class ColorReference:
     labels: np.ndarray
     paths: tuple[str, ...]
     genre_means: np.ndarray
+    genre_counts: tuple[int, ...] = ()
+
+    @property
+    def present(self) -> np.ndarray:
+        """Which genres have covers behind their mean, (G,) bool."""
+        counts = self.genre_counts or np.bincount(self.labels, minlength=len(self.class_names))
+        return np.asarray(counts) > 0
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ def profile_cover(image, reference: ColorReference, *, k: int = 5,
     metric = get_metric(metric).name
     histogram = cover_histogram(image, reference.config)
     query = histogram[None]
-    present = np.bincount(reference.labels, minlength=len(reference.class_names)) > 0
+    present = reference.present
     scores = {m: compare_all_pairs(query, reference.genre_means, metric=m)[0] for m in METRIC_NAMES}
     similarity = pd.DataFrame(scores, index=pd.Index(reference.class_names, name="genre"))
     similarity.loc[~present] = np.nan
@@ -122,6 +132,8 @@ def profile_cover(image, reference: ColorReference, *, k: int = 5,
 
 
 def _nearest(query: np.ndarray, reference: ColorReference, *, k: int, metric: str) -> pd.DataFrame:
+    if not len(reference.histograms):                  # genre means only: no covers to show
+        return pd.DataFrame({"path": [], "genre": [], "score": []})
     scores = compare_all_pairs(query, reference.histograms, metric=metric)[0]
     order = np.argsort(-scores if METRICS[metric].higher_is_similar else scores, kind="stable")[:k]
     return pd.DataFrame({

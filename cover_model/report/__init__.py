@@ -21,7 +21,8 @@ import importlib
 # importing torch and the training stack.
 _EXPORTS = {
     ".config": ("QUICK", "ReportConfig", "best_settings", "make_config", "network_plans"),
-    ".reading": ("Block", "find_reports", "report_blocks", "report_roots"),
+    ".reading": ("Block", "SHIPPED_STUDY", "find_reports", "publish_report", "report_blocks",
+                 "report_roots"),
     ".runner": ("ReportError", "read_step_log"),
     ".study": ("ReportResult", "build_steps", "run_report"),
 }

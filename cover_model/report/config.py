@@ -135,6 +135,7 @@ def best_plan(cfg: ReportConfig) -> NetworkPlan:
     settings = best_settings()
     if cfg.quick:               # the same recipe, smaller: one epoch, two folds, no mirror images
         settings |= {"epochs": 1, "flip": False} | ({"cv_folds": 2} if "cv_folds" in settings else {})
+        settings.pop("logistic_c", None)    # the recipe's C suits its own input side, not 64 px
         if settings.get("mode", "scratch") != "scratch":
             settings["size_px"] = cfg.pretrained_px or QUICK["pretrained_px"]
     if cfg.batch_size:

@@ -17,7 +17,7 @@ from .. import runs
 from ..files import read_json
 from ..nets import ARCHS, WeightsError, build_model
 from ..preprocess import preprocess_dataset
-from ..training import TrainConfig
+from ..training import TrainConfig, applied_settings
 from ..training import main as train_main
 from .config import NetworkPlan
 from .isolate import run_in_child
@@ -57,8 +57,11 @@ def describe(cfg: TrainConfig) -> str:
 
 def comparable(config: dict) -> dict:
     """The settings that decide a run's results: every TrainConfig field but the data's
-    spelling and the device; a field an older run lacks counts as its default."""
-    return {f.name: config.get(f.name, f.default) for f in dataclasses.fields(TrainConfig)
+    spelling and the device. A field a run's config.json lacks (an older run; a setting its
+    head never used, which newer runs leave out) counts as its default, on both sides: a
+    logistic head matches whatever epochs or optimizer it was asked for."""
+    applied = applied_settings(config)
+    return {f.name: applied.get(f.name, f.default) for f in dataclasses.fields(TrainConfig)
             if f.name not in IGNORED_FIELDS}
 
 
@@ -225,6 +228,8 @@ def _epoch_progress(report):
     base = []          # steps done before this call (a resumed run): not part of the rate
 
     def on_status(status: dict) -> None:
+        if "epoch" not in status:     # downsizing, embedding: _warm_caches had its own bars
+            return
         done = (status["epoch"] - 1) * status["steps"] + status["step"]
         if not base:
             base.append(done - 1)

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT, data_dir
 
 REPORT_NAME = "report.md"
+# The real-covers study as committed to the repository (published without any cover image).
+SHIPPED_STUDY = PROJECT_ROOT / "docs" / "study" / "real-covers"
+# Figures made of covers themselves: the real covers have no licence, so they stay out.
+COVER_FIGURES = ("sample_grid",)
 _IMAGE = re.compile(r"^!\[(?P<caption>[^\]]*)\]\((?P<path>[^)\s]+)\)\s*$")
 _FILES = re.compile(r"^(CSV|Files): ")
 _LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<path>[^)\s]+)\)")
@@ -43,7 +48,7 @@ class Block:
 def report_roots() -> list[Path]:
     """Where reports are looked for, in order."""
     roots = [Path(os.environ["COVER_LAB_REPORTS"])] if os.environ.get("COVER_LAB_REPORTS") else []
-    return roots + [PROJECT_ROOT / "reports", data_dir() / "reports"]
+    return roots + [PROJECT_ROOT / "reports", data_dir() / "reports", SHIPPED_STUDY.parent]
 
 
 def find_reports(roots: list[Path] | None = None) -> list[Path]:
@@ -81,6 +86,33 @@ def report_blocks(report_dir: Path) -> list[Block]:
             text.append(line)
     flush()
     return blocks
+
+
+def publish_report(report_dir: Path, out: Path = SHIPPED_STUDY) -> Path:
+    """Copy a finished report to ``out`` without the figures that show covers (the
+    sample grid; mean covers are averages and stay), for committing to the repository.
+
+    The report's text keeps its place for each left-out figure, saying why it is absent.
+    """
+    report_dir, out = Path(report_dir), Path(out)
+    if not (report_dir / REPORT_NAME).is_file():
+        raise FileNotFoundError(f"{report_dir}: no {REPORT_NAME} (run the report command first)")
+    shutil.rmtree(out, ignore_errors=True)
+    left_out = [f"figures/{name}.png" for name in COVER_FIGURES] + [
+        f"figures/{name}.html" for name in COVER_FIGURES]
+    shutil.copytree(report_dir, out, ignore=lambda folder, names: [
+        n for n in names if n in {"steps", "step_log.jsonl"} or
+        any((Path(folder) / n).as_posix().endswith(f) for f in left_out)])
+    lines = []
+    for line in (report_dir / REPORT_NAME).read_text().splitlines():
+        image = _IMAGE.match(line)
+        if image and any(image["path"].endswith(f) for f in left_out):
+            line = ("*(Sample covers are not shown here: the real covers have no licence, so "
+                    "no image of one is in this repository. Run the report on your own copy "
+                    "to see them.)*")
+        lines.append(line)
+    (out / REPORT_NAME).write_text("\n".join(lines) + "\n")
+    return out
 
 
 def _inside(root: Path, relative: str) -> bool:

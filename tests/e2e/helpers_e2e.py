@@ -1,5 +1,8 @@
-"""Files the browser tests upload: made here, never real album art."""
+"""Files the browser tests upload: made here, or read from ../shared where it exists (never
+copied into the repository)."""
 from pathlib import Path
+
+import pandas as pd
 
 from cover_model.synth import render_cover
 
@@ -10,3 +13,15 @@ def write_cover(path: Path, genre: str = "metal") -> Path:
     rgb = render_cover(genre, seed=123, index=7)
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return path
+
+
+def real_test_cover() -> Path | None:
+    """A real cover from the real covers' test split (Judas Priest-like metal first), or None
+    where ../shared is absent (a user's clone)."""
+    from ..conftest import REAL_COVERS
+    manifest = REAL_COVERS / "manifest.csv"
+    if not manifest.is_file():
+        return None
+    items = pd.read_csv(manifest)
+    test = items[(items["split"] == "test") & (items["genre"] == "metal")]
+    return REAL_COVERS / test["path"].iloc[0] if len(test) else None

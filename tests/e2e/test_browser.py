@@ -88,25 +88,41 @@ def test_first_launch_generates_covers_and_every_page_renders(server, page):
 
     page.get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Cover Genre Lab").wait_for(timeout=60_000)
-    page.screenshot(path=SHOTS / "overview.png")
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def test_upload_a_cover_and_see_the_top_genres(server, page, tmp_path):
-    """First launch trains the paper's CNN in the background; then an upload gets its top 3."""
+def test_a_fresh_demo_answers_a_real_cover_at_once_with_the_shipped_model(server, page, tmp_path):
+    """No training first: the shipped real-cover model answers an upload with one of its own
+    genres, the Overview shows the shipped study, and Results lists the model."""
+    from cover_model.shipped import read_card
+
+    from .helpers_e2e import real_test_cover, write_cover
     SHOTS.mkdir(exist_ok=True)
-    from .helpers_e2e import write_cover
-    cover = write_cover(tmp_path / "my-cover.jpg")
+    cover = real_test_cover() or write_cover(tmp_path / "my-cover.jpg")   # real where ../shared is
     page.goto(f"{server}/predict")
+    page.get_by_text("Trained on").first.wait_for(timeout=60_000)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
-    uploader.wait_for(state="attached", timeout=240_000)      # the first model has been trained
+    uploader.wait_for(state="attached", timeout=60_000)
     uploader.set_input_files(str(cover))
-    page.get_by_text("Most likely:").first.wait_for(timeout=120_000)
-    bars = page.locator('[data-testid="stPlotlyChart"]').first
-    bars.wait_for(timeout=60_000)
-    page.get_by_text("Nearest covers by colour").first.wait_for(timeout=60_000)
+    answer = page.get_by_text("Most likely:").first
+    answer.wait_for(timeout=60_000)
+    genre = answer.inner_text().split("Most likely:")[1].split("(")[0].strip()
+    assert genre in read_card()["class_names"], genre
+    page.get_by_text("Closest real-cover genre by colour").first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=SHOTS / "predict.png", full_page=True)
+
+    page.get_by_role("link", name="Overview").click()
+    page.get_by_text("The real-covers study").first.wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 5",
+                           timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=SHOTS / "overview.png", full_page=True)
+
+    page.get_by_role("link", name="Results").click()
+    page.get_by_text("shipped real-cover model").first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=SHOTS / "results-shipped.png", full_page=True)
 
 
 def test_bad_uploads_on_the_predict_page_get_a_clear_error(server, page, tmp_path, bad_inputs):

@@ -1,0 +1,51 @@
+"""The shipped model's commands: ``ship`` rebuilds it, ``recipes`` shows how it was chosen.
+
+    python -m cover_model ship --data ../shared/data/real-covers
+    python -m cover_model recipes --data ../shared/data/real-covers --out docs/shipped
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import SHIPPED_DIR
+
+
+def add_commands(commands) -> None:
+    ship = commands.add_parser("ship", help="rebuild the shipped real-cover model, its model "
+                               "card and colour statistics from the data (checkpoints/real-covers)")
+    ship.add_argument("--data", required=True, help="the labelled covers (the real covers' manifest)")
+    ship.add_argument("--out", type=Path, default=SHIPPED_DIR, help=f"default: {SHIPPED_DIR}")
+    ship.add_argument("--report", type=Path, metavar="REPORT_DIR",
+                      help="also publish this finished report as the shipped study "
+                           "(docs/study/real-covers), without any image of a cover")
+    ship.set_defaults(run=run_ship)
+
+    recipes = commands.add_parser("recipes", help="score candidate recipes by artist-grouped "
+                                  "cross-validation, transfer to an unseen source, and test")
+    recipes.add_argument("--data", required=True, help="labelled covers with a source column")
+    recipes.add_argument("--out", type=Path, default=Path("docs/shipped"),
+                         help="where recipes.csv and recipes.md go (default: docs/shipped)")
+    recipes.add_argument("--max-members", type=int, default=2, help="largest ensemble scored (default: 2)")
+    recipes.set_defaults(run=run_recipes)
+
+
+def run_ship(args) -> int:
+    from ..cli_train import _epoch_printer
+    from ..report import publish_report
+    from .build import build_shipped
+    out = build_shipped(args.data, out=args.out, progress=_epoch_printer())
+    print(f"shipped model written to {out} (model card: {out / 'MODEL_CARD.md'})")
+    if args.report:
+        print(f"study published to {publish_report(args.report)}")
+    return 0
+
+
+def run_recipes(args) -> int:
+    from .selection import compare_recipes
+    table = compare_recipes(args.data, max_members=args.max_members, log=print)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "recipes.csv", index=False)
+    (args.out / "recipes.md").write_text(table.to_markdown(index=False, floatfmt=".3f") + "\n")
+    print(table.to_string(index=False))
+    print(f"written to {args.out / 'recipes.csv'} and recipes.md")
+    return 0
