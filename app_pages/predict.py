@@ -13,9 +13,10 @@ from cover_model.shipped import model_card_text, model_summary, shipped_run
 st.title("Predict")
 SHIPPED = shipped_run()
 # The shipped real-cover model first (it answers at once), then the dataset's best run.
-run_dirs = ui.model_choices(ui.current_dataset().fingerprint)
-labels = {str(r): ("Shipped: real covers, " + run_label(read_config(r)) if r == SHIPPED else
-                   f"{run_label(read_config(r))} · {r.name}") for r in run_dirs}
+dataset = ui.dataset_if_ready() if SHIPPED else ui.current_dataset()   # never wait for it
+run_dirs = ui.model_choices(dataset.fingerprint if dataset else None)
+labels = {str(r): run_label(read_config(r)) if r == SHIPPED else
+          f"{run_label(read_config(r))} · {r.name}" for r in run_dirs}
 run_dir = st.sidebar.selectbox("Model", list(labels), format_func=labels.get, key="predict_run",
                                help="The shipped model (trained on real covers) first, then the "
                                     "best run of the sidebar's dataset, then your other runs, "
@@ -64,7 +65,11 @@ def colour_analysis(rgb, key: str) -> None:
                        ". From each genre's mean colour histogram over the real covers "
                        "(numbers only; no cover is shipped).")
     with tabs[1]:
-        dataset = ui.current_dataset()        # may wait for first-launch covers
+        dataset = ui.dataset_if_ready()
+        if dataset is None:
+            st.caption("The embedded covers are still being generated (first launch); "
+                       "their colour comparison appears when they are ready.")
+            return
         profile = profile_cover(rgb, ui.color_reference(dataset.fingerprint, dataset))
         st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
         st.caption("Closest genre by colour, per metric: " +

@@ -320,9 +320,11 @@ def test_predict_uploader_answers_good_covers_and_names_each_bad_one(app, bad_in
 
 
 def test_predict_page_with_a_tampered_model_says_so(app, bad_inputs):
-    shutil.copytree(bad_inputs["malicious_pickle"].path,
-                    checkpoints_dir() / "20991231-000000-custom-scratch-tampered")
+    tampered = checkpoints_dir() / "20991231-000000-custom-scratch-tampered"
+    shutil.copytree(bad_inputs["malicious_pickle"].path, tampered)
     app.switch_page("app_pages/predict.py").run()
+    assert not app.exception                             # the shipped model comes first
+    app.selectbox(key="predict_run").set_value(str(tampered)).run()
     assert not app.exception
     assert "Cannot load this model" in app.error[0].value and "it is a pickle" in app.error[0].value
     assert not (bad_inputs["malicious_pickle"].path.parent / EXPLOIT_MARKER).exists()

@@ -53,6 +53,8 @@ def test_the_synthetic_cnn_stays_one_click_away(predict_page):
     started = jobs.running_jobs()
     assert len(started) == 1
     jobs.cancel_job(started[0])
+    import ui
+    ui._demo_model_job.clear()          # the job is cached per server; the next test starts anew
 
 
 def test_first_launch_trains_a_model_in_the_background(predict_page, no_shipped_model):

@@ -183,7 +183,7 @@ def test_a_job_downsizing_or_embedding_shows_its_stage_and_fraction(page):
 
 def test_a_job_from_a_preset_is_named_after_it(page):
     page.sidebar.selectbox(key="train_preset").set_value("best").run()
-    assert "exact logistic head (C by 5-fold grouped CV)" in texts(page, "caption")
+    assert "exact logistic head (C 0.001)" in texts(page, "caption")      # the recipe's own C
     assert "epoch" not in texts(page, "caption")              # the loop's settings do not apply
     page.sidebar.selectbox(key="train_preset").set_value("smoke").run()
     page.button(key="train_start").click().run()

@@ -3,6 +3,7 @@
 Screenshots land in tests/e2e/screenshots/ (git-ignored) for a human to look at.
 """
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -100,7 +101,7 @@ def test_a_fresh_demo_answers_a_real_cover_at_once_with_the_shipped_model(server
     SHOTS.mkdir(exist_ok=True)
     cover = real_test_cover() or write_cover(tmp_path / "my-cover.jpg")   # real where ../shared is
     page.goto(f"{server}/predict")
-    page.get_by_text("Trained on").first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"^Trained on \d")).first.wait_for(timeout=60_000)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
     uploader.wait_for(state="attached", timeout=60_000)
     uploader.set_input_files(str(cover))
