@@ -64,7 +64,7 @@ def main_bench(args) -> None:
     uploads = [p.read_bytes() for p in covers]
     synth_reference = build_reference(load_dataset(synth))
     with tempfile.TemporaryDirectory() as tmp:
-        cnn_run = main(TrainConfig(**PRESETS["paper-cnn"], epochs=1), run_dir=Path(tmp) / "cnn")
+        cnn_run = main(TrainConfig(**(PRESETS["paper-cnn"] | {"epochs": 1})), run_dir=Path(tmp) / "cnn")
         models = {"paper's CNN, synthetic covers (baseline)": (Predictor.from_run(cnn_run),
                                                                 [synth_reference])}
         if (SHIPPED_DIR / "best.safetensors").is_file():

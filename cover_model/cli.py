@@ -215,7 +215,8 @@ def run_baselines(args) -> int:
 
 
 def run_dashboard(args) -> int:
-    command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+    # ui_server.py imports the heavy libraries before serving, then runs streamlit's own CLI.
+    command = [sys.executable, str(PROJECT_ROOT / "ui_server.py"), str(PROJECT_ROOT / "app.py"),
                "--server.port", str(args.port), "--server.address", args.address,
                "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     print(f"dashboard on http://{args.address}:{args.port}", flush=True)
