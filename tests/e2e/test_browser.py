@@ -113,14 +113,14 @@ def test_a_fresh_demo_answers_a_real_cover_at_once_with_the_shipped_model(server
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=SHOTS / "predict.png", full_page=True)
 
-    page.get_by_role("link", name="Overview").click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Overview").click()
     page.get_by_text("The real-covers study").first.wait_for(timeout=60_000)
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 5",
                            timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=SHOTS / "overview.png", full_page=True)
 
-    page.get_by_role("link", name="Results").click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Results").click()
     page.get_by_text("shipped real-cover model").first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=SHOTS / "results-shipped.png", full_page=True)
@@ -155,12 +155,12 @@ def test_every_page_renders_and_a_tiny_training_job_finishes(server, page):
     page.goto(f"{server}/dataset")
     page.get_by_text("Sample covers").wait_for(timeout=120_000)       # covers generated
     for name in ("Colour analysis", "Baselines", "Results", "Overview"):
-        page.get_by_role("link", name=name).click()
+        page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=name).click()
         page.get_by_role("heading").first.wait_for(timeout=60_000)
         page.wait_for_timeout(1500)
         assert page.locator('[data-testid="stException"]').count() == 0, name
         page.screenshot(path=SHOTS / f"{name.lower().replace(' ', '-')}.png")
-    page.get_by_role("link", name="Train").click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Train").click()
     epochs = page.get_by_role("spinbutton", name="Epochs")
     epochs.wait_for(timeout=60_000)
     epochs.fill("1")
