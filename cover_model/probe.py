@@ -87,9 +87,13 @@ def _fit(c: float, cfg, x, x_mirror, y, rows):
     """The standardised logistic regression on ``rows`` (and their mirror images with flip)."""
     if cfg.flip:
         x, y, rows = np.concatenate([x, x_mirror]), np.concatenate([y, y]), np.r_[rows, rows + len(y)]
-    weight = "balanced" if cfg.class_weight == "balanced" else None
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight=weight, max_iter=3000))
-    return pipe.fit(x[rows], y[rows])
+    return logistic_pipeline(c, balanced=cfg.class_weight == "balanced").fit(x[rows], y[rows])
+
+
+def logistic_pipeline(c: float, *, balanced: bool):
+    """The head as scikit-learn fits it: standardise, then an L2 logistic regression."""
+    weight = "balanced" if balanced else None
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight=weight, max_iter=3000))
 
 
 def _training_rows(model, data, cfg, ctx, *, progress=None):

@@ -9,7 +9,6 @@ only once everything in it is written.
 """
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -83,6 +82,8 @@ def _replace(out: Path, staging: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
     if out.exists():
         out.rename(previous)
+    # Copied beside ``out`` first: the scratch folder may be on another disk, and only a
+    # rename on one disk is atomic.
     shutil.copytree(staging, out.with_name(out.name + ".new"))
     out.with_name(out.name + ".new").rename(out)
     shutil.rmtree(previous, ignore_errors=True)
@@ -92,12 +93,3 @@ def _scratch_root() -> Path:
     root = data_dir() / "scratch"
     root.mkdir(parents=True, exist_ok=True)
     return root
-
-
-def recipe_settings() -> dict:
-    """The shipped recipe's TrainConfig fields that differ from the defaults."""
-    defaults = TrainConfig()
-    return {k: v for k, v in PRESETS[PRESET].items() if getattr(defaults, k) != v}
-
-
-__all__ = ["build_shipped", "recipe_settings", "dataclasses"]

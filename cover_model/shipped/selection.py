@@ -29,15 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from ..dataset import load_dataset
 from ..device import setup_context
-from ..probe import C_GRID, _artists
+from ..probe import C_GRID, _artists, logistic_pipeline
 from ..splits import assign_splits
 from ..tensors import load_tensors
 from ..training import TrainConfig, build
@@ -125,8 +122,7 @@ def transfer_folds(data: Development) -> list[tuple[str, np.ndarray, np.ndarray]
 
 def fit_probe(x: np.ndarray, y: np.ndarray, c: float):
     """A standardised logistic regression with balanced class weights (the shipped head)."""
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced",
-                                                              max_iter=3000)).fit(x, y)
+    return logistic_pipeline(c, balanced=True).fit(x, y)
 
 
 def _logits(x, y, fit_rows, score_rows, c, n_classes):
