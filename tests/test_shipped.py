@@ -145,7 +145,7 @@ def test_publishing_a_report_leaves_out_every_image_of_a_cover(tmp_path):
     (report / "tables").mkdir()
     (report / "figures" / "sample_grid.png").write_bytes(b"covers")
     (report / "figures" / "mean_covers.png").write_bytes(b"means")
-    (report / "tables" / "table2.csv").write_text("a,b\n")
+    (report / "tables" / "table2.csv").write_text("run,note\n/work/runs/checkpoints/2026-run,x\n")
     (report / "report.md").write_text("# Study\n![Sample covers per genre](figures/sample_grid.png)\n"
                                       "![Mean cover per genre](figures/mean_covers.png)\n")
     out = publish_report(report, tmp_path / "published")
@@ -153,6 +153,7 @@ def test_publishing_a_report_leaves_out_every_image_of_a_cover(tmp_path):
     assert (out / "figures" / "mean_covers.png").exists() and (out / "tables" / "table2.csv").exists()
     text = (out / "report.md").read_text()
     assert "sample_grid" not in text and "no licence" in text and "mean_covers.png" in text
+    assert (out / "tables" / "table2.csv").read_text() == "run,note\n2026-run,x\n"   # no machine path
 
 
 def test_the_card_renders_from_its_figures():

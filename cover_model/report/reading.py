@@ -25,6 +25,9 @@ SHIPPED_STUDY = PROJECT_ROOT / "docs" / "study" / "real-covers"
 COVER_FIGURES = ("sample_grid",)
 _IMAGE = re.compile(r"^!\[(?P<caption>[^\]]*)\]\((?P<path>[^)\s]+)\)\s*$")
 _FILES = re.compile(r"^(CSV|Files): ")
+# An absolute path of the machine that ran the report (a run folder, the torch hub cache): a
+# visitor of the published study sees the file's name only. URLs and relative paths stay.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~])/(?:[\w.-]+/)+([\w.-]+)")
 _LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<path>[^)\s]+)\)")
 
 
@@ -112,6 +115,8 @@ def publish_report(report_dir: Path, out: Path = SHIPPED_STUDY) -> Path:
                     "to see them.)*")
         lines.append(line)
     (out / REPORT_NAME).write_text("\n".join(lines) + "\n")
+    for path in [*out.rglob("*.md"), *out.rglob("*.csv")]:
+        path.write_text(_ABSOLUTE_PATH.sub(r"\1", path.read_text()))
     return out
 
 
