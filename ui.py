@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -50,6 +51,18 @@ def dataset_sidebar() -> None:
                              help="A zip of root/<genre>/*.jpg or of a manifest CSV with its images.")
         elif not default_dataset_ready():
             _embedded_generation()          # start early: ready by the time a page needs it
+
+
+def visitor_id() -> str:
+    """A short id for this visitor that survives a page reload: kept in the URL
+    (``?visitor=...``), since a reload starts a new Streamlit session. It owns the
+    visitor's jobs and uploads; it is not a secret, and public mode's global caps do
+    not depend on it."""
+    current = st.query_params.get("visitor", "")
+    if not re.fullmatch(r"[0-9a-f]{12}", current):
+        current = st.session_state.setdefault("visitor_id", uuid.uuid4().hex[:12])
+        st.query_params["visitor"] = current
+    return current
 
 
 def is_synthetic() -> bool:
