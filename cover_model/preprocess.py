@@ -22,6 +22,7 @@ from .dataset import Dataset, Skipped
 from .files import atomic_write
 from .images import ImageDecodeError, decode_image
 from .paths import cache_dir
+from .storage import enforce_disk_budget, mark_used
 
 INTERPOLATIONS = {
     "area": cv2.INTER_AREA, "cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR,
@@ -136,12 +137,14 @@ def preprocess_dataset(dataset: Dataset, *, size_px: int = 32, method: str = "ar
     PreprocessConfig(size_px=size_px, method=method, seed=seed)     # validates
     path = cache_path(dataset, size_px=size_px, method=method, seed=seed)
     if use_cache and (cached := _read_cache(path)) is not None:
+        mark_used(path)
         if progress:
             progress(len(dataset), len(dataset))
         return cached
     result = _decode_all(dataset, size_px, method, seed, n_jobs or os.cpu_count() or 1, progress)
     if use_cache:
         _write_cache(path, result)
+        enforce_disk_budget(keep=(path,))     # a hosted demo: old sizes and seeds go first
     return result
 
 

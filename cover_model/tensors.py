@@ -18,6 +18,7 @@ from .dataset import Dataset, load_dataset
 from .files import atomic_write
 from .paths import cache_dir
 from .preprocess import preprocess_dataset
+from .storage import enforce_disk_budget, mark_used
 from .progress import stage_progress
 from .splits import assign_splits
 
@@ -159,6 +160,7 @@ def embed(model, images: torch.Tensor, ctx, *, cache_key: str, flip: bool = Fals
         try:
             cached = np.load(path, allow_pickle=False)
             if len(cached) == len(images):
+                mark_used(path)
                 if progress:
                     progress(len(images), len(images))
                 return torch.from_numpy(cached)
@@ -178,5 +180,6 @@ def embed(model, images: torch.Tensor, ctx, *, cache_key: str, flip: bool = Fals
     if ctx.is_main:
         with atomic_write(path) as fh:
             np.save(fh, features.numpy())
+        enforce_disk_budget(keep=(path,))
     return features
 
