@@ -22,5 +22,9 @@ page = st.navigation({
         st.Page("app_pages/predict.py", title="Predict", icon=":material/auto_awesome:"),
     ],
 })
-ui.dataset_sidebar()
-page.run()
+ui.hide_error_details()
+try:
+    ui.dataset_sidebar()
+    page.run()
+except Exception as exc:        # st.stop and st.rerun are not Exceptions: they pass through
+    ui.show_error(exc, where=page.title)

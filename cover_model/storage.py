@@ -94,11 +94,25 @@ def expire_uploads(*, now: float | None = None) -> int:
 
 
 def mark_used(path) -> None:
-    """Record that ``path`` (a cache file or folder, an import, an upload) was just used."""
-    try:
-        os.utime(path)
-    except OSError:
-        pass                  # gone already (evicted) or read-only: nothing to record
+    """Record that ``path`` (a cache file, an import or anything inside one, an upload)
+    was just used: the budget's entry holding it becomes the most recently used."""
+    path = Path(path)
+    for entry in (path, *_budget_entry_of(path)):
+        try:
+            os.utime(entry)
+        except OSError:
+            pass              # gone already (evicted) or read-only: nothing to record
+
+
+def _budget_entry_of(path: Path) -> list[Path]:
+    """The entry of the disk budget that holds ``path`` (e.g. the unpacked zip a dataset
+    root lies in), or nothing."""
+    for folder in (*(cache_dir() / kind for kind in CACHE_KINDS), imports_dir()):
+        if path.is_relative_to(folder) and path != folder:
+            return [folder / path.relative_to(folder).parts[0]]
+    if path.is_relative_to(uploads_dir()) and len(path.relative_to(uploads_dir()).parts) >= 2:
+        return [uploads_dir().joinpath(*path.relative_to(uploads_dir()).parts[:2])]
+    return []
 
 
 def enforce_disk_budget(*, keep=(), budget: int | None = None) -> list[Path]:
