@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import config, runs
+from . import config, jobs, runs
 from .files import read_json, write_json
 
 
@@ -57,6 +57,31 @@ def add_commands(commands) -> None:
 
 
 def run_train(args) -> int:
+    """Train; as a dashboard job (``--request``, or ``--resume`` of a run folder), end by
+    starting the next queued job, whatever the outcome, so the queue moves on its own."""
+    job_dir = args.run_dir or args.resume
+    try:
+        return _train(args)
+    except BaseException as exc:
+        if job_dir:
+            jobs.mark_stopped(job_dir, exc)
+        raise
+    finally:
+        _start_next_job(Path(job_dir).parent if job_dir else None)
+
+
+def _start_next_job(root: Path | None) -> None:
+    """This job's slot is free: start the oldest queued job. A Cancel arriving now is
+    ignored, so it cannot stop a half-made launch (a started process not yet marked
+    running would be started twice)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        jobs.dispatch(root)
+    except Exception as exc:                 # noqa: BLE001 - the pages' polling retries it
+        print(f"warning: could not start the next queued job: {exc}", file=sys.stderr)
+
+
+def _train(args) -> int:
     from .training import PRESETS, TrainConfig, main, preset_name, saved_config
     preset = None
     if args.resume:

@@ -1,70 +1,165 @@
-"""Background training jobs for the dashboard: start, watch, cancel.
+"""Background training jobs for the dashboard: queue, start, watch, cancel, resume.
 
 A job is ``python -m cover_model train`` in its own process, writing into its
-run folder: ``status.json`` (state, pid, error), ``progress.json`` (the latest
-step) and ``log.txt``. Everything lives on disk, so a page refresh or a server
-restart loses nothing; the same settings cannot run twice at once.
+run folder: ``request.json`` (settings, owner, submit time), ``status.json``
+(queued, running, then done, failed or cancelled; pid, error),
+``progress.json`` (the latest step) and ``log.txt``. Everything lives on disk,
+so a page refresh or a server restart loses nothing; the same settings cannot
+run twice at once.
+
+:func:`start_job` records a job as ``queued``; :func:`dispatch` starts queued jobs,
+oldest first, while fewer than ``limits().max_running_jobs`` run. It is called
+when a job is queued, when a job's process ends (its own last act, in
+``cli_train``), and whenever a page polls (:func:`job_status`,
+:func:`running_jobs`), so the queue moves with no browser open, and after a
+``kill -9`` too (a dead pid reads as failed, :func:`cover_model.runs.read_status`).
+
+A session (``owner``) may have ``limits().max_jobs_per_session`` jobs queued or
+running; in public mode a job's work and its weights path are checked before it
+is queued (:func:`check_job`).
 """
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import runs
+from . import hosting, runs
+from .dataset import Dataset, DatasetError, load_dataset
 from .files import read_json, write_json
 from .paths import PROJECT_ROOT, checkpoints_dir
 from .runtime import tuned_env
+from .splits import assign_splits
 
-REQUEST_NAME = "request.json"      # the TrainConfig a job was started with
+REQUEST_NAME = "request.json"      # the TrainConfig a job was started with, its owner, when
+ACTIVE = ("queued", "running")
+SESSION_LIMIT_MESSAGE = "You already have a job running or queued; wait for it or cancel it."
 
 
-def start_job(cfg, *, preset: str | None = None, root: Path | None = None) -> Path:
-    """Start training ``cfg`` in a new process; return its run folder.
+class JobError(RuntimeError):
+    """A job cannot be queued; the message says why and what to change."""
 
-    If a job with the same settings is already running, return that one
-    instead of starting a second copy (a double click, two tabs). ``preset``, the
-    preset ``cfg`` holds (:func:`cover_model.training.preset_name`), names the run
-    folder and goes into its ``config.json``.
+
+class JobLimitError(JobError):
+    """The session already has as many jobs queued or running as one session may."""
+
+
+def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
+              root: Path | None = None, dataset: Dataset | None = None) -> Path:
+    """Queue training ``cfg`` (it starts at once while a slot is free); return its run folder.
+
+    If a job with the same settings is already queued or running, return that one
+    instead of starting a second copy (a double click, two tabs).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    owner : str, optional
+        The session asking (``ui.visitor_id()``): at most ``max_jobs_per_session`` of
+        its jobs are queued or running. None (the CLI, the server's own demo) is not capped.
+    preset : str, optional
+        The preset ``cfg`` holds (:func:`cover_model.training.preset_name`): it names
+        the run folder and goes into its ``config.json``.
+    root : Path, optional
+        The folder of run folders (default: ``checkpoints_dir()``).
+    dataset : Dataset, optional
+        ``cfg.data`` already loaded, to count its training covers (public mode) without
+        loading it again.
+
+    Raises
+    ------
+    JobLimitError
+        ``owner`` has as many jobs queued or running as a session may.
+    JobError
+        Public mode refuses the job's work or weights path, or run folders cannot
+        be written in ``root``.
     """
     root = Path(root or checkpoints_dir())
     request = dataclasses.asdict(cfg)
     digest = runs.config_digest(request)
-    with _launch_lock(root):
-        for run_dir in running_jobs(root):
+    check_job(cfg, dataset)
+    with _writing_runs(root), _launch_lock(root):
+        for run_dir in _active(root):
             if (read_json(run_dir / REQUEST_NAME) or {}).get("digest") == digest:
                 return run_dir
+        _check_session_cap(root, owner)
         run_dir = runs.new_run_dir(request, name=preset, root=root)
-        write_json(run_dir / REQUEST_NAME, {"config": request, "digest": digest,
-                                            **({"preset": preset} if preset else {})})
-        with open(run_dir / "log.txt", "w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cover_model", "train", "--request", str(run_dir / REQUEST_NAME),
-                 "--run-dir", str(run_dir), "--progress-file", str(run_dir / "progress.json")],
-                cwd=PROJECT_ROOT, env=tuned_env(), stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)      # survives the page, and the server, that started it
-        runs.write_status(run_dir, "running", pid=process.pid)
+        _enqueue(run_dir, {"config": request, "digest": digest,
+                           **({"preset": preset} if preset else {})}, owner)
+        _dispatch_locked(root)
     return run_dir
 
 
-def job_status(run_dir: Path) -> dict:
-    """State, latest progress, and on failure the last lines of the log."""
+def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
+    """Queue ``train --resume`` of a failed or cancelled run (:func:`resumable`); return it.
+
+    It goes through the same queue and limits as a new job. Already queued or
+    running, it is returned as it is.
+
+    Raises
+    ------
+    JobError
+        Nothing to resume, or as :func:`start_job`.
+    """
+    from .training import saved_config
     run_dir = Path(run_dir)
+    if runs.read_status(run_dir)["state"] in ACTIVE:
+        return run_dir
+    if not resumable(run_dir):
+        raise JobError(f"{run_dir.name} has no saved epoch to resume from")
+    config = runs.read_config(run_dir)
+    check_job(saved_config(config))
+    root = run_dir.parent
+    with _writing_runs(root), _launch_lock(root):
+        if runs.read_status(run_dir)["state"] in ACTIVE:       # a second click won the lock
+            return run_dir
+        _check_session_cap(root, owner)
+        request = read_json(run_dir / REQUEST_NAME) or {       # a run the CLI started
+            "config": config, "digest": runs.config_digest(config)}
+        (run_dir / "progress.json").unlink(missing_ok=True)    # the last run's final step
+        _enqueue(run_dir, request | {"resume": True}, owner)
+        _dispatch_locked(root)
+    return run_dir
+
+
+def resumable(run_dir: Path) -> bool:
+    """Whether a run stopped (failed or cancelled) with at least one epoch saved."""
+    run_dir = Path(run_dir)
+    return (runs.read_status(run_dir)["state"] in ("failed", "cancelled")
+            and (run_dir / "last_state.pt").is_file())
+
+
+def job_status(run_dir: Path) -> dict:
+    """State, latest progress; on failure the last lines of the log; while queued its
+    ``queue_position`` (1 = next) and ``queue_length``. Moves the queue first."""
+    run_dir = Path(run_dir)
+    dispatch(run_dir.parent)
     status = runs.read_status(run_dir)
     status["progress"] = read_json(run_dir / "progress.json")
     if status["state"] == "failed":
         status["log_tail"] = _tail(run_dir / "log.txt")
+    elif status["state"] == "queued":
+        queue = queued_jobs(run_dir.parent)
+        if run_dir in queue:
+            status |= {"queue_position": queue.index(run_dir) + 1, "queue_length": len(queue)}
     return status
 
 
 def cancel_job(run_dir: Path) -> bool:
-    """Ask a running job to stop; it saves its last epoch and marks itself cancelled."""
-    status = runs.read_status(Path(run_dir))
+    """Take a queued job off the queue (it reads ``cancelled``), or ask a running job to
+    stop: it saves its last epoch and marks itself cancelled. False if neither."""
+    run_dir = Path(run_dir)
+    if runs.read_status(run_dir)["state"] == "queued" and _unqueue(run_dir):
+        return True
+    status = runs.read_status(run_dir)
     if status["state"] != "running":
         return False
     try:
@@ -75,23 +170,229 @@ def cancel_job(run_dir: Path) -> bool:
 
 
 def running_jobs(root: Path | None = None) -> list[Path]:
-    """Run folders whose training process is alive."""
+    """Run folders whose training process is alive (after moving the queue)."""
     root = Path(root or checkpoints_dir())
-    if not root.is_dir():
+    dispatch(root)
+    return _running(root)
+
+
+def queued_jobs(root: Path | None = None) -> list[Path]:
+    """Jobs waiting for a free slot, oldest first (the order they will start in)."""
+    root = Path(root or checkpoints_dir())
+    # status.json itself must say queued: read_status reads a missing or damaged one as
+    # queued too, and such a folder must never be started.
+    queued = [p for p in _job_dirs(root)
+              if (read_json(p / "status.json") or {}).get("state") == "queued"]
+    return sorted(queued, key=lambda p: ((read_json(p / REQUEST_NAME) or {}).get("submitted", 0),
+                                         p.name))
+
+
+def owner_of(run_dir: Path) -> str | None:
+    """The session that asked for this job (None: the CLI, or the server's demo)."""
+    return (read_json(Path(run_dir) / REQUEST_NAME) or {}).get("owner")
+
+
+def latest_job(owner: str | None, root: Path | None = None) -> Path | None:
+    """``owner``'s most recently submitted job, whatever its state, or None."""
+    if not owner:
+        return None
+    root = Path(root or checkpoints_dir())
+    requests = {p: read_json(p / REQUEST_NAME) or {} for p in _job_dirs(root)}
+    mine = [p for p, request in requests.items() if request.get("owner") == owner]
+    return max(mine, key=lambda p: (requests[p].get("submitted", 0), p.name), default=None)
+
+
+def find_job(name: str, root: Path | None = None) -> Path | None:
+    """The job folder called ``name`` (a URL's ``run=``), or None; never a path elsewhere."""
+    if not re.fullmatch(r"[\w-][\w.-]*", name or ""):
+        return None
+    run_dir = Path(root or checkpoints_dir()) / name
+    return run_dir if (run_dir / "status.json").is_file() else None
+
+
+def dispatch(root: Path | None = None) -> list[Path]:
+    """Start queued jobs, oldest first, while fewer than ``max_running_jobs`` run;
+    return those started.
+
+    Cheap enough to call on every poll: without a queued job it only reads. Where the
+    folder cannot be written (read-only) it starts nothing and raises nothing.
+    """
+    root = Path(root or checkpoints_dir())
+    if not queued_jobs(root):
         return []
-    return [p for p in sorted(root.iterdir()) if (p / "status.json").is_file()
-            and runs.read_status(p)["state"] == "running"]
+    try:
+        with _launch_lock(root):
+            return _dispatch_locked(root)
+    except OSError:
+        return []
+
+
+# --- the limits of public mode -----------------------------------------------------
+
+def check_job(cfg, dataset: Dataset | None = None) -> None:
+    """Refuse, before it is queued, a job public mode does not allow: a weights file
+    outside the allowed folders (the same answer whether it exists or not, and no
+    path in it), or more work than ``max_job_work``. Outside public mode, nothing."""
+    if cfg.weights:
+        try:
+            hosting.check_server_path(cfg.weights)
+        except hosting.AccessError as exc:
+            raise JobError(f"Weights: {exc}; leave it empty to use the ImageNet weights "
+                           "this server has.") from None
+    cap = hosting.limits().max_job_work
+    if cap:
+        _check_work(cfg, _n_train(cfg, dataset), cap)
+
+
+def job_work(cfg, n_train: int) -> float:
+    """epochs x training covers x input pixels; a logistic head (no epochs) counts one epoch.
+
+    >>> from cover_model.training import TrainConfig
+    >>> job_work(TrainConfig(epochs=10, size_px=224), 1000)
+    501760000
+    """
+    return _epochs(cfg) * n_train * cfg.input_px ** 2
+
+
+def _epochs(cfg) -> int:
+    return 1 if cfg.head == "logistic" else cfg.epochs
+
+
+def _check_work(cfg, n_train: int, cap: float) -> None:
+    """A JobError naming the knob to turn when ``cfg`` asks for more than ``cap``."""
+    work = job_work(cfg, n_train)
+    if work <= cap:
+        return
+    px, epochs = cfg.input_px, _epochs(cfg)
+    fit_epochs = int(cap // (n_train * px ** 2))
+    fit_px = int((cap / (epochs * n_train)) ** 0.5)
+    advice = []
+    if cfg.head != "logistic" and fit_epochs >= 1:
+        advice.append(f"fewer epochs (at most {fit_epochs:,} at {px} px)")
+    if fit_px >= 16:
+        advice.append(f"a smaller size (Size (px) at most {fit_px} for {epochs:,} epoch(s))")
+    advice = advice or ["fewer covers"]
+    raise JobError(f"This job asks for more than this demo allows: {epochs:,} epoch(s) x "
+                   f"{n_train:,} training covers x {px}x{px} px = {work:.3g}; the limit is "
+                   f"{cap:.3g}. Use {' or '.join(advice)}.")
+
+
+def _n_train(cfg, dataset: Dataset | None) -> int:
+    """How many covers ``cfg`` trains on: its data's training split, split as training will."""
+    try:
+        dataset = dataset if dataset is not None else load_dataset(cfg.data)
+    except DatasetError as exc:
+        raise JobError(hosting.visitor_message(f"Cannot read the dataset: {exc}")) from None
+    try:
+        split = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed).items["split"]
+    except ValueError:                  # training will refuse it too; bound by every cover
+        return len(dataset)
+    return int((split == "train").sum())
+
+
+def _check_session_cap(root: Path, owner: str | None) -> None:
+    cap = hosting.limits().max_jobs_per_session
+    if not cap or not owner:
+        return
+    mine = [p for p in _active(root) if owner_of(p) == owner]
+    if len(mine) >= cap:
+        raise JobLimitError(SESSION_LIMIT_MESSAGE if cap == 1 else
+                            f"You already have {len(mine)} jobs running or queued, as many as "
+                            "one session may; wait for one or cancel it.")
+
+
+# --- the queue on disk ---------------------------------------------------------------
+
+def _enqueue(run_dir: Path, request: dict, owner: str | None) -> None:
+    write_json(run_dir / REQUEST_NAME, request | {"owner": owner, "submitted": time.time()})
+    runs.write_status(run_dir, "queued", pid=None, pid_started=None, error=None)
+
+
+def _unqueue(run_dir: Path) -> bool:
+    """Mark a still-queued job cancelled (under the lock: the dispatcher may start it now)."""
+    with _writing_runs(run_dir.parent), _launch_lock(run_dir.parent):
+        if runs.read_status(run_dir)["state"] != "queued":
+            return False
+        runs.write_status(run_dir, "cancelled", error=None)
+        return True
+
+
+def _dispatch_locked(root: Path) -> list[Path]:
+    free = max(hosting.limits().max_running_jobs, 1) - len(_running(root))
+    started = queued_jobs(root)[:max(free, 0)]
+    for run_dir in started:
+        _launch(run_dir)
+    return started
+
+
+def _launch(run_dir: Path) -> None:
+    """Start a queued job's process and mark it running (the caller holds the lock)."""
+    request = read_json(run_dir / REQUEST_NAME) or {}
+    if request.get("resume"):                  # the log goes on; the run folder is its own request
+        args, log_mode = ["--resume", str(run_dir)], "a"
+    else:
+        args, log_mode = ["--request", str(run_dir / REQUEST_NAME), "--run-dir", str(run_dir)], "w"
+    try:
+        with open(run_dir / "log.txt", log_mode) as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cover_model", "train", *args,
+                 "--progress-file", str(run_dir / "progress.json")],
+                cwd=PROJECT_ROOT, env=tuned_env(), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)      # survives the page, and the server, that started it
+    except OSError as exc:                   # never retried forever: the job fails, the queue moves
+        runs.write_status(run_dir, "failed", error=f"could not start: {exc.strerror or exc}")
+        return
+    runs.write_status(run_dir, "running", pid=process.pid, started=time.time())
+
+
+def mark_stopped(run_dir: Path, exc: BaseException) -> None:
+    """A job's process stops on ``exc`` before training could record why (a bad request,
+    no run to resume): mark it so, or it would hold its slot until its pid is gone."""
+    status = runs.read_status(Path(run_dir))
+    if status["state"] == "running" and status.get("pid") == os.getpid():
+        cancelled = isinstance(exc, KeyboardInterrupt)
+        runs.write_status(run_dir, "cancelled" if cancelled else "failed",
+                          error=None if cancelled else f"{type(exc).__name__}: {exc}")
+
+
+def _running(root: Path) -> list[Path]:
+    return [p for p in _job_dirs(root) if runs.read_status(p)["state"] == "running"]
+
+
+def _active(root: Path) -> list[Path]:
+    return _running(root) + queued_jobs(root)
+
+
+def _job_dirs(root: Path) -> list[Path]:
+    """Folders of ``root`` with a status (jobs, and runs the CLI started); none if it is missing."""
+    try:
+        return [p for p in sorted(root.iterdir()) if (p / "status.json").is_file()]
+    except OSError:
+        return []
+
+
+@contextmanager
+def _writing_runs(root: Path):
+    """Turn "this folder cannot be written" into a JobError a page can show."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        where = f"{root.name}/" if hosting.is_public() else f"{root}/"
+        raise JobError(f"cannot write run folders in {where} (read-only); set "
+                       "COVER_LAB_CHECKPOINTS to a writable folder") from None
 
 
 @contextmanager
 def _launch_lock(root: Path):
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".launch.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    fd = os.open(root / ".launch.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)                    # closing releases the lock
 
 
 def _tail(path: Path, n_lines: int = 12) -> str:

@@ -4,6 +4,7 @@ A run folder is enough to rebuild its model and read its results:
 
     config.json        the TrainConfig, the class names, the dataset fingerprint
     status.json        queued | running | done | failed | cancelled, pid, error
+                       (queued: a dashboard job waiting for a free slot, see jobs.py)
     progress.json      the latest step while it runs (epoch, loss, ETA, ...)
     metrics.json       per-epoch history; final val/test metrics
     best.safetensors   weights of the best epoch on validation
