@@ -2,23 +2,13 @@
 
 Screenshots land in tests/e2e/screenshots/ (git-ignored) for a human to look at.
 """
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from cover_model.paths import PROJECT_ROOT
+from .server import CHROMIUM, CHROMIUM_ARGS, ServerError, dashboard
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).parent / "screenshots"
 
 pytestmark = pytest.mark.e2e
@@ -27,43 +17,14 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"no browser at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
     """A dashboard on a fresh data folder: the first launch generates the covers."""
-    port = free_port()
-    env = dict(os.environ, COVER_LAB_DATA=str(tmp_path / "data"))
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "cover_model", "dashboard", "--port", str(port),
-                             "--address", "127.0.0.1"], cwd=PROJECT_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc, tmp_path / "server.log")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-
-
-def wait_healthy(url, proc, log_path, timeout_s=60):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited early:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"server not healthy after {timeout_s} s:\n{log_path.read_text()}")
+        with dashboard(tmp_path) as (url, _):
+            yield url
+    except ServerError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
