@@ -2,6 +2,7 @@
 import streamlit as st
 
 import ui
+from cover_model import hosting
 from cover_model.color.figures import histogram_figure, profile_similarity_figure
 from cover_model.color.profile import profile_cover
 from cover_model.images import ImageDecodeError, decode_image
@@ -25,7 +26,7 @@ ui.demo_model_sidebar()
 try:
     predictor = ui.load_predictor(run_dir)
 except RunError as exc:                   # a damaged or foreign run folder, not a traceback
-    st.error(f"Cannot load this model: {exc}. Pick another model in the sidebar, or train one "
+    st.error(f"Cannot load this model: {hosting.visitor_message(str(exc))}. Pick another model in the sidebar, or train one "
              "on the Train page.", icon=":material/error:")
     st.stop()
 if SHIPPED and run_dir == str(SHIPPED):

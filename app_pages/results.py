@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cover_model import runs
+from cover_model import hosting, runs
 from cover_model.files import read_json
 from cover_model.results import runs_table
 from cover_model.shipped import shipped_run
@@ -27,7 +27,8 @@ def failed_runs(run_dirs) -> None:
     if failed:
         with st.expander(f"{len(failed)} failed run(s)", expanded=len(failed) <= 2):
             for run_dir, status in failed:
-                st.error(f"`{run_dir.name}`: {status.get('error') or 'no error recorded'}")
+                cause = hosting.visitor_message(status.get("error") or "no error recorded")
+                st.error(f"`{run_dir.name}`: {cause}")
 
 
 def gallery(run_dir: Path, class_names, *, synthetic: bool) -> None:
@@ -70,7 +71,10 @@ if not all_runs:
     st.stop()
 
 st.subheader("Runs")
-st.dataframe(runs_table(all_runs), hide_index=True, width="stretch", column_config=RUNS_COLUMNS,
+table = runs_table(all_runs)
+if "data" in table:
+    table["data"] = table["data"].astype(str).map(hosting.visitor_message)
+st.dataframe(table, hide_index=True, width="stretch", column_config=RUNS_COLUMNS,
              column_order=RUNS_ORDER, placeholder="–")
 failed_runs(all_runs)
 finished = [d for d in all_runs if (read_json(d / "metrics.json") or {}).get("test")]
@@ -104,6 +108,8 @@ st.subheader("One run in detail")
 run_dir = Path(st.selectbox("Run", [str(d) for d in chosen], format_func=lambda d: labels[Path(d)],
                             key="results_detail_run")) if len(chosen) > 1 else chosen[0]
 metrics, config = read_json(run_dir / "metrics.json"), read_json(run_dir / "config.json") or {}
+if isinstance(config.get("data"), str):
+    config["data"] = hosting.visitor_message(config["data"])
 class_names = metrics.get("class_names") or config.get("class_names", [])
 left, right = st.columns([3, 2])
 with left:
