@@ -1,0 +1,76 @@
+"""End to end in public mode: what a stranger on the hosted demo can reach, in a real browser."""
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cover_model.paths import PROJECT_ROOT
+
+from .server import CHROMIUM, CHROMIUM_ARGS, ServerError, dashboard
+
+SHOTS = Path(__file__).parent / "screenshots"
+
+pytestmark = pytest.mark.e2e
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no browser at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+
+
+@pytest.fixture
+def public_server(tmp_path, embedded_data):
+    """A public demo whose embedded covers are already generated (embedded_data)."""
+    try:
+        with dashboard(tmp_path, COVER_LAB_PUBLIC="1", COVER_LAB_DATA=str(embedded_data),
+                       COVER_LAB_CHECKPOINTS=str(tmp_path / "checkpoints")) as (url, _):
+            yield url
+    except ServerError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def browser():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def zip_of(folder: Path, out: Path) -> Path:
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder.parent))
+    return out
+
+
+def assert_no_server_paths(page, *roots) -> None:
+    text = page.locator("body").inner_text()
+    for root in (PROJECT_ROOT, *roots):
+        assert str(root) not in text, f"{root} shown to a visitor"
+    assert page.get_by_test_id("stException").count() == 0
+    assert "Traceback" not in text
+
+
+def test_a_visitor_reaches_no_server_folder_and_sees_no_server_path(
+        public_server, browser, folder_dataset, embedded_data, tmp_path):
+    SHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{public_server}/dataset")
+    page.get_by_text("Sample covers").wait_for(timeout=120_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    assert sidebar.get_by_text("Upload a zip").count() == 1
+    assert sidebar.get_by_text("Folder, manifest or zip on the server").count() == 0
+    assert_no_server_paths(page, embedded_data)
+
+    sidebar.get_by_text("Upload a zip").click()
+    sidebar.locator("input[type=file]").set_input_files(str(zip_of(folder_dataset, tmp_path / "mine.zip")))
+    page.get_by_test_id("stMetricValue").filter(has_text="30").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert_no_server_paths(page, embedded_data, tmp_path)
+    page.screenshot(path=SHOTS / "public-upload.png", full_page=True)
+
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 this is not a zip")
+    sidebar.locator("input[type=file]").set_input_files(str(tmp_path / "broken.zip"))
+    page.get_by_text("not a valid zip").wait_for(timeout=60_000)
+    assert_no_server_paths(page, embedded_data, tmp_path)
