@@ -1,15 +1,45 @@
-"""Start the Streamlit server with the heavy libraries already imported.
+"""Start the Streamlit server with the process settings and the heavy libraries in place.
 
-``python -m cover_model dashboard`` runs this file. Streamlit runs every page in
-this one process, so importing torch, scikit-learn and the package here (about 3 s
-on an idle 2-core machine, over 10 s on a busy one) spares the first visitor that
-wait: the first render of Predict is the page itself, not the imports.
+``python -m cover_model dashboard`` runs this file, and so does the container (its
+command is that one). By then ``python -m cover_model`` has restarted itself with
+the allocator tunables and the passive OpenMP wait policy
+(:mod:`cover_model.runtime`: torch on CPU is about 3x faster with them); glibc reads
+``GLIBC_TUNABLES`` only when a process starts, so they cannot be set from here.
+
+This file then imports torch, scikit-learn and the package (about 3 s on an idle
+2-core machine, over 10 s on a busy one). Streamlit runs every page in this one
+process, so the first visitor's first render of Predict is the page itself, not the
+imports.
+
+``streamlit run app.py`` (how some hosts start an app) skips this file: the app
+works the same, but its first visitor waits for the imports, and torch runs with
+glibc's default allocator unless the host's environment sets the tunables
+(docs/hosting.md lists the variables).
 """
+import os
 import sys
 
-import ui  # noqa: F401  (torch, scikit-learn, cover_model: the slow first import)
-from streamlit.web import cli as streamlit_cli
+from cover_model.runtime import ALLOCATOR_TUNABLES, allocator_is_tuned
+
+
+def check_process_settings() -> None:
+    """Set what can still be set (OpenMP reads its policy when torch loads it); say in the
+    server log when the allocator tunables are missing, as they cannot be set any more."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if sys.platform == "linux" and not allocator_is_tuned():
+        print(f"warning: GLIBC_TUNABLES lacks {ALLOCATOR_TUNABLES}: torch on CPU runs about "
+              "3x slower; start with python -m cover_model dashboard, or set it in the "
+              "environment", file=sys.stderr, flush=True)
+
+
+def serve(argv: list[str]) -> int:
+    """``streamlit run`` with ``argv``: the app script, then streamlit's flags."""
+    import ui  # noqa: F401  (torch, scikit-learn, cover_model: the slow first import)
+    from streamlit.web import cli as streamlit_cli
+    sys.argv = ["streamlit", "run", *argv]
+    return streamlit_cli.main()
+
 
 if __name__ == "__main__":
-    sys.argv = ["streamlit", "run", *sys.argv[1:]]
-    sys.exit(streamlit_cli.main())
+    check_process_settings()
+    sys.exit(serve(sys.argv[1:]))

@@ -6,7 +6,8 @@
     python -m cover_model collect LINKS OUT_DIR       # download covers from a link list
     python -m cover_model baselines DATA --out DIR    # Table 2: the scikit-learn zoo
     python -m cover_model report --data DATA --out reports/NAME   # the whole study, as a report
-    python -m cover_model dashboard                   # the Streamlit app
+    python -m cover_model dashboard [--public]        # the Streamlit app
+    python -m cover_model export-onnx RUN_DIR         # the run's network as ONNX (model.onnx)
 
 DATA is a folder (``root/<genre>/*``), a manifest CSV, a zip of either, or
 ``synth`` (the default): the project's own procedurally generated covers.
@@ -91,7 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     dash = commands.add_parser("dashboard", help="start the Streamlit dashboard")
     dash.add_argument("--port", type=int, default=8501)
     dash.add_argument("--address", default="localhost", help="bind address (default: localhost)")
+    dash.add_argument("--public", action="store_true",
+                      help="serve strangers: public mode's limits (also COVER_LAB_PUBLIC=1)")
     dash.set_defaults(run=run_dashboard)
+
+    onnx = commands.add_parser("export-onnx", help="write a run's network as ONNX, to predict "
+                               "with onnxruntime instead of torch")
+    onnx.add_argument("run_dir", type=Path)
+    onnx.add_argument("--out", type=Path, help="ONNX file to write (default: RUN_DIR/model.onnx)")
+    onnx.set_defaults(run=run_export_onnx)
     return parser
 
 
@@ -216,11 +225,55 @@ def run_baselines(args) -> int:
 
 def run_dashboard(args) -> int:
     # ui_server.py imports the heavy libraries before serving, then runs streamlit's own CLI.
+    # Shared settings are in .streamlit/config.toml, which streamlit reads from the working
+    # folder (make demo and the container start there); public ones come as flags.
+    from .hosting import PUBLIC_ENV, is_public
+    if args.public:
+        os.environ[PUBLIC_ENV] = "1"
     command = [sys.executable, str(PROJECT_ROOT / "ui_server.py"), str(PROJECT_ROOT / "app.py"),
                "--server.port", str(args.port), "--server.address", args.address,
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    print(f"dashboard on http://{args.address}:{args.port}", flush=True)
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               *(public_server_flags() if is_public() else [])]
+    print(f"dashboard on http://{args.address}:{args.port}"
+          f"{' (public mode)' if is_public() else ''}", flush=True)
     os.execv(sys.executable, command)   # the environment (allocator tunables) carries over
+
+
+def public_server_flags() -> list[str]:
+    """Streamlit settings for a server open to strangers, as ``streamlit run`` flags.
+
+    No traceback or exception text in the browser (the server log keeps them), and
+    no upload larger than a visitor's whole upload quota, nor than the shared
+    setting: Streamlit holds an upload in memory, so a file the quota would refuse
+    is better refused before it crosses the network.
+    """
+    from .hosting import MB, limits
+    flags = ["--client.showErrorDetails", "none"]
+    quota = limits().upload_quota_bytes
+    if quota:
+        shared_mb = _shared_streamlit_option("server", "maxUploadSize", default=200)  # streamlit's
+        flags += ["--server.maxUploadSize", str(max(1, min(quota // MB, shared_mb)))]
+    return flags
+
+
+def _shared_streamlit_option(section: str, name: str, *, default):
+    """A value of the project's .streamlit/config.toml (the settings every start shares)."""
+    import tomllib
+    try:
+        settings = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return default
+    return settings.get(section, {}).get(name, default)
+
+
+def run_export_onnx(args) -> int:
+    from .serving import export_onnx
+    start = time.perf_counter()
+    out = export_onnx(args.run_dir, args.out)
+    print(f"ONNX model written to {out} ({out.stat().st_size / 1e6:.1f} MB, "
+          f"{time.perf_counter() - start:.1f} s); predict without torch: "
+          f"python -m cover_model.serving {out} cover.jpg")
+    return 0
 
 
 def _print_skipped(skipped, limit: int = 20) -> None:

@@ -20,9 +20,8 @@ import torch
 from torch import nn
 
 from . import runs
-from .images import decode_image
 from .nets import build_model, last_conv_layer, last_conv_layers
-from .preprocess import downsize
+from .serving import cover_input
 
 
 class Predictor:
@@ -64,10 +63,8 @@ class Predictor:
 
     def prepare(self, image) -> torch.Tensor:
         """An image (bytes, path, file or RGB array) -> a (1, 3, S, S) float tensor in [0, 1]."""
-        rgb = image if isinstance(image, np.ndarray) else decode_image(
-            image, draft_px=None if self.method == "random" else self.input_px)
-        small = downsize(rgb, self.input_px, method=self.method, rng=np.random.default_rng(0))
-        return torch.from_numpy(small).permute(2, 0, 1)[None].float().div_(255)
+        # The ONNX predictor shares this step, torch-free: both see the same pixels.
+        return torch.from_numpy(cover_input(image, input_px=self.input_px, method=self.method))
 
     @torch.no_grad()
     def probabilities(self, image) -> np.ndarray:
