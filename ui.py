@@ -209,8 +209,26 @@ def _generation_progress() -> None:
 def finished_runs() -> list[Path]:
     """Run folders whose training finished, newest first (read from disk on each call);
     a folder with an unreadable config.json is left out."""
-    return [r for r in runs.list_runs() if runs.read_status(r)["state"] == "done"
+    return [r for r in visible_runs(runs.list_runs()) if runs.read_status(r)["state"] == "done"
             and read_json(r / "config.json") is not None]
+
+
+def visible_runs(run_dirs) -> list[Path]:
+    """The runs this visitor may see. Locally, all; in public mode, the runs on the
+    embedded covers and the visitor's own, so nobody sees a stranger's covers or scores."""
+    if not hosting.is_public():
+        return list(run_dirs)
+    me = visitor_id()
+    return [r for r in run_dirs if _owner(r) == me or
+            (read_json(r / "config.json") or _request(r).get("config") or {}).get("data") == DATA_EMBEDDED]
+
+
+def _request(run_dir: Path) -> dict:
+    return read_json(run_dir / jobs.REQUEST_NAME) or {}
+
+
+def _owner(run_dir: Path) -> str | None:
+    return _request(run_dir).get("owner")
 
 
 def model_choices(fingerprint: str | None) -> list[Path]:

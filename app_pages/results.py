@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import ui
 from cover_model import hosting, runs
 from cover_model.files import read_json
 from cover_model.results import runs_table
@@ -64,7 +65,7 @@ st.title("Results")
 # new run shows up at once).
 SHIPPED = shipped_run()
 all_runs = ([SHIPPED] if SHIPPED else []) + [
-    r for r in runs.list_runs() if SHIPPED is None or r.resolve() != SHIPPED.resolve()]
+    r for r in ui.visible_runs(runs.list_runs()) if SHIPPED is None or r.resolve() != SHIPPED.resolve()]
 if not all_runs:
     st.info("No runs yet: start one on the Train page.")
     st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")

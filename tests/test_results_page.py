@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from cover_model import runs, training
 from cover_model.files import write_json
+from cover_model.paths import PROJECT_ROOT
 from cover_model.training import TrainConfig
 
 from .helpers import open_page
@@ -113,3 +114,24 @@ def test_run_labels_tell_apart_runs_of_one_model_even_in_the_same_second(tmp_pat
     assert len(set(labels.values())) == 4
     assert labels[tmp_path / names[2]] == "custom scratch 32px · 11-25 05:41:24"
     assert labels[tmp_path / names[3]] == "alexnet scratch 32px"
+
+
+def test_public_mode_shows_a_visitor_only_embedded_runs_and_their_own(embedded_data, app_main,
+                                                                     monkeypatch):
+    """A hosted demo: a stranger's run on their uploaded covers (its data path, its
+    scores, its misclassified covers) stays theirs."""
+    monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
+    for name, data, owner in [("embedded", "synth", None), ("strangers", "/srv/x/uploads/a.zip", "0123456789ab"),
+                              ("mine", "/srv/x/uploads/b.zip", "aaaaaaaaaaaa")]:
+        run_dir = runs.new_run_dir({"arch": "custom", "mode": "scratch"}, name=name)
+        write_json(run_dir / "config.json", dataclasses.asdict(TrainConfig(data=data)))
+        write_json(run_dir / "request.json", {"config": {"data": data}, "owner": owner})
+        runs.write_status(run_dir, "failed", error=f"DatasetError: {data}: no usable images")
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    at.query_params["visitor"] = "aaaaaaaaaaaa"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    shown = " ".join(at.dataframe[0].value["run"])
+    assert "embedded" in shown and "mine" in shown and "strangers" not in shown
+    assert "/srv/x" not in texts(at, "error") + " ".join(at.dataframe[0].value["data"])
