@@ -74,3 +74,34 @@ def test_a_visitor_reaches_no_server_folder_and_sees_no_server_path(
     sidebar.locator("input[type=file]").set_input_files(str(tmp_path / "broken.zip"))
     page.get_by_text("not a valid zip").wait_for(timeout=60_000)
     assert_no_server_paths(page, embedded_data, tmp_path)
+
+
+def start_training(page, url: str, *, seed: int, epochs: int) -> None:
+    page.goto(f"{url}/train")
+    for name, value in (("Seed", seed), ("Epochs", epochs)):
+        box = page.get_by_role("spinbutton", name=name)
+        box.wait_for(timeout=120_000)
+        box.fill(str(value))
+        box.press("Enter")
+        page.wait_for_timeout(800)
+    page.get_by_role("button", name="Start training").click()
+
+
+def test_jobs_past_the_cap_wait_in_the_queue_and_one_visitor_gets_one_job(public_server, browser):
+    """Public mode runs one job at a time and one per visitor: a second visitor's job
+    waits showing its place, and starts by itself when the first is cancelled."""
+    first, second = (browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+                     for _ in range(2))
+    start_training(first, public_server, seed=1, epochs=500)
+    first.get_by_text("Training").first.wait_for(timeout=120_000)
+    start_training(second, public_server, seed=2, epochs=1)
+    second.get_by_text("Queued: place 1 of 1").wait_for(timeout=60_000)
+    second.screenshot(path=SHOTS / "public-queued.png", full_page=True)
+
+    start_training(first, public_server, seed=3, epochs=1)          # a second job of one visitor
+    first.get_by_text("already have a job").wait_for(timeout=60_000)
+    assert_no_server_paths(first)
+
+    first.get_by_role("button", name="Cancel").click()
+    second.get_by_text("Finished").first.wait_for(timeout=240_000)  # left the queue by itself
+    assert_no_server_paths(second)
