@@ -24,6 +24,7 @@ page = st.navigation({
 })
 ui.hide_error_details()
 try:
+    ui.visitor_id()             # into the URL on every page, so a reload keeps the visitor's jobs
     ui.dataset_sidebar()
     page.run()
 except Exception as exc:        # st.stop and st.rerun are not Exceptions: they pass through

@@ -81,11 +81,11 @@ async def visitor(browser, url: str, index: int, cover: Path) -> dict:
     await page.get_by_text("Most likely").first.wait_for(timeout=180_000)
     result["answer_s"] = round(time.monotonic() - start, 2)
     await page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Train").click()
-    seed = page.get_by_role("spinbutton", name="Seed")
+    batch = page.get_by_role("spinbutton", name="Batch size")
     await page.get_by_role("button", name="Start training").wait_for(timeout=120_000)
-    if await seed.count():                       # a different job per visitor
-        await seed.fill(str(index))
-        await seed.press("Enter")
+    if await batch.count():                      # a different job per visitor
+        await batch.fill(str(10 + index))
+        await batch.press("Enter")
         await page.wait_for_timeout(1000)
     await page.get_by_role("button", name="Start training").click()
     told = page.get_by_text("Queued: place").or_(page.get_by_text("epoch ")).or_(

@@ -76,9 +76,9 @@ def test_a_visitor_reaches_no_server_folder_and_sees_no_server_path(
     assert_no_server_paths(page, embedded_data, tmp_path)
 
 
-def start_training(page, url: str, *, seed: int, epochs: int) -> None:
-    page.goto(f"{url}/train")
-    for name, value in (("Seed", seed), ("Epochs", epochs)):
+def start_training(page, *, batch: int, epochs: int) -> None:
+    """On the Train page already open: the paper's settings with this batch size and epochs."""
+    for name, value in (("Batch size", batch), ("Epochs", epochs)):
         box = page.get_by_role("spinbutton", name=name)
         box.wait_for(timeout=120_000)
         box.fill(str(value))
@@ -92,13 +92,15 @@ def test_jobs_past_the_cap_wait_in_the_queue_and_one_visitor_gets_one_job(public
     waits showing its place, and starts by itself when the first is cancelled."""
     first, second = (browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
                      for _ in range(2))
-    start_training(first, public_server, seed=1, epochs=500)
+    for page in (first, second):
+        page.goto(f"{public_server}/train")
+    start_training(first, batch=10, epochs=500)
     first.get_by_text("Training").first.wait_for(timeout=120_000)
-    start_training(second, public_server, seed=2, epochs=1)
+    start_training(second, batch=11, epochs=1)
     second.get_by_text("Queued: place 1 of 1").wait_for(timeout=60_000)
     second.screenshot(path=SHOTS / "public-queued.png", full_page=True)
 
-    start_training(first, public_server, seed=3, epochs=1)          # a second job of one visitor
+    start_training(first, batch=12, epochs=1)          # a second job of one visitor
     first.get_by_text("already have a job").wait_for(timeout=60_000)
     assert_no_server_paths(first)
 
