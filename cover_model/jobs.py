@@ -20,6 +20,7 @@ is queued (:func:`check_job`).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import fcntl
@@ -111,8 +112,8 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
     """
     from .training import saved_config
     run_dir = Path(run_dir)
-    if runs.read_status(run_dir)["state"] in ACTIVE:
-        return run_dir
+    if (run_dir / "status.json").is_file() and runs.read_status(run_dir)["state"] in ACTIVE:
+        return run_dir                  # (read_status reads no status.json as queued)
     if not resumable(run_dir):
         raise JobError(f"{run_dir.name} has no saved epoch to resume from")
     config = runs.read_config(run_dir)
@@ -162,6 +163,8 @@ def cancel_job(run_dir: Path) -> bool:
     status = runs.read_status(run_dir)
     if status["state"] != "running":
         return False
+    with contextlib.suppress(OSError):
+        (run_dir / runs.CANCEL_MARK).touch()
     try:
         os.kill(int(status["pid"]), signal.SIGTERM)
     except ProcessLookupError:
@@ -305,6 +308,7 @@ def _check_session_cap(root: Path, owner: str | None) -> None:
 
 def _enqueue(run_dir: Path, request: dict, owner: str | None) -> None:
     write_json(run_dir / REQUEST_NAME, request | {"owner": owner, "submitted": time.time()})
+    (run_dir / runs.CANCEL_MARK).unlink(missing_ok=True)           # a resume: the last Cancel
     runs.write_status(run_dir, "queued", pid=None, pid_started=None, error=None)
 
 

@@ -34,6 +34,9 @@ from .nets import ARCHS, build_model
 from .paths import checkpoints_dir
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
+# Left by a job's Cancel (jobs.cancel_job): a process it stopped before it could record
+# that itself (still starting up, SIGTERM not yet handled) reads as cancelled, not failed.
+CANCEL_MARK = "cancel-requested"
 
 
 class RunError(ValueError):
@@ -194,6 +197,8 @@ def read_status(run_dir: Path) -> dict:
     if status["state"] != "running":
         return status
     if not _pid_alive(status.get("pid")):
+        if (Path(run_dir) / CANCEL_MARK).exists():
+            return status | {"state": "cancelled"}
         return status | {"state": "failed", "error": status.get("error") or
                          "the training process died (killed, or the machine restarted)"}
     if status.get("pid_started") and _process_start(status["pid"]) != status["pid_started"]:
