@@ -6,21 +6,27 @@ STAMP  := $(VENV)/.installed
 export GLIBC_TUNABLES := glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo public-demo test bench clean
 
 setup: $(STAMP)
 
-# Reinstalls only when requirements.txt changes. torch first, from the pins in
-# requirements.txt, so no other package can pull a different torch.
-$(STAMP): requirements.txt
+# Reinstalls only when a requirements file changes: requirements.txt (development) includes
+# requirements-serve.txt (the dashboard), which includes requirements-light.txt (ONNX only).
+# torch first, from the pins in requirements-serve.txt, so no other package can pull a
+# different torch.
+$(STAMP): requirements.txt requirements-serve.txt requirements-light.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet $$(grep -E '^(torch|torchvision)==' requirements.txt)
+	$(PYTHON) -m pip install --quiet $$(grep -E '^(torch|torchvision)==' requirements-serve.txt)
 	$(PYTHON) -m pip install --quiet -r requirements.txt
 	touch $@
 
 demo: setup
 	$(PYTHON) -m cover_model dashboard
+
+# The dashboard as the container serves it, on this machine: public mode's limits.
+public-demo: setup
+	$(PYTHON) -m cover_model dashboard --public
 
 test: setup
 	$(PYTHON) -m pytest
