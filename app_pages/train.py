@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from cover_model import jobs
+from cover_model import hosting, jobs
 from cover_model.config import from_dict
 from cover_model.files import read_json
 from cover_model.results import run_label
@@ -74,6 +74,38 @@ def curves(run_dir: Path, label: str, *, key: str) -> None:
         st.plotly_chart(training_curves_figure({label: history}), width="stretch", key=key)
 
 
+def may_control(run_dir: Path) -> bool:
+    """Cancel and Resume: on a public demo only for the visitor's own jobs; locally for any."""
+    return not hosting.is_public() or jobs.owner_of(run_dir) == ui.visitor_id()
+
+
+def cancel_button(run_dir: Path, *, queued: bool) -> None:
+    if not may_control(run_dir):
+        return
+    help_text = ("Take it off the queue." if queued
+                 else "Stop after the current step; finished epochs stay saved.")
+    if st.button("Cancel", icon=":material/stop_circle:", key="train_cancel", help=help_text):
+        jobs.cancel_job(run_dir)
+        if queued:
+            st.rerun()                   # the whole page switches to the cancelled view
+        st.toast("Cancelling: the job stops after its current step.")
+
+
+@st.fragment(run_every="1s")
+def queued_panel(run_dir: str) -> None:
+    run_dir = Path(run_dir)
+    status = jobs.job_status(run_dir)     # moves the queue, too
+    if status["state"] != "queued":
+        st.rerun()
+    st.markdown(f"**Queued** {job_label(run_dir)} · `{run_dir.name}`")
+    place = (f"place {status['queue_position']} of {status['queue_length']}"
+             if "queue_position" in status else "waiting")
+    at_once = hosting.limits().max_running_jobs
+    st.info(f"Queued: {place}. It starts by itself when a running job ends ({at_once} "
+            "run at once here); you may leave this page.", icon=":material/hourglass_top:")
+    cancel_button(run_dir, queued=True)
+
+
 @st.fragment(run_every="1s")
 def live_panel(run_dir: str) -> None:
     run_dir = Path(run_dir)
@@ -99,11 +131,9 @@ def live_panel(run_dir: str) -> None:
         loss.metric("Loss (this epoch)", f"{step['loss']:.3f}")
         acc.metric("Train accuracy (this epoch)", f"{step['acc1']:.1%}")
         speed.metric("Covers per second", f"{step['img_per_s']:,.0f}")
-        eta.metric("Time left", f"{eta_total_s(step, history):,.0f} s")
-    if st.button("Cancel", icon=":material/stop_circle:", key="train_cancel",
-                 help="Stop after the current step; finished epochs stay saved."):
-        jobs.cancel_job(run_dir)
-        st.toast("Cancelling: the job stops after its current step.")
+        eta.metric("Time left", f"{eta_total_s(step, history):,.0f} s",
+                   help="An estimate at the pace so far; it settles once an epoch has finished.")
+    cancel_button(run_dir, queued=False)
     curves(run_dir, label, key="train_live_curves")
 
 
@@ -119,12 +149,69 @@ def finished_panel(run_dir: Path, status: dict) -> None:
     elif status["state"] == "failed":
         log_lines = (status.get("log_tail") or "").strip().splitlines()
         cause = status.get("error") or (log_lines[-1] if log_lines else "no error recorded")
-        st.error(f"Training `{run_dir.name}` failed: {cause}", icon=":material/error:")
+        st.error(hosting.visitor_message(f"Training `{run_dir.name}` failed: {cause}"),
+                 icon=":material/error:")
     else:
         n_epochs = len(metrics.get("history") or [])
-        st.warning(f"Cancelled `{run_dir.name}` after {n_epochs} finished epoch(s); they are saved "
-                   "in its run folder.", icon=":material/stop_circle:")
+        when = "while it was queued" if not status.get("pid") else f"after {n_epochs} finished epoch(s)"
+        saved = f"; its {n_epochs} finished epoch(s) are saved in its run folder" if n_epochs else ""
+        st.warning(f"Cancelled `{run_dir.name}` {when}{saved}.", icon=":material/stop_circle:")
+    if jobs.resumable(run_dir) and may_control(run_dir):
+        resume_button(run_dir)
     curves(run_dir, run_label(config), key="train_final_curves")
+
+
+def resume_button(run_dir: Path) -> None:
+    """Continue a stopped run from its last saved epoch, queued like a new job."""
+    if st.button("Resume", icon=":material/replay:", key="train_resume",
+                 help="Continue from its last saved epoch (train --resume); it waits in the "
+                      "queue like a new job."):
+        try:
+            jobs.resume_job(run_dir, owner=ui.visitor_id())
+        except jobs.JobError as exc:
+            st.error(str(exc), icon=":material/block:")
+            return
+        st.rerun()
+
+
+def start(cfg: TrainConfig, dataset) -> None:
+    """Queue ``cfg`` for this visitor and watch it; a refusal (limits, a read-only
+    folder) is shown, and the same settings already queued or running are found."""
+    before = {*jobs.running_jobs(), *jobs.queued_jobs()}
+    try:
+        run_dir = jobs.start_job(cfg, owner=ui.visitor_id(), dataset=dataset,
+                                 preset=preset_name(cfg, st.session_state.get("train_preset")))
+    except jobs.JobError as exc:
+        st.error(str(exc), icon=":material/block:")
+        return
+    watch(run_dir)
+    if run_dir in before:
+        state = jobs.job_status(run_dir)["state"]
+        st.info(f"A job with these settings is already {state}: here it is.", icon=":material/info:")
+
+
+def watch(run_dir: Path | None) -> None:
+    """Show this job here, and after a reload too: ``?run=<folder name>`` in the URL."""
+    st.session_state.train_run = str(run_dir) if run_dir else None
+    name = run_dir.name if run_dir else None
+    if st.query_params.get("run") != name:
+        if name:
+            st.query_params["run"] = name
+        else:
+            st.query_params.pop("run", None)
+
+
+def watched_job(running: list[Path]) -> Path | None:
+    """The job this page shows: this session's; after a reload the one the URL names, else
+    the visitor's newest, whatever its state; locally, else any running job."""
+    candidates = [st.session_state.get("train_run"), jobs.find_job(st.query_params.get("run", "")),
+                  jobs.latest_job(ui.visitor_id())]
+    if not hosting.is_public():
+        candidates += running[-1:]
+    for candidate in candidates:           # a folder gone (another checkpoints dir) is skipped
+        if candidate and Path(candidate, "status.json").is_file():
+            return Path(candidate)
+    return None
 
 
 values = settings_sidebar()
@@ -149,26 +236,24 @@ elif cfg is not None:
                f"batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, seed {cfg.seed}.")
 if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
              key="train_start"):
-    already_running = jobs.running_jobs()
-    run_dir = jobs.start_job(cfg, preset=preset_name(cfg, st.session_state.get("train_preset")))
-    st.session_state.train_run = str(run_dir)
-    if run_dir in already_running:
-        st.info("A job with these settings is already running: here it is.", icon=":material/info:")
+    start(cfg, dataset)
 
 running = jobs.running_jobs()
-watched = st.session_state.get("train_run") or (str(running[-1]) if running else None)
-if watched and not Path(watched, "status.json").is_file():
-    watched = None                              # its folder is gone (another checkpoints dir)
-st.session_state.train_run = watched            # after a refresh, keep watching until it ends
-others = [p.name for p in running if str(p) != watched]
-if others:
-    st.caption("Also running: " + ", ".join(f"`{name}`" for name in others))
+watched = watched_job(running)
+watch(watched)                                  # after a refresh, keep watching until it ends
+others = [f"`{p.name}`" for p in running if p != watched]
+n_queued = len([p for p in jobs.queued_jobs() if p != watched])
+if others or n_queued:
+    st.caption(" · ".join([*(["Also running: " + ", ".join(others)] if others else []),
+                           *([f"{n_queued} more queued"] if n_queued else [])]))
 if watched is None:
     st.info("No job yet: choose settings in the sidebar and press **Start training**. The "
             "defaults are the paper's: its small CNN, SGD, lr 0.01, momentum 0.9, batch 10.")
 else:
-    status = jobs.job_status(Path(watched))
+    status = jobs.job_status(watched)
     if status["state"] == "running":
-        live_panel(watched)
+        live_panel(str(watched))
+    elif status["state"] == "queued":
+        queued_panel(str(watched))
     else:
-        finished_panel(Path(watched), status)
+        finished_panel(watched, status)

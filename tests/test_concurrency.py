@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest
 
 from cover_model import jobs, runs
@@ -25,10 +26,22 @@ from .helpers import jpeg_bytes, make_folder_dataset, wait_for
 APP = str(PROJECT_ROOT / "app.py")
 
 
+_COMPILING = threading.Lock()
+
+
 @pytest.fixture
 def session(monkeypatch, folder_dataset):
     """A factory of AppTest sessions on a page, with the small folder dataset picked."""
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])   # see test_app.py
+    # Each AppTest run compiles its script afresh, and CPython 3.11 may fail two compiles in
+    # two threads at once ("AST constructor recursion depth mismatch"): the compiles take
+    # turns; the sessions, their clicks and their jobs still run at once.
+    compile_script = ScriptCache.get_bytecode
+
+    def one_compile_at_a_time(self, script_path):
+        with _COMPILING:
+            return compile_script(self, script_path)
+    monkeypatch.setattr(ScriptCache, "get_bytecode", one_compile_at_a_time)
 
     def open_session(page: str, *, data: Path = folder_dataset) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=90)
@@ -107,6 +120,41 @@ def test_repeated_clicks_and_sessions_start_one_job(session, folder_dataset):
     found = []
     at_once(*[lambda: found.append(jobs.start_job(cfg)) for _ in range(4)])
     assert len(set(found)) == 1 and len(jobs.running_jobs()) == 2
+
+
+def test_starts_and_polls_at_once_never_run_more_jobs_than_the_cap(folder_dataset, monkeypatch):
+    monkeypatch.setenv("COVER_LAB_MAX_RUNNING_JOBS", "2")
+    found = []
+    try:
+        at_once(*[lambda seed=seed: found.append(jobs.start_job(
+                      TrainConfig(data=str(folder_dataset), epochs=300, batch_size=2, seed=seed)))
+                  for seed in range(6)],
+                *[jobs.running_jobs for _ in range(3)])          # pages polling meanwhile
+        assert len(set(found)) == 6
+        assert len(jobs.running_jobs()) == 2
+        assert [jobs.job_status(r)["queue_position"] for r in jobs.queued_jobs()] == [1, 2, 3, 4]
+    finally:
+        for run_dir in jobs.queued_jobs() + jobs.running_jobs():
+            jobs.cancel_job(run_dir)
+
+
+def test_one_visitor_clicking_in_many_tabs_at_once_gets_one_job(folder_dataset, monkeypatch):
+    monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
+    found, refused = [], []
+
+    def start(seed):
+        try:
+            found.append(jobs.start_job(TrainConfig(data=str(folder_dataset), epochs=300,
+                                                    batch_size=2, seed=seed), owner="0123456789ab"))
+        except jobs.JobLimitError:
+            refused.append(seed)
+    try:
+        at_once(*[lambda seed=seed: start(seed) for seed in range(4)])
+        assert len(found) == 1 and len(refused) == 3
+        assert jobs.running_jobs() + jobs.queued_jobs() == found
+    finally:
+        for run_dir in jobs.queued_jobs() + jobs.running_jobs():
+            jobs.cancel_job(run_dir)
 
 
 def test_two_sessions_upload_covers_at_once_and_each_sees_its_own(session, tmp_path):

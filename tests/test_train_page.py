@@ -6,7 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cover_model import jobs, runs
-from cover_model.paths import checkpoints_dir
+from cover_model.files import read_json
+from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 
 from .helpers import open_page, wait_for as poll
 
@@ -192,3 +193,133 @@ def test_a_job_from_a_preset_is_named_after_it(page):
     assert wait_until_stopped(run_dir)["state"] == "done"
     from cover_model.files import read_json
     assert read_json(run_dir / "config.json")["preset"] == "smoke"
+
+
+# --- the queue, limits and resume (issue 15) -----------------------------------------
+
+VISITOR = "0123456789ab"
+
+
+def reload(*, visitor: str | None = None, run: str | None = None) -> AppTest:
+    """The Train page opened anew (a reload) with this URL: ``?visitor=...&run=...``."""
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    for name, value in (("visitor", visitor), ("run", run)):
+        if value:
+            at.query_params[name] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def holding_the_only_slot(monkeypatch):
+    """One job may run, and a sleeping process stands in for it: a queue without training."""
+    import subprocess
+    monkeypatch.setenv("COVER_LAB_MAX_RUNNING_JOBS", "1")
+    sleeper = subprocess.Popen(["sleep", "120"])
+    holder = runs.new_run_dir({"arch": "custom"}, name="holder", root=checkpoints_dir())
+    runs.write_status(holder, "running", pid=sleeper.pid)
+    return sleeper
+
+
+def test_a_queued_job_shows_its_place_and_cancel_takes_it_off_the_queue(page, monkeypatch):
+    sleeper = holding_the_only_slot(monkeypatch)
+    try:
+        set_settings(page, epochs=1, batch_size=32)
+        page.button(key="train_start").click().run()
+        assert not page.exception
+        run_dir = Path(page.session_state["train_run"])
+        assert page.query_params["run"] == run_dir.name               # found again after a reload
+        assert "Queued: place 1 of 1" in texts(page, "info")
+        assert f"**Queued** custom scratch 32px · `{run_dir.name}`" in texts(page, "markdown")
+        page.button(key="train_start").click().run()                  # a second click
+        assert "already queued: here it is" in texts(page, "info")
+        assert jobs.queued_jobs() == [run_dir]
+        page.button(key="train_cancel").click().run()
+        assert not page.exception
+        assert jobs.queued_jobs() == [] and runs.read_status(run_dir)["state"] == "cancelled"
+        assert f"Cancelled `{run_dir.name}` while it was queued." in texts(page, "warning")
+        assert not [b for b in page.button if b.key == "train_resume"]    # no epoch to resume
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_after_a_reload_the_visitors_killed_job_is_shown_and_resumes(page):
+    import os
+    import signal
+    page = reload(visitor=VISITOR)
+    set_settings(page, epochs=300, batch_size=32)
+    page.button(key="train_start").click().run()
+    run_dir = Path(page.session_state["train_run"])
+    assert jobs.owner_of(run_dir) == VISITOR
+    wait_for(lambda: (jobs.job_status(run_dir)["progress"] or {}).get("epoch", 0) >= 2)
+    os.kill(runs.read_status(run_dir)["pid"], signal.SIGKILL)
+    wait_for(lambda: jobs.job_status(run_dir)["state"] == "failed")
+
+    for fresh in (reload(visitor=VISITOR), reload(run=run_dir.name)):    # newest of theirs; URL
+        assert "No job yet" not in texts(fresh, "info")
+        assert f"Training `{run_dir.name}` failed: the training process died" in texts(fresh, "error")
+    fresh.button(key="train_resume").click().run()
+    assert not fresh.exception
+    assert jobs.job_status(run_dir)["state"] in ("queued", "running")
+    assert run_dir.name in texts(fresh, "markdown")                     # the live panel again
+    saved = len(read_json(run_dir / "metrics.json")["history"])
+    wait_for(lambda: len((read_json(run_dir / "metrics.json") or {}).get("history", [])) > saved)
+    fresh.run()
+    fresh.button(key="train_cancel").click().run()
+    assert wait_until_stopped(run_dir, timeout_s=60)["state"] == "cancelled"
+    fresh.run()
+    assert "finished epoch(s) are saved" in texts(fresh, "warning")
+    assert fresh.button(key="train_resume")                             # again resumable
+
+
+def test_public_mode_refuses_a_million_epochs_and_a_second_job_of_a_visitor(page, monkeypatch):
+    """The 1,000,000-epoch job whose page said 'Time left 769,373 s' is refused before it is
+    queued; one visitor has one job; a stranger may look at it but not cancel it."""
+    monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
+    page = reload(visitor=VISITOR)
+    set_settings(page, epochs=1_000_000)
+    page.button(key="train_start").click().run()
+    assert not page.exception
+    assert "1,000,000 epoch(s)" in texts(page, "error") and "fewer epochs" in texts(page, "error")
+    assert jobs.running_jobs() == [] and jobs.queued_jobs() == []
+    assert "No job yet" in texts(page, "info")
+
+    set_settings(page, epochs=300, batch_size=32)
+    page.button(key="train_start").click().run()
+    run_dir = Path(page.session_state["train_run"])
+    set_settings(page, batch_size=31)
+    page.button(key="train_start").click().run()
+    assert "You already have a job running or queued; wait for it or cancel it." in texts(page, "error")
+    assert jobs.running_jobs() + jobs.queued_jobs() == [run_dir]
+
+    stranger = reload(run=run_dir.name)
+    assert run_dir.name in texts(stranger, "markdown")
+    assert not [b for b in stranger.button if b.key == "train_cancel"]
+    assert "No job yet" in texts(reload(), "info")             # theirs is not shown unasked
+    page.button(key="train_cancel").click().run()
+    assert wait_until_stopped(run_dir, timeout_s=60)["state"] == "cancelled"
+
+
+def test_time_left_adds_the_epochs_to_come_at_the_pace_so_far(page):
+    import subprocess
+
+    from cover_model.files import write_json
+    sleeper = subprocess.Popen(["sleep", "120"])          # stands in for the job's process
+    try:
+        run_dir = runs.new_run_dir({"arch": "custom"}, root=checkpoints_dir())
+        runs.write_status(run_dir, "running", pid=sleeper.pid)
+        step = {"epoch": 1, "epochs": 3, "step": 5, "steps": 10, "loss": 1.0, "acc1": 0.5,
+                "img_per_s": 100.0, "eta_s": 5.0}
+        write_json(run_dir / "progress.json", step)
+        page.run()
+        # Before an epoch ends: 5 s for this one, 2 more at this one's pace (10 s each).
+        assert [m.value for m in page.metric if m.label == "Time left"] == ["25 s"]
+        write_json(run_dir / "metrics.json", {"history": [{"epoch": 1, "seconds": 8.0}]})
+        write_json(run_dir / "progress.json", step | {"epoch": 2})
+        page.run()
+        assert [m.value for m in page.metric if m.label == "Time left"] == ["13 s"]   # 5 + 1 x 8
+    finally:
+        sleeper.kill()
+        sleeper.wait()
