@@ -19,7 +19,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+import simplejpeg
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from . import hosting
 
 # Formats a cover may come in. Everything else (SVG, HEIC, PSD, ...) is refused.
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"})
@@ -28,17 +31,31 @@ USE_INSTEAD = "use JPEG, PNG, WebP, BMP or GIF"
 _HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC",
                 b"heis": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF",
                 b"avis": "AVIF"}
-MAX_PIXELS = 50_000_000      # decompression-bomb guard, checked from the header
+# Our bomb guard, checked from the header. It is stricter than PIL's own
+# (Image.MAX_IMAGE_PIXELS, 89 MP), which stays on for the whole process.
+MAX_PIXELS = 50_000_000
 MIN_SIDE_PX = 16             # smaller is an icon, not a cover
 MAX_ASPECT = 10.0            # a 20000x20 strip is not a cover
 
-# OpenCV decodes JPEGs 15-25% faster than PIL, at full scale or at 1/2, 1/4, 1/8.
-_CV2_SCALES = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
-               4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
-
-# PIL's own bomb guard warns at MAX_IMAGE_PIXELS and raises at twice that; ours
-# is checked first from the header, so PIL's only needs to stay out of the way.
-Image.MAX_IMAGE_PIXELS = None
+# Signatures of the formats we read (and WebP's RIFF): a file that starts with one
+# but does not open is damaged, not of an unknown kind.
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+               (b"GIF89a", "GIF"), (b"BM", "BMP"))
+_HEADER_BYTES = 1 << 20      # all the header chunks of any sane file
+_JPEG_FORMATS = ("JPEG", "MPO")          # MPO: a camera's JPEG with more pictures after it
+_TRUNCATED = "truncated or corrupt image data"
+# Pixels leave PIL in strips of about this size (see _to_rgb).
+_STRIP_BYTES = 4 * 1024**2
+# Memory per pixel, for the estimate made before decoding; bench/bench_decode_memory.py
+# checks it against the peaks. PIL keeps 1, 2 or 4 bytes a pixel; its WebP decoder
+# first decodes into buffers of its own (lossless: about 12 bytes a pixel).
+_STORED_BPP = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+_DECODER_BPP = {"WEBP": 12}
+_RGB_BPP = 3                 # the array we return (libjpeg writes it directly)
+_OVERHEAD_BYTES = 24 * 1024**2   # strips in flight, decoder state
+_PROGRESSIVE_BPP = 6         # a progressive JPEG's coefficients, at full scale (4:4:4)
+# Modes Image.reduce takes (not P, 1 or I;16: those are converted first, at full size).
+_REDUCIBLE = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "I"})
 
 
 class ImageDecodeError(ValueError):
@@ -99,19 +116,63 @@ def _open(fp, name: str, limits: ImageLimits) -> Image.Image:
     try:
         image = Image.open(fp)
     except UnidentifiedImageError:
-        kind = _sniff_unsupported(_head(fp))
-        if kind in ("SVG", "HTML"):
-            what = "SVG is vector graphics" if kind == "SVG" else "an HTML page"
-            raise ImageDecodeError(f"{name}: {what}, not an image we can decode; {USE_INSTEAD}") from None
-        if kind:
-            raise ImageDecodeError(f"{name}: {kind} images are not supported; {USE_INSTEAD}") from None
-        raise ImageDecodeError(f"{name}: not an image (unrecognised file format); {USE_INSTEAD}") from None
+        raise ImageDecodeError(f"{name}: {_why_unidentified(fp)}") from None
+    except Image.DecompressionBombError as exc:   # PIL's own guard (179 MP) fired before ours
+        size = _size_past_pil_guard(fp)
+        if size:
+            _check_size(size, name, limits)       # ours refuses it too: say so in our words
+        raise ImageDecodeError(f"{name}: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(f"{name}: corrupt image header ({exc})") from None
     if image.format not in SUPPORTED_FORMATS:
         raise ImageDecodeError(f"{name}: {image.format} images are not supported; {USE_INSTEAD}")
     _check_size(image.size, name, limits)
     return image
+
+
+def _why_unidentified(fp) -> str:
+    """Why PIL could not open ``fp``: damaged data in a format we read, or another kind of file."""
+    head = _head(fp, _HEADER_BYTES)
+    damaged = _signature_format(head)
+    if damaged and damaged != "BMP":              # "BM" alone is too weak to call it damaged
+        try:
+            _plugin_open(head, damaged).close()
+            cause = f"{damaged} header cannot be read"
+        except Exception as exc:  # noqa: BLE001 -- the plugin's refusal, whatever it is, is the cause
+            cause = f"{damaged}: {exc}"
+        return f"{_TRUNCATED} ({cause})"
+    kind = _sniff_unsupported(head)
+    if kind in ("SVG", "HTML"):
+        what = "SVG is vector graphics" if kind == "SVG" else "an HTML page"
+        return f"{what}, not an image we can decode; {USE_INSTEAD}"
+    if kind:
+        return f"{kind} images are not supported; {USE_INSTEAD}"
+    return f"not an image (unrecognised file format); {USE_INSTEAD}"
+
+
+def _size_past_pil_guard(fp) -> tuple[int, int] | None:
+    """The size in a header PIL's bomb guard refused (its error gives only a pixel count)."""
+    head = _head(fp, _HEADER_BYTES)
+    fmt = _signature_format(head)
+    try:
+        with _plugin_open(head, fmt) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 -- no size to tell: PIL's own message will do
+        return None
+
+
+def _signature_format(head: bytes) -> str | None:
+    """The format we read that ``head`` starts like, or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for signature, fmt in _SIGNATURES if head.startswith(signature)), None)
+
+
+def _plugin_open(head: bytes, fmt: str | None) -> Image.Image:
+    """Open ``head`` with PIL's plugin for ``fmt`` itself. Image.open keeps a plugin's reason
+    for refusing to itself, and its bomb guard refuses before telling the size."""
+    Image.init()
+    return Image.OPEN[fmt][0](io.BytesIO(head), "")
 
 
 def decode_image(source, *, limits: ImageLimits = DEFAULT_LIMITS,
@@ -129,9 +190,10 @@ def decode_image(source, *, limits: ImageLimits = DEFAULT_LIMITS,
     limits : ImageLimits
         Size bounds, checked from the header before decoding.
     draft_px : int, optional
-        When given, a JPEG may be decoded at a reduced scale (DCT scaling, 1/2
-        to 1/8) as long as both sides stay at least this many pixels. Much
-        faster when the image is about to be downsized anyway.
+        When given, the image may be decoded at a reduced scale (1/2 to 1/8) as
+        long as both sides stay at least this many pixels: DCT scaling for a
+        JPEG, a box filter just after decoding for the others. Much faster, and
+        lighter, when the image is about to be downsized anyway.
 
     Returns
     -------
@@ -140,8 +202,10 @@ def decode_image(source, *, limits: ImageLimits = DEFAULT_LIMITS,
     Raises
     ------
     ImageDecodeError
-        Empty, missing, not an image, unsupported, too large or small, or
-        truncated/corrupt data. The message names the file and the cause.
+        Empty, missing, not an image, unsupported, too large or small, more
+        memory to decode than ``hosting.limits().max_decode_bytes`` (estimated
+        from the header), or truncated/corrupt data. The message names the file
+        and the cause.
 
     Examples
     --------
@@ -152,37 +216,124 @@ def decode_image(source, *, limits: ImageLimits = DEFAULT_LIMITS,
     """
     data, name = _as_bytes(source)
     image = _open(io.BytesIO(data), name, limits)
-    if image.format == "JPEG" and image.mode in ("RGB", "L"):
-        rgb = _decode_jpeg_with_opencv(data, image.size, draft_px)
-        if rgb is not None:
-            return rgb
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # PIL's warnings on odd metadata are noise here
-            if draft_px and image.format == "JPEG":      # CMYK, or a JPEG OpenCV refused
-                image.draft("RGB", (draft_px, draft_px))
-            image.load()
-            return _to_rgb(ImageOps.exif_transpose(image))
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        raise ImageDecodeError(f"{name}: truncated or corrupt image data ({exc})") from None
+        _check_memory(image, name, draft_px)
+        rgb = _decode_jpeg(data, image, name, draft_px) if image.format in _JPEG_FORMATS else None
+        return rgb if rgb is not None else _decode_with_pil(image, name, draft_px)
     finally:
         image.close()
 
 
-def _decode_jpeg_with_opencv(data: bytes, size, draft_px: int | None) -> np.ndarray | None:
-    """Decode an RGB or grayscale JPEG with OpenCV (EXIF orientation applied), or
-    return None to leave it to PIL.
+def estimate_decode_bytes(image: Image.Image, draft_px: int | None = None) -> int:
+    """The most memory :func:`decode_image` takes for ``image``, from its header alone.
 
-    libjpeg only warns on a truncated file and fills the rest with grey, so
-    a file that does not end in an EOI marker goes to PIL, which refuses it.
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        Opened, not loaded (as :func:`open_image` returns it).
+    draft_px : int, optional
+        As for :func:`decode_image`: a smaller target decodes at a reduced scale.
+
+    Returns
+    -------
+    int, bytes: the decoded pixels in the mode PIL keeps them (and its decoder's
+    own buffer), the RGB array we return and a turned copy of it (EXIF
+    orientation), a progressive JPEG's coefficients.
     """
-    if b"\xff\xd9" not in data[-64:]:
-        return None
+    width, height = image.size
+    full = width * height
+    scale = _scale(image.size, draft_px)
+    out = -(-width // scale) * -(-height // scale)
+    coefficients = full * _PROGRESSIVE_BPP if image.info.get("progressive") else 0
+    if image.format in _JPEG_FORMATS and image.mode in ("RGB", "L"):
+        return _OVERHEAD_BYTES + coefficients + out * _RGB_BPP * (2 if _orientation(image) != 1 else 1)
+    if image.format in _JPEG_FORMATS:
+        full = out                                # CMYK: PIL decodes it at the reduced scale
+    stored = _STORED_BPP.get(image.mode, 4)
+    reduced = out * stored if out < full and image.mode in _REDUCIBLE else 0
+    if not reduced:
+        out = full
+    return _OVERHEAD_BYTES + coefficients + max(
+        full * (stored + _DECODER_BPP.get(image.format, 0)),
+        full * stored + reduced + out * _RGB_BPP,
+        out * _RGB_BPP * 2)                       # a turned copy, once PIL's is freed
+
+
+def _check_memory(image: Image.Image, name: str, draft_px: int | None) -> None:
+    """Refuse, before any pixel is allocated, an image over this server's decoding budget."""
+    budget = hosting.limits().max_decode_bytes
+    needed = estimate_decode_bytes(image, draft_px)
+    if needed > budget:
+        width, height = image.size
+        raise ImageDecodeError(
+            f"{name}: a {width}x{height} {image.format} takes about {_megabytes(needed)} of memory "
+            f"to decode, over the limit of {_megabytes(budget)} per image")
+
+
+def _megabytes(n_bytes: int) -> str:
+    return f"{n_bytes / 1024**2:,.0f} MB"
+
+
+def _scale(size, draft_px: int | None) -> int:
+    """The largest of 1, 2, 4, 8 that keeps both sides at least ``draft_px``."""
     scale = 8 if draft_px else 1
     while scale > 1 and min(size) // scale < draft_px:
         scale //= 2
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_SCALES[scale])
-    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return scale
+
+
+def _decode_jpeg(data: bytes, image: Image.Image, name: str, draft_px: int | None) -> np.ndarray | None:
+    """An RGB or grayscale JPEG, decoded strictly and turned upright; None leaves a
+    CMYK one to PIL once its data is checked.
+
+    Strict, because libjpeg only warns when the data runs out before the last row
+    (a cut-off file, even one with its end marker put back, or a header claiming
+    more pixels than the file holds) and fills the rest with grey.
+    """
+    try:
+        if image.mode not in ("RGB", "L"):
+            simplejpeg.decode_jpeg(data, colorspace="CMYK", min_factor=8, strict=True)
+            return None
+        scale = _scale(image.size, draft_px)
+        width, height = image.size
+        rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=-(-width // scale),
+                                     min_height=-(-height // scale), strict=True)
+    except ValueError as exc:
+        raise ImageDecodeError(f"{name}: {_TRUNCATED} ({exc})") from None
+    return _upright(rgb, _orientation(image))
+
+
+def _decode_with_pil(image: Image.Image, name: str, draft_px: int | None) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # PIL's warnings on odd metadata are noise here
+            if draft_px and image.format in _JPEG_FORMATS:      # CMYK
+                image.draft("RGB", (draft_px, draft_px))
+            image.load()
+            orientation = _orientation(image)     # a PNG may give its EXIF after the pixels
+            return _upright(_to_rgb(_reduce(image, draft_px)), orientation)
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise ImageDecodeError(f"{name}: {_TRUNCATED} ({exc})") from None
+    except Image.DecompressionBombError as exc:       # a GIF frame larger than its header said
+        raise ImageDecodeError(f"{name}: {exc}") from None
+
+
+def _orientation(image: Image.Image) -> int:
+    return image.getexif().get(ExifTags.Base.Orientation, 1)
+
+
+# EXIF orientation -> the view of an (H, W, C) array that shows it upright, as
+# ImageOps.exif_transpose turns a PIL image.
+_ORIENTATIONS = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2), 6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+    7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1], 8: lambda a: a.transpose(1, 0, 2)[::-1]}
+
+
+def _upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """``rgb`` turned as its EXIF orientation says (on the array: PIL's copy is freed by now)."""
+    turn = _ORIENTATIONS.get(orientation)
+    return np.ascontiguousarray(turn(rgb)) if turn else rgb
 
 
 def _as_bytes(source) -> tuple[bytes, str]:
@@ -205,16 +356,20 @@ def _as_bytes(source) -> tuple[bytes, str]:
 
 
 def _check_file(path: Path, name: str) -> None:
-    if not path.is_file():
-        raise ImageDecodeError(f"{name}: no such file")
-    if path.stat().st_size == 0:
+    try:
+        if not path.is_file():
+            raise ImageDecodeError(f"{name}: no such file")
+        empty = path.stat().st_size == 0
+    except OSError as exc:                        # a name too long, a folder we may not list
+        raise ImageDecodeError(f"{name}: cannot be read ({exc.strerror})") from None
+    if empty:
         raise ImageDecodeError(f"{name}: empty file")
 
 
 def _head(fp, n_bytes: int = 1024) -> bytes:
     """The first bytes of a path or an in-memory file, to name a format PIL does not know."""
     if isinstance(fp, io.BytesIO):
-        return fp.getvalue()[:n_bytes]
+        return fp.getbuffer()[:n_bytes].tobytes()
     try:
         with open(fp, "rb") as fh:
             return fh.read(n_bytes)
@@ -252,21 +407,46 @@ def _check_size(size, name: str, limits: ImageLimits) -> None:
             f"(aspect ratio above {limits.max_aspect:g}:1)")
 
 
+def _reduce(image: Image.Image, draft_px: int | None) -> Image.Image:
+    """``image`` shrunk 2, 4 or 8 times by a box filter when ``draft_px`` allows, with
+    the full-size one closed: the conversions after it then work on the small one."""
+    scale = _scale(image.size, draft_px)
+    if scale == 1 or image.mode not in _REDUCIBLE:
+        return image
+    small = image.reduce(scale)
+    image.close()              # its pixels are freed now, not when decode_image returns
+    return small
+
+
 def _to_rgb(image: Image.Image) -> np.ndarray:
+    """The RGB pixels of a loaded image, converted a strip at a time; ``image`` is closed.
+
+    In strips, so that no full-size copy is made besides the array returned:
+    PIL's own conversions, and np.asarray (through tobytes), would each make one.
+    """
+    width, height = image.size
+    rows = max(1, _STRIP_BYTES // (4 * width))
+    if rows >= height:
+        rgb = _strip_to_rgb(image)
+    else:
+        rgb = np.empty((height, width, 3), np.uint8)
+        for top in range(0, height, rows):
+            rgb[top:top + rows] = _strip_to_rgb(image.crop((0, top, width, min(height, top + rows))))
+    image.close()
+    return rgb
+
+
+def _strip_to_rgb(image: Image.Image) -> np.ndarray:
+    """RGB ``uint8`` of any mode: 16-bit grayscale rescaled (PIL's convert would clip it at
+    255: nearly all white), transparency composited on white."""
     if image.mode.startswith("I"):
-        return _sixteen_bit_to_rgb(image)
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        image = image.convert("RGBA")
-        canvas = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(canvas, image)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
-
-
-def _sixteen_bit_to_rgb(image: Image.Image) -> np.ndarray:
-    # 16-bit grayscale PNGs open as mode I or I;16, and PIL's convert("RGB")
-    # clips them at 255 (nearly all white); rescale 0..65535 to 0..255 instead.
-    values = np.asarray(image, dtype=np.float64)
-    gray = np.clip(values / 257.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.repeat(gray[..., None], 3, axis=2)
+        values = np.asarray(image)
+        gray = cv2.convertScaleAbs(values.astype(values.dtype.newbyteorder("="), copy=False),
+                                   alpha=1 / 257)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+            image.mode == "P" and "transparency" in image.info):
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        image = Image.new("RGB", rgba.size, (255, 255, 255))
+        image.paste(rgba, (0, 0), rgba)               # rgba's alpha is the mask
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))

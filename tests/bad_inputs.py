@@ -25,6 +25,10 @@ from PIL import Image
 
 ZIP_BOMB_BYTES = 50 * 1024**2         # 50 MB of zeros squeezes into ~50 kB (about 1000:1)
 BOMB_SIDE_PX = 40_000                 # 1.6 gigapixels, declared in a ~200-byte PNG
+MEMORY_BOMB_SIDE_PX = 7070            # 50 MP, within the pixel limit, in a 44-byte WebP
+# The corpus is judged under public mode's decoding budget (COVER_LAB_MAX_DECODE_BYTES):
+# a local user's 2 GB would decode the WebP above.
+DECODE_BUDGET_BYTES = 400 * 1024**2
 EXPLOIT_MARKER = "PWNED"              # beside the run folders: exists only if a pickle ran
 
 
@@ -90,11 +94,22 @@ def _image_cases(folder: Path) -> list[Case]:
              "a text file named .jpg", "not an image"),
         Case("truncated_jpeg", "image", write("truncated.jpg", _encode(cover, "JPEG")[:700]),
              "a JPEG cut off part-way", "truncated or corrupt"),
+        Case("truncated_jpeg_with_end", "image",
+             write("truncated_end.jpg", _encode(cover, "JPEG")[:700] + b"\xff\xd9"),
+             "a JPEG cut off part-way, its end marker put back", "truncated or corrupt image data"),
+        Case("jpeg_header_lies", "image", write("lying.jpg", lying_jpeg(350, claimed_px=7000)),
+             "a 350x350 JPEG whose header says 7000x7000", "truncated or corrupt image data"),
         Case("png_bad_crc", "image", write("bad_crc.png", _png_with_bad_crc(cover)),
              "a PNG whose data fails its CRC", "corrupt"),
-        Case("decompression_bomb", "image", write("bomb.png", _png_header_only(BOMB_SIDE_PX)),
+        Case("png_bad_header_crc", "image", write("bad_header_crc.png", _png_with_bad_crc(cover, b"IHDR")),
+             "a PNG whose header fails its CRC", "truncated or corrupt image data"),
+        Case("decompression_bomb", "image", write("bomb.png", png_header_only(BOMB_SIDE_PX, BOMB_SIDE_PX)),
              f"a {BOMB_SIDE_PX}x{BOMB_SIDE_PX} PNG header in a tiny file (decompression bomb)",
              "decompression bomb"),
+        Case("memory_bomb", "image", write("memory_bomb.webp", webp_header(MEMORY_BOMB_SIDE_PX)),
+             f"a {MEMORY_BOMB_SIDE_PX}x{MEMORY_BOMB_SIDE_PX} RGBA WebP in 44 bytes (about 800 MB "
+             "to decode: within the pixel limit, over the decoding budget)",
+             "of memory to decode, over the limit of 400 MB per image"),
         Case("one_pixel", "image", write("one_pixel.png", _encode(_noise(1, 1), "PNG")),
              "a 1x1 image", "too small"),
         Case("strip", "image", write("strip.png", _encode(np.full((20, 20_000, 3), 90, np.uint8),
@@ -154,20 +169,50 @@ def _png(chunks, *, bad_crc_on: bytes | None = None) -> bytes:
     return b"".join(out)
 
 
-def _png_with_bad_crc(rgb: np.ndarray) -> bytes:
-    """A valid PNG with one byte of its pixel data flipped: the IDAT CRC no longer matches."""
+def _png_with_bad_crc(rgb: np.ndarray, chunk: bytes = b"IDAT") -> bytes:
+    """A valid PNG whose ``chunk`` fails its CRC: for IDAT, one byte of its pixel data
+    is flipped; for IHDR, only the CRC is wrong (PIL checks it on opening)."""
     chunks = _png_chunks(_encode(rgb, "PNG"))
-    kind, body = next(c for c in chunks if c[0] == b"IDAT")
-    flipped = body[:len(body) // 2] + bytes([body[len(body) // 2] ^ 0xFF]) + body[len(body) // 2 + 1:]
-    chunks = [(k, flipped if k == b"IDAT" else b) for k, b in chunks]
-    return _png([(k, b) for k, b in chunks], bad_crc_on=b"IDAT")
+    if chunk == b"IDAT":
+        body = next(b for k, b in chunks if k == b"IDAT")
+        middle = len(body) // 2
+        flipped = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1:]
+        chunks = [(k, flipped if k == b"IDAT" else b) for k, b in chunks]
+    return _png(chunks, bad_crc_on=chunk)
 
 
-def _png_header_only(side_px: int) -> bytes:
-    """A PNG declaring side x side RGB pixels, with one compressed row of data."""
-    ihdr = struct.pack(">IIBBBBB", side_px, side_px, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * (1 + 3 * side_px), 9)
+def png_header_only(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 2) -> bytes:
+    """A PNG declaring ``width`` x ``height`` pixels (RGB by default; colour type 0 is
+    grayscale, 6 RGBA), with one compressed row of data: a few hundred bytes."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * (1 + channels * bit_depth // 8 * width), 9)
     return _png([(b"IHDR", ihdr), (b"IDAT", idat), (b"IEND", b"")])
+
+
+def webp_header(side_px: int) -> bytes:
+    """A 44-byte lossless WebP whose header says side x side RGBA pixels.
+
+    A 64 px image of one colour with its VP8L header (14 bits width - 1, 14 bits
+    height - 1) rewritten: PIL opens it at the new size, and a budget refuses it
+    from there; its data would not decode at that size.
+    """
+    buf = io.BytesIO()
+    Image.new("RGBA", (64, 64), (200, 30, 30, 128)).save(buf, "WEBP", lossless=True)
+    data = bytearray(buf.getvalue())
+    header = data.index(b"VP8L") + 9                  # after the chunk's size and 0x2f
+    bits = int.from_bytes(data[header:header + 4], "little") & ~(2**28 - 1)
+    bits |= (side_px - 1) | (side_px - 1) << 14
+    data[header:header + 4] = bits.to_bytes(4, "little")
+    return bytes(data)
+
+
+def lying_jpeg(real_px: int, *, claimed_px: int, progressive: bool = False) -> bytes:
+    """A ``real_px`` square JPEG of noise whose header claims ``claimed_px``: the data runs out."""
+    data = bytearray(_encode(_noise(real_px, real_px), "JPEG", progressive=progressive))
+    sof = data.index(b"\xff\xc2" if progressive else b"\xff\xc0")   # frame: length, precision, H, W
+    data[sof + 5:sof + 9] = struct.pack(">HH", claimed_px, claimed_px)
+    return bytes(data)
 
 
 def _png_16bit(height: int, width: int) -> bytes:

@@ -209,3 +209,79 @@ def test_truncated_jpeg_is_refused_even_at_reduced_scale():
     data = encode(gradient((400, 400)), "JPEG")
     with pytest.raises(ImageDecodeError, match="truncated or corrupt"):
         decode_image(data[: len(data) * 2 // 3], draft_px=32)
+
+
+# --- the security probe of issue #15 --------------------------------------------
+
+def test_pil_bomb_guard_stays_on_for_the_whole_process():
+    import PIL.Image
+
+    import cover_model.images  # noqa: F401 -- importing it must not switch PIL's guard off
+    assert PIL.Image.MAX_IMAGE_PIXELS == int(1024 * 1024 * 1024 // 4 // 3)
+
+
+def test_pil_guard_past_a_callers_own_limit_is_a_clear_refusal():
+    bomb = _png_header(14_000, 14_000)                # 196 MP: over twice PIL's 89 MP
+    with pytest.raises(ImageDecodeError, match="decompression bomb"):
+        decode_image(bomb, limits=ImageLimits(max_pixels=10**9))
+    with pytest.raises(ImageDecodeError, match="decompression bomb"):
+        open_image(bomb, limits=ImageLimits(max_pixels=10**9))
+
+
+def _png_header(width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> bytes:
+    """A PNG header declaring ``width`` x ``height`` pixels, with one row of data."""
+    from .bad_inputs import png_header_only
+    return png_header_only(width, height, bit_depth=bit_depth, colour_type=colour_type)
+
+
+@pytest.mark.parametrize("draft_px", [None, 32])
+def test_truncated_jpeg_with_its_end_marker_put_back_is_refused(draft_px):
+    data = encode(gradient((300, 300)), "JPEG")
+    with pytest.raises(ImageDecodeError, match="truncated or corrupt image data"):
+        decode_image(data[: len(data) // 3] + b"\xff\xd9", draft_px=draft_px)
+
+
+def test_jpeg_whose_header_claims_more_pixels_than_it_holds_is_refused():
+    from .bad_inputs import lying_jpeg
+    data = lying_jpeg(350, claimed_px=7000)
+    assert open_image(data).size == (7000, 7000)
+    with pytest.raises(ImageDecodeError, match="truncated or corrupt image data"):
+        decode_image(data, draft_px=64)
+
+
+def test_png_whose_header_fails_its_crc_is_corrupt_not_an_unknown_format():
+    data = bytearray(encode(gradient(), "PNG"))
+    data[29] ^= 0xFF                                   # the last byte of IHDR's CRC
+    for call in (decode_image, open_image):
+        with pytest.raises(ImageDecodeError) as refused:
+            call(bytes(data))
+        assert str(refused.value) == ("image: truncated or corrupt image data "
+                                      "(PNG: broken PNG file (bad header checksum in b'IHDR'))")
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_every_exif_orientation_turns_as_pil_does(orientation, fmt):
+    from PIL import ImageOps
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(gradient((64, 40)), fmt, exif=exif.tobytes(), **({"quality": 95} if fmt == "JPEG" else {}))
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    rgb = decode_image(data)
+    assert rgb.shape == expected.shape and rgb.flags.c_contiguous
+    assert np.abs(rgb.astype(int) - expected).max() <= (0 if fmt == "PNG" else 2)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "I;16"])
+def test_draft_reduces_other_formats_after_decoding_too(mode):
+    image = gradient((400, 400)).convert("RGBA" if mode == "RGBA" else "RGB")
+    if mode in ("L", "I;16"):
+        image = image.convert("L")
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
+    data = encode(image, "PNG")
+    small = decode_image(data, draft_px=64)
+    assert small.shape == ((100, 100, 3) if mode != "I;16" else (400, 400, 3))   # I;16: no reduce
+    import cv2
+    full = cv2.resize(decode_image(data), small.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert np.abs(full.astype(int) - small.astype(int)).max() <= 1
