@@ -257,6 +257,7 @@ def test_the_containers_command_serves_from_a_read_only_project(serving_stage, s
     env |= {k: v.replace(last(serving_stage, "VOLUME"), str(volume))
             for k, v in stage_env(serving_stage).items()}
     env["HOME"] = str(tmp_path / "home")
+    env["COVER_LAB_UPLOAD_QUOTA_BYTES"] = str(50 * 2**20)   # an operator's quota: uploads <= 50 MB
     # The image's build step generates the embedded covers into the volume; the same here.
     shutil.copytree(synth_data_dir, env["COVER_LAB_DATA"], dirs_exist_ok=True)
     port = free_port()
@@ -271,8 +272,11 @@ def test_the_containers_command_serves_from_a_read_only_project(serving_stage, s
         wait_healthy(url, proc, log)
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200 and b"<title>" in response.read()
-        for page, title in (("", "Cover Genre Lab"), ("predict", "Predict")):   # Overview: the default
-            assert_page_rendered(open_page(port, page), title, server_paths=[app, volume])
+        assert_page_rendered(open_page(port), "Cover Genre Lab", server_paths=[app, volume])
+        predict = open_page(port, "predict")
+        assert_page_rendered(predict, "Predict", server_paths=[app, volume])
+        assert [e.file_uploader.max_upload_size_mb for e in elements(predict)
+                if e.WhichOneof("type") == "file_uploader"] == [50]    # public mode's flag
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
