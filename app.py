@@ -5,7 +5,10 @@ shared sidebar (the dataset choice). Pages are thin views over cover_model.
 """
 import streamlit as st
 
-import ui
+from cover_model.runtime import check_process_settings
+
+check_process_settings()     # `streamlit run app.py` skips the CLI's settings: say so, once
+import ui  # noqa: E402  (after the OpenMP policy is set: torch reads it on import)
 
 st.set_page_config(page_title="Cover Genre Lab", page_icon=":material/album:", layout="wide")
 

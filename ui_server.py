@@ -16,20 +16,9 @@ works the same, but its first visitor waits for the imports, and torch runs with
 glibc's default allocator unless the host's environment sets the tunables
 (docs/hosting.md lists the variables).
 """
-import os
 import sys
 
-from cover_model.runtime import ALLOCATOR_TUNABLES, allocator_is_tuned
-
-
-def check_process_settings() -> None:
-    """Set what can still be set (OpenMP reads its policy when torch loads it); say in the
-    server log when the allocator tunables are missing, as they cannot be set any more."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if sys.platform == "linux" and not allocator_is_tuned():
-        print(f"warning: GLIBC_TUNABLES lacks {ALLOCATOR_TUNABLES}: torch on CPU runs about "
-              "3x slower; start with python -m cover_model dashboard, or set it in the "
-              "environment", file=sys.stderr, flush=True)
+from cover_model.runtime import check_process_settings
 
 
 def serve(argv: list[str]) -> int:

@@ -48,3 +48,22 @@ def reexec_with_tuned_allocator(module: str, argv: list[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-m", module, *argv], tuned_env())
+
+
+_checked = False
+
+
+def check_process_settings() -> None:
+    """For a server started by something else (``streamlit run app.py``): set what can
+    still be set (OpenMP reads its policy when torch loads it), and say once in the
+    server log when the allocator tunables are missing, as they cannot be set any more."""
+    global _checked
+    if _checked:
+        return
+    _checked = True
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if sys.platform == "linux" and not allocator_is_tuned():
+        print(f"warning: GLIBC_TUNABLES lacks {ALLOCATOR_TUNABLES}: torch on CPU runs about "
+              "3x slower; start with python -m cover_model dashboard, or set it in the "
+              "environment (docs/hosting.md)", file=sys.stderr, flush=True)
+
