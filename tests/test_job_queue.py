@@ -248,3 +248,22 @@ def test_the_end_of_a_plain_cli_train_starts_a_queued_job(folder_dataset, one_at
                           timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert state(waiting) in ("running", "done")
+
+
+def test_the_predict_pages_demo_model_waits_in_the_queue_too(embedded_data, app_main, one_at_a_time):
+    from .helpers import open_page
+    sleeper = subprocess.Popen(["sleep", "60"])              # holds the only slot meanwhile
+    try:
+        holder = checkpoints_dir() / "20990101-000000-holder"
+        holder.mkdir(parents=True)
+        runs.write_status(holder, "running", pid=sleeper.pid)
+        predict = open_page("app_pages/predict.py")
+        predict.button(key="train_demo_model").click().run()
+        assert not predict.exception and not predict.error
+        assert [p.proto.text for p in predict.get("progress")] == ["Queued: place 1 of 1"]
+        assert jobs.owner_of(jobs.queued_jobs()[0]) is None          # the server's, no visitor's
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        import ui
+        ui._demo_model_job.clear()          # cached per server; a later test starts anew
