@@ -84,9 +84,9 @@ def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
         be written in ``root``.
     """
     root = Path(root or checkpoints_dir())
+    cfg = check_job(cfg, dataset)
     request = dataclasses.asdict(cfg)
     digest = runs.config_digest(request)
-    check_job(cfg, dataset)
     with _writing_runs(root), _launch_lock(root):
         for run_dir in _active(root):
             if (read_json(run_dir / REQUEST_NAME) or {}).get("digest") == digest:
@@ -232,19 +232,26 @@ def dispatch(root: Path | None = None) -> list[Path]:
 
 # --- the limits of public mode -----------------------------------------------------
 
-def check_job(cfg, dataset: Dataset | None = None) -> None:
-    """Refuse, before it is queued, a job public mode does not allow: a weights file
-    outside the allowed folders (the same answer whether it exists or not, and no
-    path in it), or more work than ``max_job_work``. Outside public mode, nothing."""
+def check_job(cfg, dataset: Dataset | None = None):
+    """``cfg`` as a job may run it, or a JobError for what public mode does not allow:
+    a weights file outside the allowed folders (the same answer whether it exists or
+    not, and no path in it), or more work than ``max_job_work``. An allowed weights
+    path comes back resolved, so the job reads the very file that was checked (a
+    relative one is relative to the first allowed folder, not the server's). Outside
+    public mode ``cfg`` is returned as it is."""
     if cfg.weights:
         try:
-            hosting.check_server_path(cfg.weights)
+            weights = hosting.check_server_path(cfg.weights)
         except hosting.AccessError as exc:
-            raise JobError(f"Weights: {exc}; leave it empty to use the ImageNet weights "
-                           "this server has.") from None
+            why = exc if hosting.allowed_roots() else "this demo reads no weights file from its server"
+            raise JobError(f"Weights: {why}; leave it empty to use the ImageNet weights this "
+                           "server has.") from None
+        if hosting.is_public():
+            cfg = dataclasses.replace(cfg, weights=str(weights))
     cap = hosting.limits().max_job_work
     if cap:
         _check_work(cfg, _n_train(cfg, dataset), cap)
+    return cfg
 
 
 def job_work(cfg, n_train: int) -> float:

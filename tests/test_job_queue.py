@@ -168,6 +168,11 @@ def test_public_mode_refuses_a_weights_path_alike_whether_it_exists_or_not(folde
     assert len(set(messages)) == 1 and str(tmp_path) not in messages[0] and "etc" not in messages[0]
     assert messages[0].startswith("Weights: ")
     assert list(checkpoints_dir().glob("*")) == []
+    # Inside an allowed folder it is allowed, and the job reads the very file checked.
+    monkeypatch.setenv("COVER_LAB_ALLOWED_ROOTS", str(tmp_path))
+    relative = TrainConfig(data=str(folder_dataset), arch="resnet18", mode="linear",
+                           weights="resnet18.pth")
+    assert jobs.check_job(relative).weights == str(existing.resolve())
 
 
 def stopped_after_one_epoch(data, epochs=2) -> object:
