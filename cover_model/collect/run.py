@@ -9,7 +9,6 @@ is missing, and why) are rewritten at the end of every run.
 from __future__ import annotations
 
 import csv
-import os
 import threading
 import time
 from collections import Counter
@@ -204,7 +203,6 @@ def _collect_one(link: Link, dest: Path, fetcher: Fetcher) -> Outcome:
                                                  exc.attempts, exc.detail))
     try:
         with atomic_write(dest, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o644)     # mkstemp's 0600 would hide covers from other users
             fh.write(body)
     except OSError as exc:
         return Outcome("failed", failure=Failure(link.url, link.path, "write_error", 1,

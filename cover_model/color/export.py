@@ -75,8 +75,6 @@ def write_color_report(analysis: ColorAnalysis, out_dir, *, png: bool = True) ->
     report.files.append(report.out_dir / "mean_covers.png")
     if png:
         _export_pngs(report, figures)
-    for path in report.files:      # atomic_write's temp files are private (0600); a report is for reading
-        path.chmod(0o644)
     return report
 
 

@@ -60,7 +60,6 @@ class FigureWriter:
         path = self.folder / f"{name}.html"
         with atomic_write(path, "w") as fh:
             fh.write(fig.to_html(include_plotlyjs="directory", full_html=True))
-        path.chmod(0o644)
         return self._relative(path)
 
     def image(self, name: str, image: Image.Image) -> str:
@@ -69,7 +68,6 @@ class FigureWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as fh:
             image.save(fh, format="PNG", optimize=True)
-        path.chmod(0o644)
         return self._relative(path)
 
     def _to_png(self, fig, *, width: int, height: int | None) -> bytes:
@@ -139,4 +137,3 @@ def _font(size: int):
 def _write_bytes(path: Path, data: bytes) -> None:
     with atomic_write(path) as fh:
         fh.write(data)
-    path.chmod(0o644)

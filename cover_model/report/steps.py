@@ -135,7 +135,6 @@ def write_table(ctx: ReportContext, name: str, frame: pd.DataFrame, *, index: bo
     path = ctx.path("tables", f"{name}.csv")
     with atomic_write(path, "w") as fh:
         flat.to_csv(fh, index=index)
-    path.chmod(0o644)
     if markdown is None:
         markdown = to_markdown(flat if index else flat.reset_index(drop=True))
     return {"csv": ctx.relative(path), "md": markdown}

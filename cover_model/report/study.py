@@ -130,7 +130,6 @@ def _device_name(device: str) -> str:
 def _write(path: Path, text: str) -> None:
     with atomic_write(path, "w") as fh:
         fh.write(text)
-    path.chmod(0o644)
 
 
 __all__ = ["ReportResult", "build_steps", "run_report", "REPORT_NAME"]
