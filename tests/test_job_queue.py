@@ -256,7 +256,10 @@ def test_the_end_of_a_plain_cli_train_starts_a_queued_job(folder_dataset, one_at
 
 
 def test_the_predict_pages_demo_model_waits_in_the_queue_too(embedded_data, app_main, one_at_a_time):
+    import ui
+
     from .helpers import open_page
+    ui._demo_model_job.clear()          # cached per server: another test's job may be in it
     sleeper = subprocess.Popen(["sleep", "60"])              # holds the only slot meanwhile
     try:
         holder = checkpoints_dir() / "20990101-000000-holder"
@@ -270,5 +273,4 @@ def test_the_predict_pages_demo_model_waits_in_the_queue_too(embedded_data, app_
     finally:
         sleeper.kill()
         sleeper.wait()
-        import ui
-        ui._demo_model_job.clear()          # cached per server; a later test starts anew
+        ui._demo_model_job.clear()          # a later test starts anew
