@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -297,7 +298,10 @@ def _fit_all(tasks, ids, params, pca_components, n_jobs):
         return
     # Each feature matrix goes to disk once and workers memory-map it: passing the
     # arrays would make joblib hash and copy up to 600 MB per task.
-    with tempfile.TemporaryDirectory(prefix="baselines-", dir=_scratch_dir()) as scratch:
+    matrices = {fs.data_key: fs for fs, _ in tasks}.values()
+    n_bytes = sum(fs.X.itemsize * fs.n_features * (fs.rows("train").size + fs.rows("test").size)
+                  for fs in matrices)
+    with tempfile.TemporaryDirectory(prefix="baselines-", dir=_scratch_dir(n_bytes)) as scratch:
         paths, light = {}, {}
         for fs, _ in tasks:
             if fs.data_key not in paths:
@@ -344,9 +348,13 @@ def _n_workers(n_jobs: int | None) -> int:
     return max(1, cores + 1 + n_jobs if n_jobs < 0 else n_jobs)
 
 
-def _scratch_dir() -> Path:
-    shm = Path("/dev/shm")      # RAM-backed where it exists: no disk writes for the matrices
-    folder = shm if shm.is_dir() else cache_dir()
+def _scratch_dir(n_bytes: int) -> Path:
+    """/dev/shm, RAM-backed (no disk writes for the matrices), when it has room for
+    ``n_bytes`` with a margin: a container's is 64 MB by default. Else the cache folder."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and shutil.disk_usage(shm).free >= n_bytes * 1.1 + 16 * 1024**2:
+        return shm
+    folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
