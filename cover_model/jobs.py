@@ -116,8 +116,11 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
         return run_dir                  # (read_status reads no status.json as queued)
     if not resumable(run_dir):
         raise JobError(f"{run_dir.name} has no saved epoch to resume from")
-    config = runs.read_config(run_dir)
-    check_job(saved_config(config))
+    try:
+        config = runs.read_config(run_dir)
+        check_job(saved_config(config))
+    except ValueError as exc:              # RunError: its config.json is damaged or gone
+        raise JobError(hosting.visitor_message(f"cannot resume {run_dir.name}: {exc}")) from None
     root = run_dir.parent
     with _writing_runs(root), _launch_lock(root):
         if runs.read_status(run_dir)["state"] in ACTIVE:       # a second click won the lock

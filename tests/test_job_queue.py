@@ -274,3 +274,11 @@ def test_the_predict_pages_demo_model_waits_in_the_queue_too(embedded_data, app_
         sleeper.kill()
         sleeper.wait()
         ui._demo_model_job.clear()          # a later test starts anew
+
+
+def test_a_run_whose_config_is_damaged_is_not_resumed_with_a_traceback(folder_dataset):
+    run_dir = stopped_after_one_epoch(folder_dataset)
+    (run_dir / "config.json").write_text("{not json")
+    with pytest.raises(jobs.JobError, match="cannot resume .*not a run folder"):
+        jobs.resume_job(run_dir)
+    assert state(run_dir) == "cancelled"
