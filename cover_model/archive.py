@@ -1,24 +1,29 @@
 """Safe extraction of a dataset zip (an upload from a stranger, in the demo).
 
-Refuses path traversal, absolute paths, links and size or count bombs before
+Refuses path traversal, absolute paths, links, names no folder can hold, a
+member that is both a file and a folder, and size or count bombs, before
 writing anything; nested archives are skipped and reported, not opened.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from .files import make_temp_dir
 from .paths import data_dir
 
 MAX_TOTAL_BYTES = 4 * 1024**3     # uncompressed, all members together
 MAX_FILES = 100_000
 MAX_RATIO = 200                   # uncompressed / compressed per member; JPEGs are ~1
+MAX_NAME_PART_BYTES = 255         # one file or folder name (Linux, macOS, Windows filesystems)
+MAX_NAME_BYTES = 1024             # a whole member path
 NESTED_ARCHIVES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _CHUNK = 1 << 20
 _DONE_MARKER = ".extracted"
 
@@ -61,7 +66,7 @@ def extract_zip(zip_path, *, extract_to: Path | None = None,
         with zipfile.ZipFile(zip_path) as archive:
             members, skipped = _vet_members(archive, zip_path.name, max_total_bytes, max_files)
             if not (dest / _DONE_MARKER).exists():
-                _extract_atomically(archive, members, dest, max_total_bytes)
+                _extract_atomically(archive, zip_path.name, members, dest, max_total_bytes)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise ArchiveError(f"{zip_path.name}: not a valid zip file ({exc})") from None
     return _dataset_root(dest), skipped
@@ -81,14 +86,30 @@ def _vet_members(archive: zipfile.ZipFile, name: str, max_total_bytes: int, max_
         if info.compress_size and info.file_size > MAX_RATIO * info.compress_size:
             raise ArchiveError(f"{name}: {info.filename} compresses {info.file_size // info.compress_size}:1 "
                                "(possible zip bomb)")
-        parts = PurePosixPath(info.filename).parts
+        parts = _parts(info)
         if any(p.startswith(".") or p == "__MACOSX" for p in parts):
             continue
         if info.filename.lower().endswith(NESTED_ARCHIVES):
             skipped.append((info.filename, "nested archive, not extracted"))
             continue
         members.append(info)
+    if not members:
+        raise ArchiveError(_no_covers(name, [member for member, _ in skipped]))
+    _check_files_and_folders(members, name)
     return members, skipped
+
+
+def _parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
+    """A member's path as it will be written, one name per folder level."""
+    return PurePosixPath(info.filename.replace("\\", "/")).parts
+
+
+def _no_covers(name: str, nested: list[str]) -> str:
+    if not nested:
+        return f"{name}: holds no covers"
+    plural = "s" if len(nested) > 1 else ""
+    return (f"{name}: holds no covers; skipped nested archive{plural} {', '.join(nested)} "
+            "(nested archives are not opened)")
 
 
 def _check_member_path(info: zipfile.ZipInfo, name: str) -> None:
@@ -99,24 +120,54 @@ def _check_member_path(info: zipfile.ZipInfo, name: str) -> None:
         raise ArchiveError(f"{name}: unsafe path {info.filename!r} points outside the archive")
     if stat.S_ISLNK(info.external_attr >> 16):
         raise ArchiveError(f"{name}: {info.filename!r} is a symbolic link; links are not allowed")
+    if _CONTROL_CHARACTERS.search(path):
+        raise ArchiveError(f"{name}: {_shown(path)} has a control character in its name")
+    longest = max((len(os.fsencode(part)) for part in _parts(info)), default=0)
+    if longest > MAX_NAME_PART_BYTES:
+        raise ArchiveError(f"{name}: {_shown(path)} has a name of {longest:,} bytes, over the "
+                           f"limit of {MAX_NAME_PART_BYTES} for a file or folder (name too long)")
+    if len(os.fsencode(path)) > MAX_NAME_BYTES:
+        raise ArchiveError(f"{name}: {_shown(path)} has a path of {len(os.fsencode(path)):,} "
+                           f"bytes, over the limit of {MAX_NAME_BYTES:,} (name too long)")
 
 
-def _extract_atomically(archive, members, dest: Path, max_total_bytes: int) -> None:
+def _shown(member: str, n_chars: int = 60) -> str:
+    """A member's name as a message quotes it: a long one cut short."""
+    return repr(member) if len(member) <= n_chars else repr(member[:n_chars]) + "..."
+
+
+def _check_files_and_folders(members: list[zipfile.ZipInfo], name: str) -> None:
+    """Refuse a path that is a file and also a folder of another member (``a.jpg`` and
+    ``a.jpg/b.jpg``): one of them could not be written."""
+    files = {_parts(info): info.filename for info in members}
+    for info in members:
+        parts = _parts(info)
+        for depth in range(1, len(parts)):
+            if parts[:depth] in files:
+                raise ArchiveError(f"{name}: {files[parts[:depth]]!r} is both a file and a folder "
+                                   f"({info.filename!r} is inside it)")
+
+
+def _extract_atomically(archive, name: str, members, dest: Path, max_total_bytes: int) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    tmp = make_temp_dir(dest.parent, prefix=f".{dest.name}-")
     try:
         written = 0
         for info in members:
-            target = tmp / PurePosixPath(info.filename.replace("\\", "/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(target, "wb") as out:
-                # Count real bytes: a member's declared size may lie.
-                while chunk := src.read(_CHUNK):
-                    written += len(chunk)
-                    if written > max_total_bytes:
-                        raise ArchiveError(f"{archive.filename}: unpacks to more than "
-                                           f"{max_total_bytes:,} bytes (possible zip bomb)")
-                    out.write(chunk)
+            target = tmp.joinpath(*_parts(info))
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as src, open(target, "wb") as out:
+                    # Count real bytes: a member's declared size may lie.
+                    while chunk := src.read(_CHUNK):
+                        written += len(chunk)
+                        if written > max_total_bytes:
+                            raise ArchiveError(f"{name}: unpacks to more than "
+                                               f"{max_total_bytes:,} bytes (possible zip bomb)")
+                        out.write(chunk)
+            except OSError as exc:        # whatever the checks above did not foresee
+                raise ArchiveError(f"{name}: cannot unpack {_shown(info.filename)} "
+                                   f"({exc.strerror or exc})") from None
         (tmp / _DONE_MARKER).touch()
         try:
             os.rename(tmp, dest)

@@ -283,9 +283,30 @@ def _zip_cases(folder: Path) -> list[Case]:
             archive.writestr(name, data)
         archive.writestr("covers/more-covers.zip", inner.getvalue())
 
+    file_and_folder = folder / "file_and_folder.zip"
+    with zipfile.ZipFile(file_and_folder, "w") as archive:
+        for name, data in {**good, "covers/metal/x.jpg": jpeg, "covers/metal/x.jpg/y.jpg": jpeg}.items():
+            archive.writestr(name, data)
+
+    long_name = folder / "long_name.zip"
+    with zipfile.ZipFile(long_name, "w") as archive:
+        for name, data in {**good, f"covers/metal/{'a' * 296}.jpg": jpeg}.items():
+            archive.writestr(name, data)
+
+    only_nested = folder / "only_nested.zip"
+    with zipfile.ZipFile(only_nested, "w") as archive:
+        archive.writestr("inner.zip", inner.getvalue())
+
     return [
         Case("zip_traversal", "zip", traversal, "a zip with a `../` member path",
              "points outside the archive"),
+        Case("zip_file_and_folder", "zip", file_and_folder, "a zip whose `covers/metal/x.jpg` is a "
+             "file and also a folder (`covers/metal/x.jpg/y.jpg`)",
+             "'covers/metal/x.jpg' is both a file and a folder ('covers/metal/x.jpg/y.jpg' is inside it)"),
+        Case("zip_long_name", "zip", long_name, "a zip with a 300-character file name",
+             "has a name of 300 bytes, over the limit of 255 for a file or folder (name too long)"),
+        Case("zip_only_nested", "zip", only_nested, "a zip holding only another zip",
+             "holds no covers; skipped nested archive inner.zip (nested archives are not opened)"),
         Case("zip_bomb", "zip", bomb, f"a zip bomb ({ZIP_BOMB_BYTES // 1024**2} MB of zeros in "
              f"{bomb.stat().st_size // 1024} kB)", "possible zip bomb"),
         Case("zip_nested", "zip", nested, "a zip holding another zip", "nested archive, not extracted"),

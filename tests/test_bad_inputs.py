@@ -117,9 +117,12 @@ def test_bad_covers_inside_a_dataset_are_skipped_and_reported(bad_inputs, tmp_pa
     assert len(arrays) == n_good and arrays.images.shape[1:] == (16, 16, 3)
 
 
+UNSAFE_ZIPS = ("zip_traversal", "zip_bomb", "zip_file_and_folder", "zip_long_name", "zip_only_nested")
+
+
 def test_unsafe_zips_are_refused_before_anything_is_written(bad_inputs, tmp_path):
     extract_to = tmp_path / "imports"
-    for name in ("zip_traversal", "zip_bomb"):
+    for name in UNSAFE_ZIPS:
         case = bad_inputs[name]
         with pytest.raises(DatasetError) as refused:
             load_dataset(case.path, extract_to=extract_to)
@@ -207,6 +210,7 @@ def cli(bad_inputs, tmp_path_factory):
         "dataset_traversal": ["dataset", str(bad_inputs["zip_traversal"].path)],
         "dataset_zip_bomb": ["dataset", str(bad_inputs["zip_bomb"].path)],
         "dataset_nested": ["dataset", str(bad_inputs["zip_nested"].path)],
+        **{f"dataset_{name}": ["dataset", str(bad_inputs[name].path)] for name in UNSAFE_ZIPS[2:]},
         "dataset_manifest": ["dataset", str(bad_inputs["manifest_outside_and_missing"].path)],
         "dataset_images": ["dataset", str(images_data)],
         "train_out_of_range": ["train", "--data", str(run_data), "--lr", "-0.1", "--batch-size", "0",
@@ -266,6 +270,12 @@ def test_cli_predict_answers_each_cover_or_says_why_not(cli, bad_inputs):
     ("predict_wrong_classes", "weights do not fit custom with 3 classes (size mismatch"),
     ("dataset_traversal", "traversal.zip: unsafe path 'covers/../../escaped.txt' points outside"),
     ("dataset_zip_bomb", "zip_bomb.zip: covers/metal/huge.jpg compresses"),
+    ("dataset_zip_file_and_folder", "error: file_and_folder.zip: 'covers/metal/x.jpg' is both a file "
+                                    "and a folder ('covers/metal/x.jpg/y.jpg' is inside it)"),
+    ("dataset_zip_long_name", "error: long_name.zip: 'covers/metal/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                              "'... has a name of 300 bytes, over the limit of 255"),
+    ("dataset_zip_only_nested", "error: only_nested.zip: holds no covers; skipped nested archive inner.zip "
+                                "(nested archives are not opened)"),
     ("train_out_of_range", "lr must be in (0, 10], got -0.1; size_px must be 0 (auto) or 16-512"),
     ("train_resume_pickle", "last_state.pt: refused, not a tensors-only checkpoint (it calls "
                             "io.open, which a tensors-only file never does); it was not unpickled"),
@@ -360,6 +370,8 @@ def test_sidebar_zip_uploader_refuses_unsafe_zips_with_their_name(app, bad_input
         ("zip_bomb.zip", bad_inputs["zip_bomb"].path.read_bytes(),
          "Cannot load this dataset: zip_bomb.zip: covers/metal/huge.jpg compresses"),
         ("notes.zip", b"PK? no, just text", "Cannot load this dataset: notes.zip: not a valid zip"),
+        *((bad_inputs[name].path.name, bad_inputs[name].path.read_bytes(), bad_inputs[name].message)
+          for name in UNSAFE_ZIPS[2:]),
     ]
     app.session_state["dataset_kind"] = UPLOADED
     app.switch_page("app_pages/dataset.py").run()
@@ -367,6 +379,7 @@ def test_sidebar_zip_uploader_refuses_unsafe_zips_with_their_name(app, bad_input
         app.sidebar.file_uploader(key="dataset_zip").set_value((name, data, "application/zip")).run()
         assert not app.exception, name
         assert [e.value for e in app.error] and message in app.error[0].value, (name, app.error)
+        assert app.error[0].value.startswith(f"Cannot load this dataset: {name}: ")
     assert not list(tmp_path.rglob("escaped.txt")) and not list(data_dir().parent.rglob("escaped.txt"))
     assert not list(data_dir().rglob("huge.jpg"))                        # the bomb never unpacked
 
