@@ -209,8 +209,8 @@ def watched_job(running: list[Path]) -> Path | None:
     if not hosting.is_public():
         candidates += running[-1:]
     for candidate in candidates:           # a folder gone (another checkpoints dir) is skipped
-        if candidate and Path(candidate, "status.json").is_file():
-            return Path(candidate)
+        if candidate and Path(candidate, "status.json").is_file() and ui.visible_runs([Path(candidate)]):
+            return Path(candidate)            # a stranger's run named in the URL is not shown
     return None
 
 
@@ -219,7 +219,7 @@ st.title("Train")
 data = ui.current_data_source()
 dataset = ui.current_dataset()                 # a wrong path stops here, not in the job
 ui.synthetic_notice()
-st.caption(f"Dataset `{data}`: {len(dataset):,} covers in {dataset.n_classes} genres. Training runs "
+st.caption(f"Dataset `{hosting.visitor_message(data)}`: {len(dataset):,} covers in {dataset.n_classes} genres. Training runs "
            "in its own process: leave or refresh this page and it keeps going.")
 try:
     cfg = from_dict(TrainConfig, values | {"data": data})

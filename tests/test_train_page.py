@@ -323,3 +323,17 @@ def test_time_left_adds_the_epochs_to_come_at_the_pace_so_far(page):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_public_mode_shows_no_strangers_run_named_in_the_url(embedded_data, app_main, monkeypatch):
+    """A run folder's name in ?run= is no key: on a public demo a stranger's run on their
+    own covers stays theirs, as on Results."""
+    monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
+    run_dir = runs.new_run_dir({"arch": "custom"}, name="strangers")
+    (run_dir / "request.json").write_text('{"config": {"data": "/srv/u/a.zip"}, "owner": "ffffffffffff"}')
+    runs.write_status(run_dir, "failed", error="DatasetError: /srv/u/a.zip: no usable images")
+    page = reload(run=run_dir.name, visitor=VISITOR)
+    assert "No job yet" in texts(page, "info")
+    assert "strangers" not in texts(page, "error") + texts(page, "markdown")
+    monkeypatch.delenv("COVER_LAB_PUBLIC")
+    assert "strangers" in texts(reload(run=run_dir.name), "error")          # locally, any run
