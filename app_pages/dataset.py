@@ -2,7 +2,11 @@
 import streamlit as st
 
 import ui
+from cover_model.hosting import visitor_message
+from cover_model.images import thumbnail
 from cover_model.plots import class_balance_figure
+
+THUMB_PX = 120
 
 dataset = ui.current_dataset()
 st.title("Dataset")
@@ -13,8 +17,8 @@ left, middle, right = st.columns(3)
 left.metric("Covers", f"{len(dataset):,}")
 middle.metric("Genres", dataset.n_classes)
 right.metric("Skipped files", len(dataset.skipped))
-st.caption(f"From `{dataset.root}` · fingerprint `{dataset.fingerprint}` (keys every cache built "
-           "from this dataset)")
+st.caption(visitor_message(f"From `{dataset.root}` · fingerprint `{dataset.fingerprint}` (keys every "
+                           "cache built from this dataset)"))
 
 st.subheader("Class balance")
 st.plotly_chart(class_balance_figure(counts), width="stretch")
@@ -22,11 +26,16 @@ st.dataframe(counts, width="stretch", height=35 * (len(counts) + 1) + 3)
 
 if dataset.skipped:
     with st.expander(f"{len(dataset.skipped)} file(s) skipped"):
-        st.dataframe([{"file": s.path, "reason": s.reason} for s in dataset.skipped], width="stretch")
+        st.dataframe([{"file": visitor_message(dataset.relative(s.path)), "reason": visitor_message(s.reason)}
+                      for s in dataset.skipped], width="stretch")
 
 st.subheader("Sample covers")
 n_per_genre = st.slider("Covers per genre", 2, 12, 6, key="dataset_sample_n")
 sample = dataset.sample(n_per_genre, seed=0)
 for genre, rows in sample.groupby("label", sort=True):
     st.markdown(f"**{dataset.class_names[genre]}**")
-    st.image(rows["path"].tolist(), width=120)
+    # Decoded here, not by st.image: a cover whose header was fine but whose data is
+    # not (the dataset checks headers only) gets a grey square and its reason.
+    covers = [thumbnail(path, THUMB_PX) for path in rows["path"]]
+    st.image([rgb for rgb, _ in covers], width=THUMB_PX,
+             caption=[visitor_message(why) if why else "" for _, why in covers])

@@ -9,12 +9,15 @@ in ``Dataset.skipped``, never fatal. Splits live in :mod:`cover_model.splits`.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
+from . import hosting
 from .archive import ArchiveError, extract_zip
 from .genres import canonical_genre, order_classes
 from .images import DEFAULT_LIMITS, ImageDecodeError, ImageLimits, open_image
@@ -23,6 +26,7 @@ EMBEDDED = "synth"               # the name of the embedded synthetic covers, wh
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS = ("path", "genre")
 SPLITS = ("train", "val", "test")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class DatasetError(ValueError):
@@ -82,6 +86,10 @@ class Dataset:
         root = str(self.root).rstrip("/") + "/"
         return [p[len(root):] if p.startswith(root) else p for p in self.items["path"]]
 
+    def relative(self, path: str) -> str:
+        """``path`` relative to the dataset's folder when inside it (as a skipped file's), else as is."""
+        return _relative(path, self.root)
+
     def subset(self, split: str) -> "Dataset":
         """The items of one split, with the same class names."""
         rows = self.items[self.items["split"] == split].reset_index(drop=True)
@@ -138,52 +146,94 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
         from .synth import ensure_default_dataset
         source = ensure_default_dataset(progress=progress)
     path = Path(source).expanduser()
+    try:
+        if path.suffix.lower() == ".zip" and path.is_file():
+            return _load_zip(path, limits, extract_to, split_values)
+        return _load_path(path, limits, split_values, shown=str(path))
+    except OSError as exc:                        # a name too long, a folder we may not list
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _load_path(path: Path, limits: ImageLimits, split_values, *, shown: str) -> Dataset:
+    """A folder or a manifest; messages call it ``shown`` (a zip's name, not where it was unpacked)."""
     if not path.exists():
-        raise DatasetError(f"{path}: no such file or folder")
+        raise DatasetError(f"{shown}: no such file or folder")
     if path.is_dir():
         manifest = path / MANIFEST_NAME
-        return (_load_manifest(manifest, limits, split_values) if manifest.is_file()
-                else _load_folder(path, limits))
+        if manifest.is_file():
+            return _load_manifest(manifest, limits, split_values, shown=f"{shown}/{MANIFEST_NAME}")
+        return _load_folder(path, limits, shown=shown)
     if path.suffix.lower() == ".csv":
-        return _load_manifest(path, limits, split_values)
-    if path.suffix.lower() == ".zip":
-        try:
-            root, skipped = extract_zip(path, extract_to=extract_to)
-        except ArchiveError as exc:
-            raise DatasetError(str(exc)) from None
-        dataset = load_dataset(root, limits=limits, split_values=split_values)
-        return replace(dataset, skipped=tuple(Skipped(p, r) for p, r in skipped) + dataset.skipped)
-    raise DatasetError(f"{path}: expected a folder, a .csv manifest or a .zip")
+        return _load_manifest(path, limits, split_values, shown=shown)
+    raise DatasetError(f"{shown}: expected a folder, a .csv manifest or a .zip")
 
 
-def _load_folder(root: Path, limits: ImageLimits) -> Dataset:
+def _load_zip(path: Path, limits: ImageLimits, extract_to: Path | None, split_values) -> Dataset:
+    try:
+        root, skipped = extract_zip(path, extract_to=extract_to)
+    except ArchiveError as exc:
+        raise DatasetError(str(exc)) from None
+    dataset = _load_path(root, limits, split_values, shown=path.name)
+    return replace(dataset, skipped=tuple(Skipped(p, r) for p, r in skipped) + dataset.skipped)
+
+
+def _load_folder(root: Path, limits: ImageLimits, *, shown: str) -> Dataset:
     root = root.resolve()
     genre_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not _hidden(d.name))
     if not genre_dirs:
-        raise DatasetError(f"{root}: no genre folders (expected {root}/<genre>/<image files>)")
-    rows = [{"path": str(f), "genre": canonical_genre(d.name)}
-            for d in genre_dirs for f in sorted(d.rglob("*"))
-            if f.is_file() and not any(_hidden(part) for part in f.relative_to(root).parts)]
-    return _build(pd.DataFrame(rows, columns=["path", "genre"]), root, limits)
+        raise DatasetError(f"{shown}: no genre folders (expected <genre>/<image files> inside it)")
+    cap, rows = hosting.limits().max_manifest_rows, []
+    for genre_dir in genre_dirs:
+        files = []
+        for path in _files_under(genre_dir):
+            files.append(path)
+            if len(rows) + len(files) > cap:      # stop walking: the count alone refuses it
+                raise DatasetError(f"{shown}: more than {cap:,} files, over the limit of "
+                                   f"{cap:,} per dataset")
+        rows += [{"path": str(f), "genre": canonical_genre(genre_dir.name)} for f in sorted(files)]
+    return _build(pd.DataFrame(rows, columns=["path", "genre"]), root, limits, shown=shown)
 
 
-def _load_manifest(csv_path: Path, limits: ImageLimits, split_values=SPLITS) -> Dataset:
-    try:
-        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+def _files_under(folder: Path):
+    """The files under ``folder``, in no set order; hidden files and folders are left out
+    (and not walked). Symbolic links to folders are not followed."""
+    for parent, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not _hidden(name)]
+        for name in names:
+            path = Path(parent) / name
+            if not _hidden(name) and path.is_file():
+                yield path
+
+
+def _load_manifest(csv_path: Path, limits: ImageLimits, split_values=SPLITS, *, shown: str) -> Dataset:
+    cap = hosting.limits().max_manifest_rows
+    try:          # at most one row past the cap: a huge manifest is refused without reading it all
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, nrows=cap + 1)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DatasetError(f"{csv_path}: not a readable CSV ({exc})") from None
+        raise DatasetError(f"{shown}: not a readable CSV ({exc})") from None
+    if len(table) > cap:
+        raise DatasetError(f"{shown}: more than {cap:,} rows, over the limit of {cap:,} per manifest")
     table.columns = [c.strip().lower() for c in table.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
-        raise DatasetError(f"{csv_path}: missing column(s) {', '.join(missing)} "
+        raise DatasetError(f"{shown}: missing column(s) {', '.join(missing)} "
                            f"(a manifest needs {', '.join(REQUIRED_COLUMNS)}[, group, split])")
     root = csv_path.parent.resolve()
     table["genre"] = table["genre"].map(canonical_genre)
-    table["path"] = [str((root / p.strip()).resolve()) if p.strip() else "" for p in table["path"]]
-    return _build(table, root, limits, split_values)
+    table["path"] = [_resolve(root, p.strip()) for p in table["path"]]
+    return _build(table, root, limits, split_values, shown=shown)
 
 
-def _build(table: pd.DataFrame, root: Path, limits: ImageLimits, split_values=SPLITS) -> Dataset:
+def _resolve(root: Path, path: str) -> str:
+    """A manifest's path, absolute; one that cannot be resolved is kept as given, for
+    :func:`_check_item` to skip with the reason."""
+    if not path or "\x00" in path:
+        return path
+    return str((root / path).resolve())
+
+
+def _build(table: pd.DataFrame, root: Path, limits: ImageLimits, split_values=SPLITS, *,
+           shown: str) -> Dataset:
     root = root.resolve()
     for column in ("group", "split"):
         if column not in table.columns:
@@ -193,17 +243,17 @@ def _build(table: pd.DataFrame, root: Path, limits: ImageLimits, split_values=SP
     for path, genre in zip(table["path"], table["genre"]):
         reason = _check_item(path, genre, root, limits)
         if reason:
-            skipped.append(Skipped(path, reason))
+            skipped.append(Skipped(_printable(path), reason))
         else:
             sizes.append(Path(path).stat().st_size)
         keep.append(reason is None)
     items = table[keep].reset_index(drop=True)
     if items.empty:
-        detail = f"; e.g. {skipped[0].path}: {skipped[0].reason}" if skipped else ""
-        raise DatasetError(f"{root}: no usable images ({len(skipped)} skipped{detail})")
+        detail = f"; e.g. {_relative(skipped[0].path, root)}: {skipped[0].reason}" if skipped else ""
+        raise DatasetError(f"{shown}: no usable images ({len(skipped)} skipped{detail})")
     bad_splits = sorted(set(items["split"]) - {"", *SPLITS, *(split_values or ())})
     if bad_splits and split_values is not None:
-        raise DatasetError(f"{root}: unknown split value(s) {bad_splits}; use {', '.join(SPLITS)}")
+        raise DatasetError(f"{shown}: unknown split value(s) {bad_splits}; use {', '.join(SPLITS)}")
     class_names = order_classes(items["genre"])
     items["label"] = items["genre"].map({g: i for i, g in enumerate(class_names)}).astype(int)
     items["n_bytes"] = sizes
@@ -218,13 +268,25 @@ def _check_item(path: str, genre: str, root: Path, limits: ImageLimits) -> str |
         return "no genre"
     if not path:
         return "no path"
+    if "\x00" in path:
+        return "path holds a NUL byte"
     if not Path(path).is_relative_to(root):
-        return f"outside the dataset folder {root}"
+        return "outside the dataset folder"
     try:
         open_image(path, limits=limits).close()
     except ImageDecodeError as exc:
         return str(exc).removeprefix(f"{path}: ")
     return None
+
+
+def _printable(path: str) -> str:
+    """``path`` with control characters (a NUL, a newline) escaped, so a listing stays one line a file."""
+    return _CONTROL_CHARACTERS.sub(lambda match: repr(match.group())[1:-1], path)
+
+
+def _relative(path: str, root: Path) -> str:
+    """``path`` as the dataset names it: relative to its folder, when inside it."""
+    return os.path.relpath(path, root) if Path(path).is_relative_to(root) else path
 
 
 def _hidden(name: str) -> bool:

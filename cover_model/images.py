@@ -224,6 +224,34 @@ def decode_image(source, *, limits: ImageLimits = DEFAULT_LIMITS,
         image.close()
 
 
+def thumbnail(source, size_px: int) -> tuple[np.ndarray, str | None]:
+    """A cover to show in a gallery: fit in a ``size_px`` square, and None; or, for
+    one that cannot be decoded, a grey square and why (without the file's name).
+
+    Decodes at a reduced scale where it can (``draft_px``), and never raises
+    :class:`ImageDecodeError`: a gallery shows what it can.
+
+    >>> import io; from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("RGB", (400, 200), "red").save(buf, "PNG")
+    >>> rgb, why = thumbnail(buf.getvalue(), 120)
+    >>> rgb.shape, why
+    ((60, 120, 3), None)
+    >>> thumbnail(b"not an image", 120)[1]
+    'not an image (unrecognised file format); use JPEG, PNG, WebP, BMP or GIF'
+    """
+    try:
+        rgb = decode_image(source, draft_px=size_px)
+    except ImageDecodeError as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        return np.full((size_px, size_px, 3), 210, np.uint8), reason
+    height, width = rgb.shape[:2]
+    scale = size_px / max(height, width)
+    if scale >= 1:
+        return rgb, None
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), None
+
+
 def estimate_decode_bytes(image: Image.Image, draft_px: int | None = None) -> int:
     """The most memory :func:`decode_image` takes for ``image``, from its header alone.
 

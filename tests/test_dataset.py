@@ -1,12 +1,21 @@
-"""Datasets from a folder, a manifest and a zip; skipped files; fingerprints; zip safety."""
+"""Datasets from a folder, a manifest and a zip; skipped files; fingerprints; zip safety;
+the Dataset page."""
+import io
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from cover_model.dataset import DatasetError, load_dataset
 from cover_model.genres import PAPER_GENRES, folder_name
+from cover_model.paths import PROJECT_ROOT, data_dir
+from cover_model.runtime import tuned_env
 
 from .helpers import jpeg_bytes, make_folder_dataset
 
@@ -193,3 +202,113 @@ def test_real_covers_manifest(real_covers):
     assert len(ds) > 4500 and not ds.skipped
     assert set(ds.items["split"]) == {"train", "val", "test"} and ds.has_groups
     assert "source" in ds.items.columns
+
+
+# --- what a stranger may send (issue #15) ------------------------------------------
+
+def test_manifest_paths_with_a_nul_byte_or_too_long_are_skipped_rows(folder_dataset):
+    (folder_dataset / "m.csv").write_text(
+        "path,genre\nmetal/000.jpg,metal\nmetal/a\x00b.jpg,metal\n"
+        f"metal/{'x' * 300}.jpg,jazz\n{'/'.join(['d' * 250] * 20)}/a.jpg,jazz\n")
+    ds = load_dataset(folder_dataset / "m.csv")
+    assert len(ds) == 1
+    assert [s.reason for s in ds.skipped] == ["path holds a NUL byte", "cannot be read (File name too long)",
+                                              "cannot be read (File name too long)"]
+
+
+def test_a_manifest_over_the_row_limit_is_refused_before_any_image_is_read(folder_dataset, monkeypatch):
+    from cover_model import images
+    rows = "".join(f"metal/{i:03d}.jpg,metal\n" for i in range(12))
+    (folder_dataset / "m.csv").write_text("path,genre\n" + rows)
+    monkeypatch.setenv("COVER_LAB_MAX_MANIFEST_ROWS", "10")
+    monkeypatch.setattr(images.Image, "open", lambda *a, **k: pytest.fail("an image was read"))
+    with pytest.raises(DatasetError) as refused:
+        load_dataset(folder_dataset / "m.csv")
+    assert str(refused.value) == f"{folder_dataset / 'm.csv'}: more than 10 rows, over the limit of 10 per manifest"
+
+
+def test_public_mode_caps_manifests_at_20_000_rows(tmp_path, monkeypatch):
+    (tmp_path / "m.csv").write_text("path,genre\n" + "a.jpg,metal\n" * 20_001)
+    monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
+    with pytest.raises(DatasetError, match="more than 20,000 rows, over the limit of 20,000 per manifest"):
+        load_dataset(tmp_path / "m.csv")
+
+
+def test_a_folder_with_more_files_than_the_limit_is_refused_while_walking(folder_dataset, monkeypatch):
+    monkeypatch.setenv("COVER_LAB_MAX_MANIFEST_ROWS", "20")               # the folder holds 30
+    with pytest.raises(DatasetError) as refused:
+        load_dataset(folder_dataset)
+    assert str(refused.value) == f"{folder_dataset}: more than 20 files, over the limit of 20 per dataset"
+    monkeypatch.setenv("COVER_LAB_MAX_MANIFEST_ROWS", "30")
+    assert len(load_dataset(folder_dataset)) == 30
+
+
+def test_a_zip_dataset_with_no_usable_image_names_the_zip_not_the_server(tmp_path):
+    with zipfile.ZipFile(tmp_path / "junk.zip", "w") as archive:
+        archive.writestr("covers/metal/notes.txt", "not a cover")
+    with pytest.raises(DatasetError) as refused:
+        load_dataset(tmp_path / "junk.zip", extract_to=tmp_path / "imports")
+    assert str(refused.value) == ("junk.zip: no usable images (1 skipped; e.g. metal/notes.txt: not an image "
+                                  "(unrecognised file format); use JPEG, PNG, WebP, BMP or GIF)")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["m.csv"], "error: m.csv: more than 5 rows, over the limit of 5 per manifest"),
+    (["nul.csv"], "  metal/a\\x00b.jpg: path holds a NUL byte"),        # escaped: one line
+])
+def test_cli_dataset_says_it_in_one_line(folder_dataset, args, message):
+    (folder_dataset / "m.csv").write_text("path,genre\n" + "metal/000.jpg,metal\n" * 6)
+    (folder_dataset / "nul.csv").write_text("path,genre\nmetal/000.jpg,metal\nmetal/a\x00b.jpg,metal\n")
+    done = subprocess.run([sys.executable, "-m", "cover_model", "dataset", *args], cwd=folder_dataset,
+                          env=tuned_env() | {"PYTHONPATH": str(PROJECT_ROOT), "COVER_LAB_MAX_MANIFEST_ROWS": "5"},
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr
+    assert message in (done.stderr + done.stdout).replace(str(folder_dataset) + "/", "")
+
+
+def _cut_jpeg() -> bytes:
+    """A JPEG of noise cut in half: its header is fine, so the dataset keeps it."""
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()[: len(buf.getvalue()) // 2]
+
+
+def _dataset_page(**state) -> AppTest:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page("app_pages/dataset.py").run()
+    assert not at.exception
+    return at
+
+
+def test_dataset_page_shows_a_cover_it_cannot_decode_as_a_placeholder_with_its_reason(tmp_path, app_main):
+    from ui import ON_SERVER
+    root = make_folder_dataset(tmp_path / "covers", {"metal": 3, "jazz": 3})
+    (root / "metal" / "cut.jpg").write_bytes(_cut_jpeg())
+    at = _dataset_page(dataset_kind=ON_SERVER, dataset_path=str(root))
+    assert at.metric[0].value == "7"                                  # headers only: kept
+    captions = [caption for image in at.get("image") for caption in image.captions]
+    assert captions.count("truncated or corrupt image data (Premature end of JPEG file)") == 1
+    assert captions.count("") == 6
+
+
+def test_dataset_page_names_no_server_path_in_public_mode(tmp_path, app_main, monkeypatch):
+    from ui import UPLOADED
+    root = make_folder_dataset(tmp_path / "covers", {"metal": 3, "jazz": 3})
+    (root / "metal" / "notes.txt").write_text("not a cover")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for path in sorted(root.rglob("*")):
+            archive.write(path, path.relative_to(tmp_path))
+    monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
+    at = _dataset_page(dataset_kind=UPLOADED)
+    at.sidebar.file_uploader(key="dataset_zip").set_value(("mine.zip", buf.getvalue(), "application/zip")).run()
+    assert not at.exception and at.metric[0].value == "6"
+    caption = at.caption[0].value
+    assert caption.startswith("From `imports/mine-") and caption.split("`")[1].endswith("/covers")
+    skipped = at.dataframe[-1].value
+    assert skipped.to_dict("records") == [{"file": "metal/notes.txt", "reason": "not an image (unrecognised file "
+                                           "format); use JPEG, PNG, WebP, BMP or GIF"}]
+    texts = [element.value for element in (*at.caption, *at.markdown) if isinstance(element.value, str)]
+    assert not any(str(data_dir()) in text or str(tmp_path) in text for text in texts)
