@@ -136,7 +136,7 @@ def child(path: Path, draft_px: int | None, n_threads: int) -> dict:
         try:
             outcomes.append("shape %s" % (decode_image(data, draft_px=draft_px).shape,))
         except ImageDecodeError as exc:
-            outcomes.append("refused: " + str(exc).split(": ", 1)[1][:90])
+            outcomes.append("refused: " + str(exc).split(": ", 1)[1][:120])
 
     base = _vm("VmRSS")
     threads = [threading.Thread(target=decode) for _ in range(n_threads)]

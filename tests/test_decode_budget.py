@@ -9,23 +9,24 @@ Pillow 13, simplejpeg 1.9); the tests in tests/test_bad_inputs.py send the
 corpus's memory bomb through the CLI, the Predict page and datasets.
 
 Peak resident memory growth, three decodes at once of the worst files at the
-50 MP pixel limit, before -> after this budget:
+50 MP pixel limit (one decode at a time in brackets), before -> after this budget:
 
-==============================  ========  ==============================
-file (7070x7070 unless noted)   before    after
-==============================  ========  ==============================
-16-bit grayscale PNG (0.4 MB)   3,911 MB  657 MB
-RGBA PNG                        2,950 MB  1,021 MB
-RGB PNG                         2,521 MB  1,025 MB
-palette PNG, transparent        2,390 MB  613 MB
-progressive JPEG, 4:4:4         1,283 MB  refused (453 MB each)
- same at 6618x6618              1,139 MB  1,027 MB (largest accepted)
-JPEG whose header lies (75 kB)  818 MB    refused (strict decoder)
-RGBA WebP, lossless (38 bytes)  4,221 MB  refused (787 MB each)
- same at 4964x4964              2,659 MB  1,092 MB (largest accepted)
-GIF, transparent                2,440 MB  567 MB
-BMP, 24-bit (143 MB)            2,554 MB  882 MB
-==============================  ========  ==============================
+==============================  ================  ==============================
+file (7070x7070 unless noted)   before            after
+==============================  ================  ==============================
+16-bit grayscale PNG (0.4 MB)   3,830 (1,384) MB  718 (250) MB
+RGBA PNG                        2,399 (1,049) MB  1,034 (348) MB
+RGB PNG                         2,360 (859) MB    782 (344) MB
+palette PNG, transparent        2,468 (906) MB    613 (207) MB
+progressive JPEG, 4:4:4         1,097 (432) MB    refused: 453 MB estimated
+ same at 6618x6618              962 (379) MB      1,074 (377) MB, largest accepted
+JPEG, EXIF-turned               726 (291) MB      847 (287) MB
+JPEG whose header lies (75 kB)  727 (290) MB      353 (144) MB, then refused (strict)
+RGBA WebP, lossless (38 bytes)  4,101 (1,434) MB  refused: 787 MB estimated
+ same at 4964x4964              2,048 (709) MB    1,086 (380) MB, largest accepted
+GIF, transparent                2,488 (906) MB    548 (205) MB
+BMP, 24-bit (143 MB)            2,445 (859) MB    923 (344) MB
+==============================  ================  ==============================
 """
 import io
 import sys
@@ -47,9 +48,9 @@ MB = 1024**2
 # One decode at a time (bench_decode_memory.py --threads 1): (kind, side, peak growth in MB).
 MEASURED_PEAKS = [
     ("png_16bit_gray", 7070, 250), ("png_rgba", 7070, 348), ("png_rgb", 7070, 344),
-    ("png_palette_transparent", 7070, 207), ("jpeg_progressive_444", 6826, 401),
+    ("png_palette_transparent", 7070, 207), ("jpeg_progressive_444", 6618, 377),
     ("jpeg_exif_turned", 7070, 287), ("jpeg_header_lies", 7070, 144),
-    ("webp_rgba_lossless", 5094, 399), ("gif_transparent", 7070, 205), ("bmp_rgb", 7070, 344)]
+    ("webp_rgba_lossless", 4964, 380), ("gif_transparent", 7070, 205), ("bmp_rgb", 7070, 344)]
 
 
 @pytest.mark.parametrize("kind, side, peak_mb", MEASURED_PEAKS)
