@@ -18,6 +18,7 @@ from cover_model.color import build_reference
 from cover_model.dataset import EMBEDDED as DATA_EMBEDDED
 from cover_model.dataset import Dataset, DatasetError, load_dataset
 from cover_model.files import read_json
+from cover_model.images import thumbnail
 from cover_model.paths import PROJECT_ROOT
 from cover_model.predict import Predictor
 from cover_model.results import best_first
@@ -150,6 +151,17 @@ def dataset_if_ready() -> Dataset | None:
     if st.session_state.get("dataset_kind", EMBEDDED) == EMBEDDED and not default_dataset_ready():
         return None
     return current_dataset()
+
+
+def cover_gallery(paths, *, width: int, captions=None) -> None:
+    """Covers from a dataset in a row of thumbnails. Decoded here, not by st.image: a cover
+    whose header was fine but whose data is not (datasets check headers only) shows a grey
+    square and its reason, never an OSError."""
+    covers = [thumbnail(path, width) for path in paths]
+    captions = list(captions) if captions is not None else [""] * len(covers)
+    st.image([rgb for rgb, _ in covers], width=width,
+             caption=[hosting.visitor_message(why) if why else caption
+                      for (_, why), caption in zip(covers, captions)])
 
 
 def synthetic_notice() -> None:

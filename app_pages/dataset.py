@@ -3,7 +3,6 @@ import streamlit as st
 
 import ui
 from cover_model.hosting import visitor_message
-from cover_model.images import thumbnail
 from cover_model.plots import class_balance_figure
 
 THUMB_PX = 120
@@ -34,8 +33,4 @@ n_per_genre = st.slider("Covers per genre", 2, 12, 6, key="dataset_sample_n")
 sample = dataset.sample(n_per_genre, seed=0)
 for genre, rows in sample.groupby("label", sort=True):
     st.markdown(f"**{dataset.class_names[genre]}**")
-    # Decoded here, not by st.image: a cover whose header was fine but whose data is
-    # not (the dataset checks headers only) gets a grey square and its reason.
-    covers = [thumbnail(path, THUMB_PX) for path in rows["path"]]
-    st.image([rgb for rgb, _ in covers], width=THUMB_PX,
-             caption=[visitor_message(why) if why else "" for _, why in covers])
+    ui.cover_gallery(rows["path"], width=THUMB_PX)

@@ -77,9 +77,9 @@ def colour_analysis(rgb, key: str) -> None:
                    ", ".join(f"{metric}: {genre}" for metric, genre in profile.closest.items()))
         st.markdown("**Nearest covers by colour**")
         ui.synthetic_notice()
-        st.image(profile.neighbours["path"].tolist(), width=110,
-                 caption=[f"{g} ({s:.2f})" for g, s in zip(profile.neighbours["genre"],
-                                                           profile.neighbours["score"])])
+        ui.cover_gallery(profile.neighbours["path"], width=110,
+                         captions=[f"{g} ({s:.2f})" for g, s in zip(profile.neighbours["genre"],
+                                                                   profile.neighbours["score"])])
 
 
 for upload in uploads:

@@ -43,7 +43,7 @@ def gallery(run_dir: Path, class_names, *, synthetic: bool) -> None:
     if wrong.empty:
         st.caption("No misclassified test covers to show (none, or their files have moved).")
         return
-    st.image(wrong["path"].tolist(), width=120, caption=[
+    ui.cover_gallery(wrong["path"], width=120, captions=[
         f"{t} → {p} ({c:.0%})" for t, p, c in zip(wrong["genre"], wrong["predicted"], wrong["p1"])])
 
 

@@ -3,18 +3,13 @@
 Screenshots land in tests/e2e/screenshots/ (git-ignored) for a human to look at.
 """
 import re
-from pathlib import Path
 
 import pytest
 
-from .server import CHROMIUM, CHROMIUM_ARGS, ServerError, dashboard
-
-SHOTS = Path(__file__).parent / "screenshots"
+from .conftest import SHOTS
+from .server import ServerError, dashboard
 
 pytestmark = pytest.mark.e2e
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no browser at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 
 
 @pytest.fixture
@@ -27,17 +22,7 @@ def server(tmp_path):
         pytest.fail(str(exc))
 
 
-@pytest.fixture
-def page():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield page
-        browser.close()
-
-
 def test_first_launch_generates_covers_and_every_page_renders(server, page):
-    SHOTS.mkdir(exist_ok=True)
     page.goto(f"{server}/dataset")
     # first launch: a progress bar while the covers are generated, then the page
     page.get_by_text("generating the embedded synthetic covers").wait_for(timeout=60_000)
@@ -59,7 +44,6 @@ def test_a_fresh_demo_answers_a_real_cover_at_once_with_the_shipped_model(server
     from cover_model.shipped import read_card
 
     from .helpers_e2e import real_test_cover, write_cover
-    SHOTS.mkdir(exist_ok=True)
     cover = real_test_cover() or write_cover(tmp_path / "my-cover.jpg")   # real where ../shared is
     page.goto(f"{server}/predict")
     page.get_by_text(re.compile(r"^Trained on \d")).first.wait_for(timeout=60_000)
@@ -107,12 +91,10 @@ def test_bad_uploads_on_the_predict_page_get_a_clear_error(server, page, tmp_pat
     assert "use JPEG, PNG, WebP, BMP or GIF" in alert.first.inner_text()
     page.get_by_text("Most likely:").first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
-    SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SHOTS / "predict-bad-upload.png", full_page=True)
 
 
 def test_every_page_renders_and_a_tiny_training_job_finishes(server, page):
-    SHOTS.mkdir(exist_ok=True)
     page.goto(f"{server}/dataset")
     page.get_by_text("Sample covers").wait_for(timeout=120_000)       # covers generated
     for name in ("Colour analysis", "Baselines", "Results", "Overview"):

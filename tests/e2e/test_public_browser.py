@@ -1,5 +1,4 @@
 """End to end in public mode: what a stranger on the hosted demo can reach, in a real browser."""
-import io
 import zipfile
 from pathlib import Path
 
@@ -7,14 +6,10 @@ import pytest
 
 from cover_model.paths import PROJECT_ROOT
 
-from .server import CHROMIUM, CHROMIUM_ARGS, ServerError, dashboard
-
-SHOTS = Path(__file__).parent / "screenshots"
+from .conftest import SHOTS
+from .server import ServerError, dashboard
 
 pytestmark = pytest.mark.e2e
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no browser at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 
 
 @pytest.fixture
@@ -26,14 +21,6 @@ def public_server(tmp_path, embedded_data):
             yield url
     except ServerError as exc:
         pytest.fail(str(exc))
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def zip_of(folder: Path, out: Path) -> Path:
@@ -54,7 +41,6 @@ def assert_no_server_paths(page, *roots) -> None:
 
 def test_a_visitor_reaches_no_server_folder_and_sees_no_server_path(
         public_server, browser, folder_dataset, embedded_data, tmp_path):
-    SHOTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{public_server}/dataset")
     page.get_by_text("Sample covers").wait_for(timeout=120_000)
@@ -83,7 +69,7 @@ def start_training(page, *, batch: int, epochs: int) -> None:
         box.wait_for(timeout=120_000)
         box.fill(str(value))
         box.press("Enter")
-        page.wait_for_timeout(800)
+    page.get_by_text(f"for {epochs} epoch(s): batch {batch},").wait_for(timeout=60_000)  # taken
     page.get_by_role("button", name="Start training").click()
 
 
