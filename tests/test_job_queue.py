@@ -282,3 +282,13 @@ def test_a_run_whose_config_is_damaged_is_not_resumed_with_a_traceback(folder_da
     with pytest.raises(jobs.JobError, match="cannot resume .*not a run folder"):
         jobs.resume_job(run_dir)
     assert state(run_dir) == "cancelled"
+
+
+def test_a_job_runs_below_the_dashboard(folder_dataset):
+    """Jobs are niced, so the server's pages come first on a small machine."""
+    run_dir = jobs.start_job(slow(folder_dataset))
+    pid = runs.read_status(run_dir)["pid"]
+    assert os.getpriority(os.PRIO_PROCESS, pid) >= os.getpriority(os.PRIO_PROCESS, 0) + jobs.JOB_NICENESS \
+        or os.getpriority(os.PRIO_PROCESS, pid) == 19
+    jobs.cancel_job(run_dir)
+    assert until_stopped(run_dir, timeout_s=60)["state"] == "cancelled"
