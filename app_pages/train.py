@@ -103,7 +103,6 @@ def queued_panel(run_dir: str) -> None:
     at_once = hosting.limits().max_running_jobs
     st.info(f"Queued: {place}. It starts by itself when a running job ends ({at_once} "
             "run at once here); you may leave this page.", icon=":material/hourglass_top:")
-    cancel_button(run_dir, queued=True)
 
 
 @st.fragment(run_every="1s")
@@ -133,7 +132,6 @@ def live_panel(run_dir: str) -> None:
         speed.metric("Covers per second", f"{step['img_per_s']:,.0f}")
         eta.metric("Time left", f"{eta_total_s(step, history):,.0f} s",
                    help="An estimate at the pace so far; it settles once an epoch has finished.")
-    cancel_button(run_dir, queued=False)
     curves(run_dir, label, key="train_live_curves")
 
 
@@ -251,9 +249,10 @@ if watched is None:
             "defaults are the paper's: its small CNN, SGD, lr 0.01, momentum 0.9, batch 10.")
 else:
     status = jobs.job_status(watched)
-    if status["state"] == "running":
-        live_panel(str(watched))
-    elif status["state"] == "queued":
-        queued_panel(str(watched))
+    if status["state"] in jobs.ACTIVE:
+        # Cancel lives outside the panel that reruns every second: a click on a button
+        # redrawn at that moment was lost on a busy server (the job-cap browser test).
+        cancel_button(watched, queued=status["state"] == "queued")
+        (live_panel if status["state"] == "running" else queued_panel)(str(watched))
     else:
         finished_panel(watched, status)

@@ -91,5 +91,6 @@ def test_jobs_past_the_cap_wait_in_the_queue_and_one_visitor_gets_one_job(public
     assert_no_server_paths(first)
 
     first.get_by_role("button", name="Cancel").click()
+    first.get_by_text("Cancelled").first.wait_for(timeout=120_000)
     second.get_by_text("Finished").first.wait_for(timeout=240_000)  # left the queue by itself
     assert_no_server_paths(second)
