@@ -145,8 +145,8 @@ JOB_NICENESS = 10     # jobs yield the cores to the server: a visitor's page bef
 
 
 def _lower_priority(pid: int) -> None:
-    """Run a job below the dashboard: on 2 cores a training job at full priority held the
-    8-visitor load test's answers at 27 s (median)."""
+    """Run a job below the dashboard, so that on a small machine a visitor's page is
+    served before a job's next step (a job keeps both cores busy otherwise)."""
     try:
         os.setpriority(os.PRIO_PROCESS, pid, JOB_NICENESS)
     except (OSError, AttributeError):
