@@ -231,16 +231,9 @@ def visible_runs(run_dirs) -> list[Path]:
     if not hosting.is_public():
         return list(run_dirs)
     me = visitor_id()
-    return [r for r in run_dirs if _owner(r) == me or
-            (read_json(r / "config.json") or _request(r).get("config") or {}).get("data") == DATA_EMBEDDED]
-
-
-def _request(run_dir: Path) -> dict:
-    return read_json(run_dir / jobs.REQUEST_NAME) or {}
-
-
-def _owner(run_dir: Path) -> str | None:
-    return _request(run_dir).get("owner")
+    return [r for r in run_dirs if jobs.owner_of(r) == me or
+            (read_json(r / "config.json") or jobs.request_of(r).get("config") or {}).get("data")
+            == DATA_EMBEDDED]
 
 
 def model_choices(fingerprint: str | None) -> list[Path]:
@@ -273,13 +266,14 @@ def demo_model_sidebar() -> None:
         try:
             run_dir = _demo_model_job()
         except jobs.JobError as exc:           # a read-only checkpoints folder, a limit
-            st.error(f"Cannot train it here: {exc}")
+            st.error(f"Cannot train it here: {hosting.visitor_message(str(exc))}")
             return
         status = jobs.job_status(run_dir)
         if status["state"] in jobs.ACTIVE:
             _demo_progress(str(run_dir))
         elif status["state"] in ("failed", "cancelled"):
-            st.error(f"Training it stopped: {status.get('error') or status['state']}")
+            st.error("Training it stopped: " +
+                     hosting.visitor_message(status.get("error") or status["state"]))
 
 
 def require_a_model() -> list[Path]:
@@ -291,12 +285,14 @@ def require_a_model() -> list[Path]:
     try:
         run_dir = _demo_model_job()
     except jobs.JobError as exc:           # a read-only checkpoints folder: say so, no trace
-        st.error(f"There is no model yet, and none can be trained here: {exc}",
+        st.error(f"There is no model yet, and none can be trained here: "
+                 f"{hosting.visitor_message(str(exc))}",
                  icon=":material/error:")
         st.stop()
     status = jobs.job_status(run_dir)
     if status["state"] in ("failed", "cancelled"):
-        st.error(f"Training the first model stopped: {status.get('error') or status['state']}")
+        st.error("Training the first model stopped: " +
+                 hosting.visitor_message(status.get("error") or status["state"]))
         if st.button("Train it again"):
             _demo_model_job.clear()
             st.rerun()

@@ -56,7 +56,7 @@ def run_config(run_dir: Path) -> dict:
     """A run's config.json, its missing fields at TrainConfig's defaults (older runs, and
     settings a run's head never used); before it exists (data still loading), its request."""
     saved = (read_json(run_dir / "config.json")
-             or (read_json(run_dir / jobs.REQUEST_NAME) or {}).get("config", {}))
+             or jobs.request_of(run_dir).get("config", {}))
     try:
         cfg = saved_config(saved)
     except ValueError:                 # a damaged or foreign config.json: show what it says

@@ -89,7 +89,7 @@ def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
     digest = runs.config_digest(request)
     with _writing_runs(root), _launch_lock(root):
         for run_dir in _active(root):
-            if (read_json(run_dir / REQUEST_NAME) or {}).get("digest") == digest:
+            if request_of(run_dir).get("digest") == digest:
                 return run_dir
         _check_session_cap(root, owner)
         run_dir = runs.new_run_dir(request, name=preset, root=root)
@@ -126,7 +126,7 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
         if runs.read_status(run_dir)["state"] in ACTIVE:       # a second click won the lock
             return run_dir
         _check_session_cap(root, owner)
-        request = read_json(run_dir / REQUEST_NAME) or {       # a run the CLI started
+        request = request_of(run_dir) or {                      # a run the CLI started
             "config": config, "digest": runs.config_digest(config)}
         (run_dir / "progress.json").unlink(missing_ok=True)    # the last run's final step
         _enqueue(run_dir, request | {"resume": True}, owner)
@@ -201,13 +201,19 @@ def queued_jobs(root: Path | None = None) -> list[Path]:
     # queued too, and such a folder must never be started.
     queued = [p for p in _job_dirs(root)
               if (read_json(p / "status.json") or {}).get("state") == "queued"]
-    return sorted(queued, key=lambda p: ((read_json(p / REQUEST_NAME) or {}).get("submitted", 0),
+    return sorted(queued, key=lambda p: (request_of(p).get("submitted", 0),
                                          p.name))
+
+
+def request_of(run_dir: Path) -> dict:
+    """What a job was asked to do (``request.json``: config, owner, submit time), or {}
+    for a run the CLI started, or one whose request is unreadable."""
+    return read_json(Path(run_dir) / REQUEST_NAME) or {}
 
 
 def owner_of(run_dir: Path) -> str | None:
     """The session that asked for this job (None: the CLI, or the server's demo)."""
-    return (read_json(Path(run_dir) / REQUEST_NAME) or {}).get("owner")
+    return request_of(run_dir).get("owner")
 
 
 def latest_job(owner: str | None, root: Path | None = None) -> Path | None:
@@ -215,7 +221,7 @@ def latest_job(owner: str | None, root: Path | None = None) -> Path | None:
     if not owner:
         return None
     root = Path(root or checkpoints_dir())
-    requests = {p: read_json(p / REQUEST_NAME) or {} for p in _job_dirs(root)}
+    requests = {p: request_of(p) for p in _job_dirs(root)}
     mine = [p for p, request in requests.items() if request.get("owner") == owner]
     return max(mine, key=lambda p: (requests[p].get("submitted", 0), p.name), default=None)
 
@@ -353,7 +359,7 @@ def _dispatch_locked(root: Path) -> list[Path]:
 
 def _launch(run_dir: Path) -> None:
     """Start a queued job's process and mark it running (the caller holds the lock)."""
-    request = read_json(run_dir / REQUEST_NAME) or {}
+    request = request_of(run_dir)
     if request.get("resume"):                  # the log goes on; the run folder is its own request
         args, log_mode = ["--resume", str(run_dir)], "a"
     else:

@@ -66,4 +66,3 @@ def check_process_settings() -> None:
         print(f"warning: GLIBC_TUNABLES lacks {ALLOCATOR_TUNABLES}: torch on CPU runs about "
               "3x slower; start with python -m cover_model dashboard, or set it in the "
               "environment (docs/hosting.md)", file=sys.stderr, flush=True)
-

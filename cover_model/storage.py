@@ -43,20 +43,20 @@ def imports_dir() -> Path:
 def save_upload(owner: str, name: str, data: bytes) -> Path:
     """Keep an uploaded file as ``uploads/<owner>/<content hash>/<name>`` (saved once).
 
-    Expired uploads are cleared first; then the owner's quota is checked, and
-    after the write the disk budget is enforced (this upload is kept).
+    Before a new upload is written, expired uploads are cleared and the owner's quota
+    is checked; after it, the disk budget is enforced (this upload is kept).
 
     Raises
     ------
     QuotaError
         The owner's stored uploads plus this one exceed the upload quota.
     """
-    expire_uploads()
     folder = uploads_dir() / _safe_part(owner)
     path = folder / hashlib.sha1(data).hexdigest()[:12] / _safe_name(name)
-    if path.is_file():
+    if path.is_file():                 # every rerun of a page asks again: keep this cheap
         mark_used(path)
         return path
+    expire_uploads()                   # only new uploads add to the disk
     quota = limits().upload_quota_bytes
     if quota and folder_bytes(folder) + len(data) > quota:
         raise QuotaError(f"{name}: your uploads would pass this demo's quota of "
