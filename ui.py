@@ -13,21 +13,22 @@ from pathlib import Path
 
 import streamlit as st
 
-from cover_model import hosting, jobs, runs, storage
+from cover_model import hosting, storage
+from cover_model.networks import jobs, runs
 from cover_model.color import build_reference
 from cover_model.dataset import EMBEDDED as DATA_EMBEDDED
 from cover_model.dataset import Dataset, DatasetError, load_dataset
 from cover_model.files import read_json
 from cover_model.images import thumbnail
 from cover_model.paths import PROJECT_ROOT
-from cover_model.predict import Predictor
-from cover_model.results import best_first
+from cover_model.networks.predict import Predictor
+from cover_model.networks.tables import best_first
 from cover_model.shipped import load_color_reference, shipped_run
 from cover_model.progress import read_progress
 from cover_model.runtime import tuned_env
 from cover_model.splits import assign_splits
 from cover_model.synth import default_dataset_dir, default_dataset_ready
-from cover_model.training import PRESETS, TrainConfig
+from cover_model.networks.config import PRESETS, TrainConfig
 
 EMBEDDED = "Embedded synthetic covers"
 ON_SERVER = "Folder, manifest or zip on the server"

@@ -7,8 +7,8 @@ from cover_model.color.figures import histogram_figure, profile_similarity_figur
 from cover_model.color.profile import profile_cover
 from cover_model.images import ImageDecodeError, decode_image
 from cover_model.plots import grad_cam_overlay, top_genres_figure
-from cover_model.results import run_label
-from cover_model.runs import RunError, read_config
+from cover_model.networks.tables import run_label
+from cover_model.networks.runs import RunError, read_config
 from cover_model.shipped import model_card_text, model_summary, shipped_run
 
 st.title("Predict")

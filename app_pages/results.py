@@ -5,13 +5,12 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from cover_model import hosting, runs
+from cover_model import hosting
+from cover_model.networks import runs
 from cover_model.files import read_json
-from cover_model.results import runs_table
+from cover_model.networks.tables import runs_table
 from cover_model.shipped import shipped_run
-from cover_model.run_plots import (confusion_figure, epoch_table, genre_table, misclassified,
-                                   per_genre_bars_figure, per_genre_beside_paper, run_labels,
-                                   training_curves_figure)
+from cover_model.networks.figures import (confusion_figure, epoch_table, genre_table, misclassified, per_genre_bars_figure, per_genre_beside_paper, run_labels, training_curves_figure)
 
 RUNS_ORDER = ("run", "model", "state", "test_acc", "balanced_acc", "top3_acc", "macro_f1", "train_s",
               "epochs", "batch", "lr", "optimizer", "data")

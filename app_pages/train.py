@@ -5,12 +5,13 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from cover_model import hosting, jobs
+from cover_model import hosting
+from cover_model.networks import jobs
 from cover_model.config import from_dict
 from cover_model.files import read_json
-from cover_model.results import run_label
-from cover_model.run_plots import training_curves_figure
-from cover_model.training import PRESETS, TrainConfig, preset_name, saved_config
+from cover_model.networks.tables import run_label
+from cover_model.networks.figures import training_curves_figure
+from cover_model.networks.config import PRESETS, TrainConfig, preset_name, saved_config
 from ui_widgets import config_widgets
 
 PAPER = TrainConfig()

@@ -26,10 +26,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cover_model.files import write_json            # noqa: E402
-from cover_model.nets import build_model             # noqa: E402
-from cover_model.runs import save_weights            # noqa: E402
+from cover_model.networks.models import build_model  # noqa: E402
+from cover_model.networks.runs import save_weights  # noqa: E402
 from cover_model.runtime import tuned_env            # noqa: E402
-from cover_model.training import PRESETS, TrainConfig, applied_settings   # noqa: E402
+from cover_model.networks.config import PRESETS, TrainConfig, applied_settings  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT.parent / "shared" / "data" / "real-covers"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cover_model.predict import Predictor  # noqa: E402
+from cover_model.networks.predict import Predictor  # noqa: E402
 from cover_model.serving import OnnxPredictor, export_onnx  # noqa: E402
 from cover_model.shipped import SHIPPED_DIR  # noqa: E402
 from cover_model.synth import ensure_default_dataset  # noqa: E402
@@ -35,7 +35,7 @@ def peak_mb():
 import json, sys, time
 start = time.perf_counter()
 if sys.argv[1] == "torch":
-    from cover_model.predict import Predictor
+    from cover_model.networks.predict import Predictor
     imported = time.perf_counter()
     predictor = Predictor.from_run(sys.argv[2])
 else:

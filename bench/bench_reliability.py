@@ -107,8 +107,8 @@ def bomb_figures(work: Path, repeats: int) -> list[tuple[str, str]]:
 def switching_figures(work: Path, *, arch: str, switches: int) -> list[tuple[str, str]]:
     from streamlit.testing.v1 import AppTest
 
-    from cover_model.nets import default_input_px
-    from cover_model.predict import Predictor
+    from cover_model.networks.models import default_input_px
+    from cover_model.networks.predict import Predictor
     from tests.helpers import jpeg_bytes
 
     os.environ["COVER_LAB_CHECKPOINTS"] = str(work / "checkpoints")

@@ -25,9 +25,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cover_model.dataset import load_dataset      # noqa: E402
-from cover_model.device import setup_context      # noqa: E402
-from cover_model.tensors import load_tensors      # noqa: E402
-from cover_model.training import TrainConfig, build, train_one_epoch   # noqa: E402
+from cover_model.networks.device import setup_context  # noqa: E402
+from cover_model.networks.data import load_tensors  # noqa: E402
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.training import build, train_one_epoch  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers"
 
@@ -105,8 +106,8 @@ def bench_linear(dataset, args) -> list[tuple[str, float, float]]:
 
 
 def bench_predict(dataset, args) -> list[tuple[str, float]]:
-    from cover_model.predict import Predictor
-    from cover_model.training import main
+    from cover_model.networks.predict import Predictor
+    from cover_model.networks.training import main
     covers = dataset.items["path"].tolist()[:60]
     rows = []
     # The last network is the best preset's (384 px, every stage pooled); its head is

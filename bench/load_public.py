@@ -28,7 +28,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from cover_model import hosting, runs, storage  # noqa: E402
+from cover_model import hosting, storage
+from cover_model.networks import runs  # noqa: E402
 from cover_model.files import read_json  # noqa: E402
 from cover_model.synth import ensure_default_dataset, render_cover  # noqa: E402
 from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, dashboard  # noqa: E402

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import cli_report, cli_train, config
+from . import cli_report, config
+from .networks import cli as networks_cli
 from .collect import CollectConfig, CollectInterrupted, collect
 from .baselines.report import BaselineConfig
 from .color.analysis import ColorConfig
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_arguments(coll, CollectConfig)
     coll.set_defaults(run=run_collect)
 
-    cli_train.add_commands(commands)
+    networks_cli.add_commands(commands)
     cli_report.add_command(commands)
     shipped_cli.add_commands(commands)
 

@@ -41,7 +41,7 @@ def progress_file_writer(path, *, every_s: float = 0.25):
 def stage_progress(progress, stage: str):
     """A ``progress(done, total)`` callback that passes ``progress`` a training status.
 
-    Training reports dicts (:func:`cover_model.training.main`); work before its
+    Training reports dicts (:func:`cover_model.networks.training.main`); work before its
     epochs (downsizing, embedding) and the scoring of a run report, per ``stage``,
     ``{"stage", "step", "steps", "rate", "eta_s"}``: items done and in all, items
     per second, and seconds left (None until a rate is known). No ``epoch`` key:

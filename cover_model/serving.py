@@ -7,7 +7,7 @@ The exported graph is the run's whole network, normalisation included, ending in
 class probabilities; the run's class names, input side and downsizing method
 travel inside the file as metadata, so ``model.onnx`` alone is enough to predict.
 A cover reaches it through :func:`cover_input`, the same function the torch
-:class:`~cover_model.predict.Predictor` uses, so both see identical pixels.
+:class:`~cover_model.networks.predict.Predictor` uses, so both see identical pixels.
 
 Importing this module imports numpy, OpenCV, Pillow and pandas (the decoder and
 the downsizing step), never torch: a light image serves predictions with
@@ -68,7 +68,7 @@ def cover_input(image, *, input_px: int, method: str = "area") -> np.ndarray:
 class OnnxPredictor:
     """A run's network on onnxruntime, with the run's preprocessing; read-only once built.
 
-    Offers what :class:`~cover_model.predict.Predictor` offers for prediction
+    Offers what :class:`~cover_model.networks.predict.Predictor` offers for prediction
     (``probabilities``, ``top_k``), not Grad-CAM, which needs torch's gradients.
 
     Attributes
@@ -171,7 +171,7 @@ def export_onnx(run_dir, out=None, *, weights: str = "best") -> Path:
         Not a finished run folder, or weights that do not fit its network.
     """
     import torch
-    from . import runs
+    from .networks import runs
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / ONNX_FILE
     config = runs.read_config(run_dir)

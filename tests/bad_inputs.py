@@ -345,7 +345,7 @@ def write_run_folder(run_dir: Path, *, data: Path, n_classes_in_weights: int = l
     import torch
     from safetensors.torch import save_file
 
-    from cover_model.nets import build_model
+    from cover_model.networks.models import build_model
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True)
     config = {"data": str(data), "arch": arch, "mode": mode, "size_px": input_px, "input_px": input_px,

@@ -20,11 +20,13 @@ import simplejpeg
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cover_model import config, runs, training
+from cover_model import config
+from cover_model.networks import runs, training
+from cover_model.networks.config import TrainConfig
 from cover_model.dataset import DatasetError, load_dataset
 from cover_model.images import ImageDecodeError, decode_image
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir, data_dir
-from cover_model.predict import Predictor
+from cover_model.networks.predict import Predictor
 from cover_model.preprocess import preprocess_dataset
 from cover_model.runtime import tuned_env
 from ui import ON_SERVER, UPLOADED
@@ -162,9 +164,9 @@ def test_foreign_run_folders_are_refused_and_no_pickled_code_runs(bad_inputs, tm
     for case, message in ((pickled, "refused, not a tensors-only checkpoint"),
                           (other, "weights do not fit this network")):
         run_dir = shutil.copytree(case.path, tmp_path / case.path.name)
-        cfg = config.from_dict(training.TrainConfig, {
+        cfg = config.from_dict(TrainConfig, {
             k: v for k, v in runs.read_config(run_dir).items()
-            if k in training.TrainConfig.__dataclass_fields__})
+            if k in TrainConfig.__dataclass_fields__})
         with pytest.raises(runs.RunError, match=message) as refused:
             training.main(cfg, run_dir=run_dir, resume=True)
         assert "\n" not in str(refused.value)
@@ -176,7 +178,7 @@ def test_out_of_range_settings_are_all_named_at_once(bad_inputs):
     import json
     settings = json.loads(bad_inputs["config_out_of_range"].path.read_text())["config"]
     with pytest.raises(ValueError) as refused:
-        config.from_dict(training.TrainConfig, settings)
+        config.from_dict(TrainConfig, settings)
     message = str(refused.value)
     for part in ("lr must be in (0, 10], got -0.1", "batch_size must be 1-4096, got 0",
                  "size_px must be 0 (auto) or 16-512, got 1"):

@@ -21,7 +21,7 @@ from cover_model.baselines.report import (TABLE2_COLUMNS, BaselineConfig, build_
                                           per_group_table, sweep_table, table2, unavailable_features,
                                           write_report)
 from cover_model.dataset import load_dataset
-from cover_model.nets import CoverNet, build_model
+from cover_model.networks.models import CoverNet, build_model
 from cover_model.paper import PAPER_TABLE2
 from cover_model.preprocess import preprocess_dataset
 from cover_model.splits import assign_splits

@@ -92,7 +92,7 @@ def test_config_flags_come_from_the_dataclass():
 
 
 def test_train_names_the_run_by_its_preset_and_prints_progress_in_a_log(folder_dataset, capsys):
-    from cover_model import runs
+    from cover_model.networks import runs
     from cover_model.files import read_json
     assert main(["train", "--preset", "smoke", "--data", str(folder_dataset)]) == 0
     out, err = capsys.readouterr()
@@ -107,14 +107,14 @@ def test_train_names_the_run_by_its_preset_and_prints_progress_in_a_log(folder_d
 
 
 def test_progress_in_a_log_comes_every_few_seconds_not_only_at_the_end(monkeypatch, capsys):
-    from cover_model import cli_train
+    from cover_model.networks import cli as networks_cli
     clock = [0.0]
-    monkeypatch.setattr(cli_train.time, "monotonic", lambda: clock[0])
-    report = cli_train._epoch_printer()
+    monkeypatch.setattr(networks_cli.time, "monotonic", lambda: clock[0])
+    report = networks_cli._epoch_printer()
     for step in range(1, 61):                               # one covers batch a second
         clock[0] += 1
         report({"stage": "embedding covers", "step": step, "steps": 60, "rate": 64.0,
                 "eta_s": 60.0 - step})
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) >= 60 // cli_train.LOG_EVERY_S and lines[-1].startswith("embedding covers: 60/60")
+    assert len(lines) >= 60 // networks_cli.LOG_EVERY_S and lines[-1].startswith("embedding covers: 60/60")
     assert "\r" not in "".join(lines) and "embedding covers: 5/60 (64 covers/s) ETA 55 s" in lines

@@ -12,12 +12,12 @@ import pytest
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest
 
-from cover_model import jobs, runs
+from cover_model.networks import jobs, runs
 from cover_model.files import read_json
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
-from cover_model.predict import Predictor
+from cover_model.networks.predict import Predictor
 from cover_model.runtime import tuned_env
-from cover_model.training import TrainConfig
+from cover_model.networks.config import TrainConfig
 from ui import ON_SERVER, UPLOADED
 
 from .bad_inputs import write_run_data, write_run_folder
@@ -200,8 +200,8 @@ def test_two_sessions_upload_dataset_zips_at_once(session, tmp_path):
 RACE = '''
 import numpy as np, torch
 from concurrent.futures import ThreadPoolExecutor
-from cover_model.nets import build_model
-from cover_model.predict import Predictor
+from cover_model.networks.models import build_model
+from cover_model.networks.predict import Predictor
 torch.manual_seed(0)
 predictor = Predictor(build_model("custom", 3, input_px=32), class_names="abc", input_px=32,
                       method="area")

@@ -9,14 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from cover_model import training
+from cover_model.networks import training
 from cover_model.cli import main as cli
 from cover_model.dataset import load_dataset
-from cover_model.evaluation import score_covers, stream_batch_size
+from cover_model.networks.evaluation import score_covers, stream_batch_size
 from cover_model.files import read_json
-from cover_model.nets import build_model
-from cover_model.predict import Predictor
-from cover_model.training import TrainConfig, evaluate_run
+from cover_model.networks.models import build_model
+from cover_model.networks.predict import Predictor
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.training import evaluate_run
 
 from .helpers import jpeg_bytes, make_folder_dataset
 

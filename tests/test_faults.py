@@ -16,12 +16,12 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from cover_model import jobs, runs
+from cover_model.networks import jobs, runs
 from cover_model.files import read_json, write_json
 from cover_model.paths import PROJECT_ROOT
-from cover_model.predict import Predictor
+from cover_model.networks.predict import Predictor
 from cover_model.runtime import tuned_env
-from cover_model.training import TrainConfig
+from cover_model.networks.config import TrainConfig
 from ui import ON_SERVER
 
 from .helpers import wait_for
@@ -30,7 +30,7 @@ RUNNER = '''
 import errno, os, signal, sys, time
 from contextlib import contextmanager
 from pathlib import Path
-from cover_model import runs, training
+from cover_model.networks import runs, training
 
 fault, marker = sys.argv[1], Path(sys.argv[2])
 atomic_write = runs.atomic_write
@@ -186,8 +186,8 @@ def test_a_full_disk_is_one_clear_error_and_the_run_stays_resumable(runner, fold
 
 SERVER = '''
 import sys, time
-from cover_model import jobs
-from cover_model.training import TrainConfig
+from cover_model.networks import jobs
+from cover_model.networks.config import TrainConfig
 print(jobs.start_job(TrainConfig(data=sys.argv[1], epochs=300, batch_size=2)), flush=True)
 time.sleep(600)
 '''

@@ -9,11 +9,12 @@ import sys
 
 import pytest
 
-from cover_model import jobs, runs
+from cover_model.networks import jobs, runs
 from cover_model.files import read_json, write_json
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 from cover_model.runtime import tuned_env
-from cover_model.training import TrainConfig, main
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.training import main
 
 from .helpers import wait_for
 

@@ -1,7 +1,7 @@
 """Background jobs with real processes: start, progress, duplicate start, cancel, crash."""
 
-from cover_model import jobs
-from cover_model.training import TrainConfig
+from cover_model.networks import jobs
+from cover_model.networks.config import TrainConfig
 
 from .helpers import wait_for as poll
 

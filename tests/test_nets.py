@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from cover_model.nets import ARCHS, WeightsError, build_model, last_conv_layer
+from cover_model.networks.models import ARCHS, WeightsError, build_model, last_conv_layer
 
 
 @pytest.mark.parametrize("size", [32, 35, 70, 100])
@@ -82,7 +82,7 @@ def test_efficientnet_lite_weights_are_the_real_imagenet_ones():
     import cv2
     from sklearn.datasets import load_sample_image
 
-    from cover_model.nets import _lite_weight_file, _load_state_dict
+    from cover_model.networks.models import _lite_weight_file, _load_state_dict
     net = build_model("efficientnet_lite0", n_classes=1000, input_px=224, mode="linear").eval()
     original = _load_state_dict(_lite_weight_file("efficientnet_lite0"))
     net.head[1].load_state_dict({"weight": original["_fc.weight"], "bias": original["_fc.bias"]})
@@ -106,8 +106,8 @@ def test_every_network_has_a_conv_layer_for_grad_cam(arch):
 
 def test_an_ensemble_concatenates_its_members_features_and_explains_with_each():
     import numpy as np
-    from cover_model.nets import last_conv_layers
-    from cover_model.predict import Predictor
+    from cover_model.networks.models import last_conv_layers
+    from cover_model.networks.predict import Predictor
     net = build_model("efficientnet_lite012", n_classes=3, input_px=64, mode="linear").eval()
     members = [build_model(f"efficientnet_lite{i}", n_classes=3, input_px=64, mode="linear").eval()
                for i in range(3)]

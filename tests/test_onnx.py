@@ -9,14 +9,14 @@ import pytest
 from PIL import Image
 
 from cover_model.cli import main as cli_main
-from cover_model.nets import build_model
+from cover_model.networks.models import build_model
 from cover_model.paths import PROJECT_ROOT
-from cover_model.predict import Predictor
+from cover_model.networks.predict import Predictor
 from cover_model.serving import OnnxModelError, OnnxPredictor, cover_input, export_onnx
 from cover_model.shipped import SHIPPED_DIR
 from cover_model.synth import render_cover
-from cover_model.training import TrainConfig
-from cover_model.training import main as train
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.training import main as train
 
 from .conftest import REAL_COVERS
 

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from cover_model import runs
+from cover_model.networks import runs
 from cover_model.images import ImageDecodeError
-from cover_model.predict import Predictor
-from cover_model.training import TrainConfig, main
+from cover_model.networks.predict import Predictor
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.training import main
 
 from .helpers import jpeg_bytes
 
@@ -70,7 +71,7 @@ def test_grad_cam_is_a_unit_map_and_releases_its_hooks(trained_run):
     heat = predictor.grad_cam(cover)
     assert heat.shape == (32, 32) and heat.dtype == np.float32
     assert 0 <= heat.min() and heat.max() <= 1
-    from cover_model.nets import last_conv_layer
+    from cover_model.networks.models import last_conv_layer
     layer = last_conv_layer(predictor.model)
     assert not layer._forward_hooks and not layer._backward_hooks
 
@@ -96,7 +97,7 @@ def _full_backward_grad_cam(model, layer, x, target):
 
 @pytest.mark.parametrize("arch", ["custom", "efficientnet_lite0"])
 def test_one_pass_explanation_equals_top_k_and_full_grad_cam(arch, tmp_path):
-    from cover_model.nets import build_model, last_conv_layer
+    from cover_model.networks.models import build_model, last_conv_layer
     mode = "scratch" if arch == "custom" else "linear"
     model = build_model(arch, 4, input_px=64, mode=mode)
     predictor = Predictor(model, class_names="abcd", input_px=64, method="area")

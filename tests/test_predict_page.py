@@ -4,9 +4,10 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cover_model import jobs, runs
+from cover_model.networks import jobs, runs
 from cover_model.paths import PROJECT_ROOT
-from cover_model.training import TrainConfig, main
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.training import main
 
 from .helpers import jpeg_bytes
 

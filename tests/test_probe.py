@@ -1,4 +1,4 @@
-"""The exact logistic head (cover_model.probe) and multi-stage pooling: runs, folding, checks."""
+"""The exact logistic head (cover_model.networks.logistic_head) and multi-stage pooling: runs, folding, checks."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,10 +9,11 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from cover_model.files import read_json
-from cover_model.nets import build_model
-from cover_model.predict import Predictor
-from cover_model.probe import C_GRID, _write_head, one_standard_error_choice
-from cover_model.training import TrainConfig, main
+from cover_model.networks.models import build_model
+from cover_model.networks.predict import Predictor
+from cover_model.networks.logistic_head import C_GRID, _write_head, one_standard_error_choice
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.training import main
 
 
 @pytest.mark.parametrize("classes", [(0, 1, 2, 3), (0, 1), (0, 2, 3)])
@@ -98,8 +99,8 @@ def test_bad_probe_settings_are_refused_with_the_reason(overrides, message):
 
 def test_the_best_model_of_a_dataset_is_offered_first(tmp_path):
     from cover_model.files import write_json
-    from cover_model.results import best_first
-    from cover_model.training import PRESETS
+    from cover_model.networks.tables import best_first
+    from cover_model.networks.config import PRESETS
     made = {}
     for name, fingerprint, settings in [("new-other-data", "bbb", PRESETS["best"]),
                                         ("new-plain", "aaa", PRESETS["paper-cnn"]),

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from cover_model import jobs
+from cover_model.networks import jobs
 from cover_model.paths import checkpoints_dir
 from cover_model.shipped import SHIPPED_DIR, shipped_run
-from cover_model.training import TrainConfig
+from cover_model.networks.config import TrainConfig
 
 from .bad_inputs import write_run_data, write_run_folder
 from .helpers import open_page

@@ -17,7 +17,7 @@ from cover_model.report.compare import network_table, paper_genre
 from cover_model.report.networks import find_run
 from cover_model.report.runner import ReportContext, Step, report_lock, run_steps
 from cover_model.report.scoring import bootstrap_scores
-from cover_model.training import TrainConfig
+from cover_model.networks.config import TrainConfig
 
 SECTIONS = ("## What differs from the paper", "## 1. Dataset", "## 2. Colour analysis",
             "## 3. Table 2", "## 4. Tables 3 and 4", "## 5. Our best model", "## 6. How this report")
@@ -192,7 +192,7 @@ def test_find_run_reuses_a_logistic_run_that_left_out_the_loop_settings(tmp_path
     from dataclasses import asdict
 
     from cover_model.report.config import probe_settings
-    from cover_model.training import LOOP_ONLY, applied_settings
+    from cover_model.networks.config import LOOP_ONLY, applied_settings
     cfg = TrainConfig(**probe_settings())          # asks for lite0-linear's 30 epochs, adamw...
     assert cfg.head == "logistic" and cfg.epochs == 30
     newer = tmp_path / "20260101-000002-newer"     # records only what took effect

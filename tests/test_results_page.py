@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cover_model import runs, training
+from cover_model.networks import runs, training
 from cover_model.files import write_json
 from cover_model.paths import PROJECT_ROOT
-from cover_model.training import TrainConfig
+from cover_model.networks.config import TrainConfig
 
 from .helpers import open_page
 
@@ -104,7 +104,7 @@ def test_a_failed_run_is_shown_with_its_error(embedded_data, app_main):
 
 
 def test_run_labels_tell_apart_runs_of_one_model_even_in_the_same_second(tmp_path):
-    from cover_model.run_plots import run_labels
+    from cover_model.networks.figures import run_labels
     names = ["20261125-054123-custom-scratch-aaaa", "20261125-054123-custom-scratch-bbbb",
              "20261125-054124-custom-scratch-cccc", "20261125-054125-alexnet-scratch-dddd"]
     for name in names:

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from cover_model import runs
+from cover_model.networks import runs
 
 
 def test_weights_round_trip_through_safetensors(tmp_path):

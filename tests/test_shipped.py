@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cover_model import runs
+from cover_model.networks import runs
 from cover_model.color.profile import build_reference, profile_cover
 from cover_model.dataset import load_dataset
-from cover_model.predict import Predictor
+from cover_model.networks.predict import Predictor
 from cover_model.report import publish_report
 from cover_model.runtime import tuned_env
 from cover_model.shipped import (SHIPPED_DIR, load_color_reference, model_summary, read_card,
@@ -73,7 +73,7 @@ def test_the_card_says_what_it_knows_and_what_it_is_not_for(shipped):
 
 @pytest.mark.real_data
 def test_rescoring_the_shipped_model_gives_the_cards_figures(shipped, real_covers, tmp_path):
-    from cover_model.evaluation import score_covers
+    from cover_model.networks.evaluation import score_covers
     from cover_model.splits import assign_splits
     card = read_card(shipped)
     copy = tmp_path / "shipped"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cover_model import jobs, runs
+from cover_model.networks import jobs, runs
 from cover_model.files import read_json
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 

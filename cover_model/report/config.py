@@ -1,6 +1,6 @@
 """What the report runs: its settings, the quick variant, and the networks of Tables 3 and 4.
 
-Every network of the report is a :class:`~cover_model.training.TrainConfig`
+Every network of the report is a :class:`~cover_model.networks.config.TrainConfig`
 built from the training module's named presets, so a report and a
 ``python -m cover_model train --preset ...`` with the same settings share one
 run folder.
@@ -99,14 +99,14 @@ class NetworkPlan:
 def best_settings() -> dict:
     """TrainConfig fields of our best model: the training module's ``best`` preset, or
     the linear probe until it exists. The one place that decides which preset it is."""
-    from ..training import PRESETS
+    from ..networks.config import PRESETS
     return dict(PRESETS.get("best", PRESETS["lite0-linear"]))
 
 
 def probe_settings() -> dict | None:
     """The linear probe our best model must beat (issue 7): logistic regression with balanced
     class weights on frozen EfficientNet-Lite0 features; None where training has no such head."""
-    from ..training import PRESETS, TrainConfig
+    from ..networks.config import PRESETS, TrainConfig
     if "head" not in {f.name for f in dataclasses.fields(TrainConfig)}:
         return None
     return {**PRESETS["lite0-linear"], "head": "logistic", "class_weight": "balanced"}
@@ -115,7 +115,7 @@ def probe_settings() -> dict | None:
 def network_plans(cfg: ReportConfig) -> list[NetworkPlan]:
     """The networks of Tables 3 and 4 for these settings, in the order they run. A quick
     run leaves out the linear probe (its cross-validated fit costs more than the rest)."""
-    from ..training import PRESETS
+    from ..networks.config import PRESETS
     plans = [_plan(3, PRESETS["paper-cnn"], cfg, epochs=cfg.scratch_epochs),
              _plan(3, PRESETS["paper-alexnet"], cfg, epochs=cfg.scratch_epochs)]
     for arch in _names(cfg.lite_models):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..run_plots import confusion_figure, per_genre_bars_figure
+from ..networks.figures import confusion_figure, per_genre_bars_figure
 from .compare import network_table, summary_table
 from .config import PROBE_KEY, best_plan, best_settings
 from .networks import network_step, train_or_reuse
@@ -124,5 +124,5 @@ def _per_source(ctx: ReportContext, records: list[dict]) -> pd.DataFrame:
 
 
 def _has_best_preset() -> bool:
-    from ..training import PRESETS
+    from ..networks.config import PRESETS
     return "best" in PRESETS and best_settings() == dict(PRESETS["best"])

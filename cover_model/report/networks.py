@@ -13,12 +13,12 @@ import dataclasses
 import time
 from pathlib import Path
 
-from .. import runs
+from ..networks import runs
 from ..files import read_json
-from ..nets import ARCHS, WeightsError, build_model
+from ..networks.models import ARCHS, WeightsError, build_model
 from ..preprocess import preprocess_dataset
-from ..training import TrainConfig, applied_settings
-from ..training import main as train_main
+from ..networks.config import TrainConfig, applied_settings
+from ..networks.training import main as train_main
 from .config import NetworkPlan
 from .isolate import run_in_child
 from .runner import ReportContext, Step
@@ -170,8 +170,8 @@ def _warm_caches(dataset, cfg: TrainConfig, progress) -> None:
 
 
 def _embed_all(dataset, cfg: TrainConfig, progress) -> None:
-    from ..device import setup_context
-    from ..tensors import embed, load_tensors
+    from ..networks.device import setup_context
+    from ..networks.data import embed, load_tensors
     device = setup_context(cfg.device, seed=cfg.seed)
     try:
         data = load_tensors(cfg, device, dataset=dataset)

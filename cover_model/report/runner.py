@@ -21,7 +21,7 @@ from typing import Callable
 
 from ..dataset import Dataset
 from ..files import read_json, write_json
-from ..runs import config_digest
+from ..networks.runs import config_digest
 from .config import ReportConfig
 from .figures import FigureWriter
 

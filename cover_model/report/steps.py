@@ -149,7 +149,7 @@ def _baseline_config(ctx: ReportContext) -> BaselineConfig:
 
 
 def _split_digest(ctx: ReportContext) -> str:
-    from ..runs import config_digest
+    from ..networks.runs import config_digest
     return config_digest({"split": ctx.dataset.items["split"].tolist()})
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..dataset import Dataset, load_dataset
 from ..files import atomic_write
-from ..runs import config_digest
+from ..networks.runs import config_digest
 from ..splits import assign_splits
 from .config import ReportConfig, network_plans
 from .figures import FigureWriter
@@ -120,7 +120,7 @@ def no_progress(label: str) -> None:
 def _device_name(device: str) -> str:
     import torch
 
-    from ..device import pick_device
+    from ..networks.device import pick_device
     chosen = pick_device(device)
     if chosen.type == "cuda":
         return f"CUDA ({torch.cuda.get_device_name(chosen)})"

@@ -13,13 +13,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import runs
+from ..networks import runs
 from ..color.profile import build_reference
 from ..dataset import load_dataset
 from ..files import read_json, write_json
 from ..paths import data_dir
 from ..splits import assign_splits
-from ..training import PRESETS, TrainConfig, main
+from ..networks.config import PRESETS, TrainConfig
+from ..networks.training import main
 from . import CARD_JSON, COLOR_FILE, SHIPPED_DIR, save_color_reference
 from .card import card_figures, render_card
 from .selection import score_recipe
@@ -37,7 +38,7 @@ def build_shipped(data: str, *, out: Path = SHIPPED_DIR, progress=None, log=prin
         A labelled dataset with splits (the real covers' manifest).
     out : Path, default=checkpoints/real-covers
     progress : callable, optional
-        Training progress, as :func:`cover_model.training.main` reports it.
+        Training progress, as :func:`cover_model.networks.training.main` reports it.
     log : callable, default=print
         One line per step.
     """

@@ -30,7 +30,7 @@ def add_commands(commands) -> None:
 
 
 def run_ship(args) -> int:
-    from ..cli_train import _epoch_printer
+    from ..networks.cli import _epoch_printer
     from ..report import publish_report
     from .build import build_shipped
     out = build_shipped(args.data, out=args.out, progress=_epoch_printer())

@@ -33,11 +33,12 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from ..dataset import load_dataset
-from ..device import setup_context
-from ..probe import C_GRID, _artists, logistic_pipeline
+from ..networks.device import setup_context
+from ..networks.logistic_head import C_GRID, _artists, logistic_pipeline
 from ..splits import assign_splits
-from ..tensors import load_tensors
-from ..training import TrainConfig, build
+from ..networks.data import load_tensors
+from ..networks.config import TrainConfig
+from ..networks.training import build
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 :func:`evaluate` scores a split already held as tensors (training's val and test).
 :func:`score_covers` scores any number of cover files with a finished run's
-:class:`~cover_model.predict.Predictor`, a batch at a time, so memory does not
+:class:`~cover_model.networks.predict.Predictor`, a batch at a time, so memory does not
 grow with the data: ``python -m cover_model evaluate RUN [--data OTHER]``.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dataset import Dataset, Skipped
-from .images import ImageDecodeError
+from ..dataset import Dataset, Skipped
+from ..images import ImageDecodeError
 
 EVAL_BATCH = 256
 # Covers x pixels per network batch when streaming: 32 covers at 224 px, 10 at 384 px.

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from . import runs
-from .nets import build_model, last_conv_layer, last_conv_layers
-from .serving import cover_input
+from .models import build_model, last_conv_layer, last_conv_layers  # noqa: F401 (the doctests)
+from ..serving import cover_input
 
 
 class Predictor:

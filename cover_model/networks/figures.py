@@ -15,10 +15,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .files import read_json
-from .paper import paper_reference
-from .plots import genre_colors
-from .results import per_genre_table, run_label
+from ..files import read_json
+from ..paper import paper_reference
+from ..plots import genre_colors
+from .tables import per_genre_table, run_label
 
 SUMMARY_ROWS = ("overall", "balanced")          # rows of per_genre_table below the genres
 _RUN_COLORS = px.colors.qualitative.Dark24      # runs, not genres: a palette of their own

@@ -14,13 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dataset import Dataset, load_dataset
-from .files import atomic_write
-from .paths import cache_dir
-from .preprocess import preprocess_dataset
-from .storage import enforce_disk_budget, mark_used
-from .progress import stage_progress
-from .splits import assign_splits
+from ..dataset import Dataset, load_dataset
+from ..files import atomic_write
+from ..paths import cache_dir
+from ..preprocess import preprocess_dataset
+from ..storage import enforce_disk_budget, mark_used
+from ..progress import stage_progress
+from ..splits import assign_splits
 
 EMBED_BATCH = 64
 

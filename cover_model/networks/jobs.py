@@ -12,7 +12,7 @@ oldest first, while fewer than ``limits().max_running_jobs`` run. It is called
 when a job is queued, when a job's process ends (its own last act, in
 ``cli_train``), and whenever a page polls (:func:`job_status`,
 :func:`running_jobs`), so the queue moves with no browser open, and after a
-``kill -9`` too (a dead pid reads as failed, :func:`cover_model.runs.read_status`).
+``kill -9`` too (a dead pid reads as failed, :func:`cover_model.networks.runs.read_status`).
 
 A session (``owner``) may have ``limits().max_jobs_per_session`` jobs queued or
 running; in public mode a job's work and its weights path are checked before it
@@ -33,12 +33,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import hosting, runs
-from .dataset import Dataset, DatasetError, load_dataset
-from .files import read_json, write_json
-from .paths import PROJECT_ROOT, checkpoints_dir
-from .runtime import tuned_env
-from .splits import assign_splits
+from .. import hosting
+from . import runs
+from ..dataset import Dataset, DatasetError, load_dataset
+from ..files import read_json, write_json
+from ..paths import PROJECT_ROOT, checkpoints_dir
+from ..runtime import tuned_env
+from ..splits import assign_splits
 
 REQUEST_NAME = "request.json"      # the TrainConfig a job was started with, its owner, when
 ACTIVE = ("queued", "running")
@@ -67,7 +68,7 @@ def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
         The session asking (``ui.visitor_id()``): at most ``max_jobs_per_session`` of
         its jobs are queued or running. None (the CLI, the server's own demo) is not capped.
     preset : str, optional
-        The preset ``cfg`` holds (:func:`cover_model.training.preset_name`): it names
+        The preset ``cfg`` holds (:func:`cover_model.networks.config.preset_name`): it names
         the run folder and goes into its ``config.json``.
     root : Path, optional
         The folder of run folders (default: ``checkpoints_dir()``).
@@ -110,7 +111,7 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
     JobError
         Nothing to resume, or as :func:`start_job`.
     """
-    from .training import saved_config
+    from .config import saved_config
     run_dir = Path(run_dir)
     if (run_dir / "status.json").is_file() and runs.read_status(run_dir)["state"] in ACTIVE:
         return run_dir                  # (read_status reads no status.json as queued)
@@ -278,7 +279,7 @@ def check_job(cfg, dataset: Dataset | None = None):
 def job_work(cfg, n_train: int) -> float:
     """epochs x training covers x input pixels; a logistic head (no epochs) counts one epoch.
 
-    >>> from cover_model.training import TrainConfig
+    >>> from cover_model.networks.training import TrainConfig
     >>> job_work(TrainConfig(epochs=10, size_px=224), 1000)
     501760000
     """

@@ -29,9 +29,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from .files import atomic_write, read_json, write_json
-from .nets import ARCHS, build_model
-from .paths import checkpoints_dir
+from ..files import atomic_write, read_json, write_json
+from .models import ARCHS, build_model
+from ..paths import checkpoints_dir
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 # Left by a job's Cancel (jobs.cancel_job): a process it stopped before it could record

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import runs
-from .files import read_json
+from ..files import read_json
 
 
 def run_label(config: dict) -> str:
@@ -30,7 +30,7 @@ def run_label(config: dict) -> str:
 def best_first(run_dirs: list[Path], *, fingerprint: str) -> list[Path]:
     """The order to offer models in for a dataset: the ``best`` preset trained on it first,
     then its other runs, then runs on other data; newest first within each (stable sort)."""
-    from .training import PRESETS
+    from .config import PRESETS
 
     def rank(run_dir) -> int:
         config = read_json(Path(run_dir) / "config.json") or {}
@@ -45,7 +45,7 @@ def best_first(run_dirs: list[Path], *, fingerprint: str) -> list[Path]:
 def runs_table(run_dirs: list[Path]) -> pd.DataFrame:
     """One row per run: settings, state, test metrics and training time. Batch, lr and
     optimizer are blank for a run whose head never used them (a logistic head)."""
-    from .training import TrainConfig, applied_settings
+    from .config import TrainConfig, applied_settings
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     rows = []
     for run_dir in run_dirs:

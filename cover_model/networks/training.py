@@ -23,179 +23,18 @@ import torch
 import torch.nn.functional as F
 
 from . import runs
-from .config import from_dict, option
-from .dataset import Dataset, load_dataset
+from ..dataset import Dataset, load_dataset
 from .device import Context, pick_device, setup_context
 from .evaluation import evaluate, score_covers, select_covers
-from .files import atomic_write, write_json
-from .metrics import summarize
-from .nets import ARCHS, MODES, POOLINGS, build_model, default_input_px
+from ..files import atomic_write, write_json
+from ..metrics import summarize
+from .models import build_model
 from .predict import Predictor
-from .preprocess import METHODS
-from .probe import fit_logistic_head
-from .progress import stage_progress
-from .splits import SCHEMES, assign_splits
-from .tensors import CoverTensors, augment, load_tensors, shard_order
-
-OPTIMIZERS = ("sgd", "adamw")
-HEADS = ("loop", "logistic")
-SCHEDULES = ("none", "cosine", "step")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything a training run depends on; the paper's settings by default."""
-    data: str = option("synth", "folder, manifest CSV, zip, or 'synth' (the embedded covers)")
-    arch: str = option("custom", "network", choices=tuple(ARCHS))
-    mode: str = option("scratch", "scratch | linear (frozen ImageNet backbone, new last "
-                       "layer: the paper's transfer learning) | finetune (all layers)",
-                       choices=MODES)
-    size_px: int = option(0, "input side in pixels; 0 = the paper's: 32 from scratch, 224 pretrained")
-    preprocess: str = option("area", "downsizing: an OpenCV interpolation or 'random' pixels",
-                             choices=METHODS)
-    epochs: int = option(10, "passes over the training split")
-    batch_size: int = option(10, "covers per step (the paper: 10)")
-    optimizer: str = option("sgd", "sgd (momentum) or adamw", choices=OPTIMIZERS)
-    lr: float = option(0.01, "learning rate (the paper: 0.01)")
-    momentum: float = option(0.9, "SGD momentum (the paper: 0.9)")
-    weight_decay: float = option(0.0, "L2 penalty / AdamW decay")
-    backbone_lr_scale: float = option(0.1, "finetune: the backbone learns at lr x this")
-    schedule: str = option("none", "learning-rate schedule over epochs", choices=SCHEDULES)
-    label_smoothing: float = option(0.0, "cross-entropy label smoothing, 0-0.5")
-    flip: bool = option(False, "augment: random horizontal flips (logistic head: every "
-                        "cover's mirror image joins the fit)")
-    crop: bool = option(False, "augment: random crops after 1/8 padding")
-    color_jitter: float = option(0.0, "augment: brightness/contrast/saturation jitter, 0-1")
-    early_stopping: int = option(0, "stop after this many epochs without a better val "
-                                 "accuracy; 0 = never")
-    split_scheme: str = option("auto", "how to split data without splits", choices=SCHEMES)
-    seed: int = option(0, "seeds splits, initialisation and batch order")
-    device: str = option("auto", "auto = CUDA, then Apple MPS, then CPU",
-                         choices=("auto", "cpu", "cuda", "mps"))
-    weights: str = option("", "torchvision ImageNet weights file (default: the torch hub cache)")
-    pooling: str = option("last", "features for the head: the pooled last layer (the paper's) "
-                          "or, for EfficientNet-Lite, every stage's mean activation too",
-                          choices=POOLINGS)
-    head: str = option("loop", "linear mode: train the head with the epoch loop, or fit it "
-                       "exactly as a logistic regression, C chosen by artist-grouped "
-                       "cross-validation over train+val, then refit on both",
-                       choices=HEADS)
-    class_weight: str = option("none", "balanced: each genre weighs the same in the loss, "
-                               "however many covers it has", choices=("none", "balanced"))
-    cv_folds: int = option(5, "logistic head: cross-validation folds (grouped by artist)")
-    logistic_c: float = option(0.0, "logistic head: its C (inverse L2 strength); 0 = chosen by "
-                               "the cross-validation (one-standard-error rule)")
-    predict_mirrored: bool = option(False, "predict from the mean of the cover's and its mirror "
-                                    "image's logits (two passes per cover)")
-
-    def __post_init__(self):
-        checks = [
-            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (1 <= self.batch_size <= 4096, f"batch_size must be 1-4096, got {self.batch_size}"),
-            (0 < self.lr <= 10, f"lr must be in (0, 10], got {self.lr}"),
-            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (0 < self.backbone_lr_scale <= 1, "backbone_lr_scale must be in (0, 1]"),
-            (0 <= self.label_smoothing <= 0.5, "label_smoothing must be in [0, 0.5]"),
-            (0 <= self.color_jitter <= 1, "color_jitter must be in [0, 1]"),
-            (self.early_stopping >= 0, "early_stopping must be >= 0"),
-            (self.size_px == 0 or 16 <= self.size_px <= 512,
-             f"size_px must be 0 (auto) or 16-512, got {self.size_px}"),
-            (self.arch != "custom" or self.mode == "scratch",
-             "the custom CNN has no ImageNet weights: use mode 'scratch'"),
-            (self.head == "loop" or self.mode == "linear",
-             "head 'logistic' fits the head of a frozen backbone: use mode 'linear'"),
-            (self.pooling == "last" or self.arch.startswith("efficientnet_lite"),
-             "pooling 'stages' needs an efficientnet_lite network"),
-            (2 <= self.cv_folds <= 20, f"cv_folds must be 2-20, got {self.cv_folds}"),
-            (self.logistic_c >= 0, f"logistic_c must be >= 0 (0 = by cross-validation), "
-                                   f"got {self.logistic_c}"),
-        ]
-        problems = [message for ok, message in checks if not ok]
-        if problems:                          # all of them at once, not one per attempt
-            raise ValueError("; ".join(problems))
-
-    @property
-    def input_px(self) -> int:
-        return self.size_px or default_input_px(self.arch, self.mode)
-
-
-# Small named presets, applied under explicit flags.
-PRESETS = {
-    "paper-cnn": {"arch": "custom", "mode": "scratch", "epochs": 10, "batch_size": 10, "lr": 0.01},
-    "paper-alexnet": {"arch": "alexnet", "mode": "scratch", "epochs": 10, "batch_size": 10,
-                      "lr": 0.01},
-    "lite0-linear": {"arch": "efficientnet_lite0", "mode": "linear", "epochs": 30,
-                     "batch_size": 64, "optimizer": "adamw", "lr": 0.001, "weight_decay": 0.01},
-    "lite0-finetune": {"arch": "efficientnet_lite0", "mode": "finetune", "epochs": 5,
-                       "batch_size": 32, "optimizer": "adamw", "lr": 0.001,
-                       "backbone_lr_scale": 0.1, "weight_decay": 0.01, "flip": True},
-    # Beyond the paper, and the shipped real-cover model (README "The shipped model";
-    # python -m cover_model recipes): an exact logistic head, genres weighted equally, on
-    # every stage of a frozen Lite2 seeing covers at their own 300 px. Chosen among 12
-    # extractors and their ensembles by the mean of artist-grouped CV (41.9%) and transfer
-    # to a source held out (24.2%), never by test; C = 1e-3 scored best on that mean (the
-    # one-SE rule's C scored worse on transfer for every extractor).
-    "best": {"arch": "efficientnet_lite2", "mode": "linear", "head": "logistic",
-             "pooling": "stages", "size_px": 300, "class_weight": "balanced", "logistic_c": 1e-3,
-             "cv_folds": 5},
-    # The previous best (issue 7): every stage of Lite0 at 384 px, mirrored covers added, C by
-    # the one-SE rule. 38.9% balanced on test, but it learns the sources' look (transfer 23%).
-    "lite0-stages-384": {"arch": "efficientnet_lite0", "mode": "linear", "head": "logistic",
-                         "pooling": "stages", "size_px": 384, "class_weight": "balanced",
-                         "flip": True, "cv_folds": 5},
-    "smoke": {"arch": "custom", "epochs": 1, "batch_size": 32},
-}
-
-# Settings read only by the epoch loop, and only by the logistic head. A run's config.json
-# records what took effect, so a logistic run leaves the loop's out (its folder used to say
-# "sgd, lr 0.01, 10 epochs", issue 14) and a loop run leaves the logistic's out. Left out rather
-# than grouped under an "unused" key: every reader fills a missing field with its default
-# (saved_config), so older and newer folders load alike, and a table shows a blank, not a
-# value that never applied.
-LOOP_ONLY = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay",
-             "backbone_lr_scale", "schedule", "label_smoothing", "early_stopping", "crop",
-             "color_jitter")
-LOGISTIC_ONLY = ("cv_folds", "logistic_c")
-
-
-def applied_settings(settings) -> dict:
-    """The settings of a TrainConfig (or its dict) that take effect with its head.
-
-    >>> sorted(set(dataclasses.asdict(TrainConfig())) - set(applied_settings(TrainConfig())))
-    ['cv_folds', 'logistic_c']
-    >>> "lr" in applied_settings(TrainConfig(**PRESETS["best"]))
-    False
-    """
-    settings = settings if isinstance(settings, dict) else dataclasses.asdict(settings)
-    unused = LOOP_ONLY if settings.get("head", "loop") == "logistic" else LOGISTIC_ONLY
-    return {k: v for k, v in settings.items() if k not in unused}
-
-
-def saved_config(saved: dict) -> TrainConfig:
-    """The TrainConfig a run's ``config.json`` describes.
-
-    A field it lacks (an older run, or a setting that had no effect) takes its
-    default; keys that are not fields (class names, fingerprint, preset) are ignored.
-    """
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return from_dict(TrainConfig, {k: v for k, v in saved.items() if k in fields})
-
-
-def preset_name(cfg: TrainConfig, name: str | None) -> str | None:
-    """``name`` when ``cfg`` holds every setting of that preset, else None: a run is named
-    after a preset only while flags given beside it left the preset's own settings alone.
-
-    >>> preset_name(TrainConfig(**PRESETS["best"], seed=3), "best")
-    'best'
-    >>> preset_name(TrainConfig(**{**PRESETS["best"], "size_px": 224}), "best") is None
-    True
-    """
-    preset = PRESETS.get(name or "")
-    if preset is None or any(getattr(cfg, k) != v for k, v in preset.items()):
-        return None
-    return name
-
+from .logistic_head import fit_logistic_head
+from ..progress import stage_progress
+from ..splits import assign_splits
+from .data import CoverTensors, augment, load_tensors, shard_order
+from .config import TrainConfig, applied_settings, saved_config
 
 def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
          progress=None, should_stop=None, dataset: Dataset | None = None,
@@ -425,7 +264,7 @@ def balanced_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
 
 
 def _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run_dir, state, progress):
-    """The exact head (:mod:`cover_model.probe`): one fit, saved as the best and last epoch."""
+    """The exact head (:mod:`cover_model.networks.logistic_head`): one fit, saved as the best and last epoch."""
     if ctx.world > 1:
         raise ValueError("head 'logistic' runs in one process: start it without torchrun")
     state["cross_validation"] = fit_logistic_head(model, data, cfg, ctx, progress=progress)

@@ -24,8 +24,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from .progress import stage_progress
-from .tensors import CoverTensors, embed
+from ..progress import stage_progress
+from .data import CoverTensors, embed
 
 C_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)   # strong L2: 1,280-2,064 features, a few thousand covers
 

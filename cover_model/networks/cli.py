@@ -17,12 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import config, jobs, runs
-from .files import read_json, write_json
+from .. import config
+from . import jobs, runs
+from ..files import read_json, write_json
 
 
 def add_commands(commands) -> None:
-    from .training import PRESETS, TrainConfig
+    from .config import PRESETS, TrainConfig
     train = commands.add_parser("train", help="train a network; writes checkpoints/<run-id>/")
     train.add_argument("--preset", choices=sorted(PRESETS),
                        help="named settings; explicit flags override them")
@@ -82,7 +83,8 @@ def _start_next_job(root: Path | None) -> None:
 
 
 def _train(args) -> int:
-    from .training import PRESETS, TrainConfig, main, preset_name, saved_config
+    from .config import PRESETS, TrainConfig, preset_name, saved_config
+    from .training import main
     preset = None
     if args.resume:
         cfg, run_dir = saved_config(runs.read_config(args.resume)), args.resume
@@ -143,7 +145,7 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from .images import ImageDecodeError
+    from ..images import ImageDecodeError
     from .predict import Predictor
     predictor = Predictor.from_run(args.run_dir)
     failures = 0
@@ -159,7 +161,7 @@ def run_predict(args) -> int:
 
 
 def run_runs(args) -> int:
-    from .results import per_genre_table, runs_table
+    from .tables import per_genre_table, runs_table
     run_dirs = args.run_dirs or runs.list_runs()
     if not run_dirs:
         print("no runs yet: python -m cover_model train ...")

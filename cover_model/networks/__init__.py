@@ -1,0 +1,1 @@
+"""Networks: configs and presets, models, the training loop, run folders, jobs, prediction."""
