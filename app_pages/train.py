@@ -11,7 +11,7 @@ from cover_model.config import from_dict
 from cover_model.files import read_json
 from cover_model.networks.tables import run_label
 from cover_model.networks.figures import training_curves_figure
-from cover_model.networks.config import PRESETS, TrainConfig, preset_name, saved_config
+from cover_model.networks.config import PRESETS, TrainConfig, preset_name
 from ui_widgets import config_widgets
 
 PAPER = TrainConfig()
@@ -59,7 +59,7 @@ def run_config(run_dir: Path) -> dict:
     saved = (read_json(run_dir / "config.json")
              or jobs.request_of(run_dir).get("config", {}))
     try:
-        cfg = saved_config(saved)
+        cfg = TrainConfig.from_saved(saved)
     except ValueError:                 # a damaged or foreign config.json: show what it says
         return saved
     return dataclasses.asdict(cfg) | {"input_px": cfg.input_px} | saved

@@ -190,7 +190,7 @@ def test_downsizing_and_embedding_report_progress_before_the_epochs(folder_datas
 def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_dataset):
     from cover_model.report.networks import find_run
     from cover_model.networks.tables import runs_table
-    from cover_model.networks.config import LOOP_ONLY, saved_config
+    from cover_model.networks.config import LOOP_ONLY
     cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="linear", head="logistic",
                size_px=64, cv_folds=2, epochs=7, optimizer="adamw", lr=0.5)
     run_dir = main(cfg, preset="best")
@@ -199,7 +199,7 @@ def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_data
     assert config["preset"] == "best" and config["head"] == "logistic" and config["cv_folds"] == 2
     assert not set(LOOP_ONLY) & set(config)                          # no optimizer it never used
     loop_defaults = {name: getattr(TrainConfig(), name) for name in LOOP_ONLY}
-    assert saved_config(config) == dataclasses.replace(cfg, **loop_defaults)
+    assert TrainConfig.from_saved(config) == dataclasses.replace(cfg, **loop_defaults)
     assert evaluate_run(run_dir)["n"] == read_json(run_dir / "metrics.json")["test"]["n"]
     assert find_run(cfg, config["dataset_fingerprint"]) == (run_dir, "done")   # the report reuses it
     row = runs_table([run_dir]).iloc[0]
@@ -207,10 +207,9 @@ def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_data
 
 
 def test_a_loop_run_still_records_its_loop_settings_and_older_folders_load(folder_dataset):
-    from cover_model.networks.config import saved_config
     run_dir = main(tiny(folder_dataset, epochs=1, lr=0.05))
     config = read_json(run_dir / "config.json")
     assert config["lr"] == 0.05 and "cv_folds" not in config and "preset" not in config
     assert run_dir.name.split("-")[2:4] == ["custom", "scratch"]
     older = {k: v for k, v in config.items() if k not in ("pooling", "head", "class_weight")}
-    assert saved_config(older) == saved_config(config) == tiny(folder_dataset, epochs=1, lr=0.05)
+    assert TrainConfig.from_saved(older) == TrainConfig.from_saved(config) == tiny(folder_dataset, epochs=1, lr=0.05)

@@ -83,11 +83,11 @@ def _start_next_job(root: Path | None) -> None:
 
 
 def _train(args) -> int:
-    from .config import PRESETS, TrainConfig, preset_name, saved_config
+    from .config import PRESETS, TrainConfig, preset_name
     from .training import main
     preset = None
     if args.resume:
-        cfg, run_dir = saved_config(runs.read_config(args.resume)), args.resume
+        cfg, run_dir = TrainConfig.from_saved(runs.read_config(args.resume)), args.resume
     elif args.request:
         request = read_json(args.request)
         cfg, preset = config.from_dict(TrainConfig, request["config"]), request.get("preset")

@@ -95,6 +95,16 @@ class TrainConfig:
     def input_px(self) -> int:
         return self.size_px or default_input_px(self.arch, self.mode)
 
+    @classmethod
+    def from_saved(cls, saved: dict) -> "TrainConfig":
+        """The TrainConfig a run's ``config.json`` describes.
+
+        A field it lacks (an older run, or a setting that had no effect) takes its
+        default; keys that are not fields (class names, fingerprint, preset) are ignored.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return from_dict(cls, {k: v for k, v in saved.items() if k in fields})
+
 
 # Small named presets, applied under explicit flags.
 PRESETS = {
@@ -127,7 +137,7 @@ PRESETS = {
 # records what took effect, so a logistic run leaves the loop's out (its folder used to say
 # "sgd, lr 0.01, 10 epochs", issue 14) and a loop run leaves the logistic's out. Left out rather
 # than grouped under an "unused" key: every reader fills a missing field with its default
-# (saved_config), so older and newer folders load alike, and a table shows a blank, not a
+# (TrainConfig.from_saved), so older and newer folders load alike, and a table shows a blank, not a
 # value that never applied.
 LOOP_ONLY = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay",
              "backbone_lr_scale", "schedule", "label_smoothing", "early_stopping", "crop",
@@ -146,16 +156,6 @@ def applied_settings(settings) -> dict:
     settings = settings if isinstance(settings, dict) else dataclasses.asdict(settings)
     unused = LOOP_ONLY if settings.get("head", "loop") == "logistic" else LOGISTIC_ONLY
     return {k: v for k, v in settings.items() if k not in unused}
-
-
-def saved_config(saved: dict) -> TrainConfig:
-    """The TrainConfig a run's ``config.json`` describes.
-
-    A field it lacks (an older run, or a setting that had no effect) takes its
-    default; keys that are not fields (class names, fingerprint, preset) are ignored.
-    """
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return from_dict(TrainConfig, {k: v for k, v in saved.items() if k in fields})
 
 
 def preset_name(cfg: TrainConfig, name: str | None) -> str | None:

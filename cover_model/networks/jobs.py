@@ -111,7 +111,7 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
     JobError
         Nothing to resume, or as :func:`start_job`.
     """
-    from .config import saved_config
+    from .config import TrainConfig
     run_dir = Path(run_dir)
     if (run_dir / "status.json").is_file() and runs.read_status(run_dir)["state"] in ACTIVE:
         return run_dir                  # (read_status reads no status.json as queued)
@@ -119,7 +119,7 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
         raise JobError(f"{run_dir.name} has no saved epoch to resume from")
     try:
         config = runs.read_config(run_dir)
-        check_job(saved_config(config))
+        check_job(TrainConfig.from_saved(config))
     except ValueError as exc:              # RunError: its config.json is damaged or gone
         raise JobError(hosting.visitor_message(f"cannot resume {run_dir.name}: {exc}")) from None
     root = run_dir.parent

@@ -34,7 +34,7 @@ from .logistic_head import fit_logistic_head
 from ..progress import stage_progress
 from ..splits import assign_splits
 from .data import CoverTensors, augment, load_tensors, shard_order
-from .config import TrainConfig, applied_settings, saved_config
+from .config import TrainConfig, applied_settings
 
 def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
          progress=None, should_stop=None, dataset: Dataset | None = None,
@@ -113,7 +113,7 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = 
     """
     run_dir = Path(run_dir)
     saved = runs.read_config(run_dir)
-    cfg = saved_config(saved)
+    cfg = TrainConfig.from_saved(saved)
     dataset = load_dataset(data or cfg.data, split_values=None)
     if data is None or dataset.fingerprint == saved.get("dataset_fingerprint"):
         dataset = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed)
