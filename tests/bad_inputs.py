@@ -39,13 +39,13 @@ class Case:
     Attributes
     ----------
     name : str
-        Short id, used in test ids and the README table.
+        Short id, used in test ids and the table in docs/reliability.md.
     kind : str
         ``image``, ``zip``, ``manifest``, ``run`` (a run folder) or ``config``.
     path : Path
         The file or folder (``config``: a JSON request with the settings).
     what : str
-        The case in words, for the README table.
+        The case in words, for the table in docs/reliability.md.
     message : str or None
         A fragment every refusal message must contain; None when accepted.
     decoded_shape : tuple, optional

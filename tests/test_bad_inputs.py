@@ -62,7 +62,11 @@ def assert_refused(exc: Exception, name: str, fragment: str) -> None:
 # --- the Python API ----------------------------------------------------------
 
 def test_every_image_is_decoded_or_refused_with_its_cause(bad_inputs):
-    for case in image_cases(bad_inputs):
+    cases = image_cases(bad_inputs)
+    # an empty or one-sided corpus would pass the loop below without checking anything
+    assert len(image_cases(bad_inputs, accepted=True)) >= 5, "too few accepted images"
+    assert len(image_cases(bad_inputs, accepted=False)) >= 10, "too few refused images"
+    for case in cases:
         for source, name in ((case.path, str(case.path)), (case.path.read_bytes(), "image")):
             for draft_px in (None, 32):                    # full scale, and the Predictor's way
                 if case.accepted:
@@ -165,12 +169,12 @@ def test_foreign_run_folders_are_refused_and_no_pickled_code_runs(bad_inputs, tm
                           (other, "weights do not fit this network")):
         run_dir = shutil.copytree(case.path, tmp_path / case.path.name)
         cfg = config.from_dict(TrainConfig, {
-            k: v for k, v in runs.read_config(run_dir).items()
+            k: v for k, v in runs.Run(run_dir).config().items()
             if k in TrainConfig.__dataclass_fields__})
         with pytest.raises(runs.RunError, match=message) as refused:
             training.main(cfg, run_dir=run_dir, resume=True)
         assert "\n" not in str(refused.value)
-        assert runs.read_status(run_dir)["state"] == "failed"
+        assert runs.Run(run_dir).status()["state"] == "failed"
     assert not marker.exists(), "unpickling ran the exploit"
 
 
