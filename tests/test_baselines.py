@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.utils.estimator_checks import check_estimator
 
-from cover_model import cli
+from cover_model import cli, data_cli
 from cover_model.baselines import (FEATURE_KINDS, PAPER_MODELS, SPECS, FeatureSpec,
                                    OneHotRegressionClassifier, compute_features, count_missing, fit_and_score,
                                    make_baseline, register_feature_kind, resolve_models, run_baselines)
@@ -228,13 +228,13 @@ def test_missing_weights_are_reported_on_each_model_and_the_rest_runs(tiny, no_t
 
 
 def test_embedding_settings_are_checked():
-    cfg = BaselineConfig(features="pixels,embedding", networks="efficientnet_lite0,efficientnet_lite1")
+    cfg = BaselineConfig(features=("pixels", "embedding"), networks=("efficientnet_lite0", "efficientnet_lite1"))
     assert [(s.kind, s.network, s.size_px, s.method) for s in cfg.feature_specs()] == [
         ("pixels", "", 32, "random"), ("pixels", "", 32, "cubic"),
         ("embedding", "efficientnet_lite0", 224, "cubic"), ("embedding", "efficientnet_lite1", 240, "cubic")]
-    for bad in ({"networks": "custom"}, {"networks": "vgg16"}, {"methods": "random"}):
+    for bad in ({"networks": ("custom",)}, {"networks": ("vgg16",)}, {"methods": ("random",)}):
         with pytest.raises(ValueError):
-            BaselineConfig(features="embedding", **bad)
+            BaselineConfig(features=("embedding",), **bad)
     with pytest.raises(ValueError, match="only for embedding"):
         FeatureSpec(network="efficientnet_lite0")
     with pytest.raises(ValueError, match="random"):
@@ -322,7 +322,7 @@ def test_a_genre_missing_from_training_ranks_last_without_a_false_alarm(name):
 
 
 def test_every_model_runs_on_the_embedded_synthetic_covers(embedded_data):
-    dataset = assign_splits(cli.resolve_dataset("synth"))
+    dataset = assign_splits(data_cli.resolve_dataset("synth"))
     results = run_baselines(dataset, models=["all"], features=[FeatureSpec(size_px=16, method="area")])
     assert [r.model for r in results] == list(SPECS)
     by_model = {r.model: r for r in results}
@@ -373,8 +373,8 @@ def test_per_genre_source_confusion_and_metrics_tables(tiny):
 
 
 def test_sweep_report_and_files(tiny, tmp_path):
-    cfg = BaselineConfig(models="ridge,gaussian_nb", size_px=8, methods="random,area",
-                         sweep_sizes="4,8,12", sweep_models="ridge", sweep_method="area", n_jobs=1)
+    cfg = BaselineConfig(models=("ridge", "gaussian_nb"), size_px=8, methods=("random", "area"),
+                         sweep_sizes=(4, 8, 12), sweep_models=("ridge",), sweep_method="area", n_jobs=1)
     calls = []
     report = build_report(tiny, cfg, progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (7, 7)
@@ -403,12 +403,12 @@ def test_figures_build(tiny):
 def test_config_validates_and_parses_model_settings():
     assert parse_params("svm.C=10, qda.reg_param=0.1,logistic.Cs=[0.1, 1]") == {
         "svm": {"C": 10}, "qda": {"reg_param": 0.1}, "logistic": {"Cs": [0.1, 1]}}
-    for bad in ({"models": "ridge,nope"}, {"features": "sift"}, {"methods": "bilinear"},
+    for bad in ({"models": ("ridge", "nope")}, {"features": ("sift",)}, {"methods": ("bilinear",)},
                 {"pca": "many"}, {"params": "svm=10"}, {"params": "nope.C=1"}, {"size_px": 1000}):
         with pytest.raises(ValueError):
             BaselineConfig(**bad)
     assert BaselineConfig(pca="none").pca_components() is None
-    assert len(BaselineConfig(features="pixels,color_hist").feature_specs()) == 4
+    assert len(BaselineConfig(features=("pixels", "color_hist")).feature_specs()) == 4
 
 
 def test_cli_writes_the_table(folder_dataset, tmp_path, capsys):

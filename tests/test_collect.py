@@ -381,7 +381,7 @@ def test_collect_flags_come_from_the_config_dataclass(capsys):
     assert cfg.rate_per_host == CollectConfig().rate_per_host
     with pytest.raises(ValueError, match="unknown setting"):
         config.from_dict(CollectConfig, {"threads": 8})
-    with pytest.raises(ValueError, match="workers must be between"):
+    with pytest.raises(ValueError, match="workers must be 1-64, got 0"):
         CollectConfig(workers=0)
     assert main(["collect", "/no/such/links.tsv", "out"]) == 2
     assert "no such link manifest" in capsys.readouterr().err

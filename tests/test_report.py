@@ -261,7 +261,7 @@ def test_report_flags_come_from_the_config_and_quick_fills_the_rest():
     from cover_model import config
     from cover_model.report import ReportConfig
     cfg = make_config(**config.given(ReportConfig, args))
-    assert (cfg.quick, cfg.trials, cfg.lite_models, cfg.finetune_epochs) == (True, 7, "efficientnet_lite0", 1)
+    assert (cfg.quick, cfg.trials, cfg.lite_models, cfg.finetune_epochs) == (True, 7, ("efficientnet_lite0",), 1)
     assert make_config().finetune_epochs == 2 and make_config().trials == 20
     with pytest.raises(ValueError, match="trials"):
         make_config(trials=0)

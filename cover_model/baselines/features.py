@@ -1,8 +1,9 @@
 """Feature matrices for the baselines: raw pixels, histograms, pretrained CNN embeddings.
 
-A :class:`FeatureSpec` names one way of turning covers into vectors; the
-kinds are a registry (:data:`FEATURE_KINDS`), so other steps can add theirs
-without touching this module: ``register_feature_kind(name, compute)`` with
+A :class:`~.specs.FeatureSpec` names one way of turning covers into vectors;
+this module registers the built-in kinds' compute functions in
+:data:`~.specs.FEATURE_KINDS`, so other steps can add theirs without touching
+it: ``register_feature_kind(name, compute)`` with
 ``compute(dataset, spec, progress) -> (X, index)``.
 
 Pixels come from :func:`cover_model.preprocess.preprocess_dataset` (cached on
@@ -13,97 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
-from typing import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..dataset import Dataset
-from ..preprocess import METHODS, preprocess_dataset
-
-RANDOM = "random"        # the paper's random grid; every other method is "resize"
-EMBEDDING = "embedding"
-
-
-class FeatureError(ValueError):
-    """These features cannot be computed here (weights or a module missing).
-
-    :func:`cover_model.baselines.run_baselines` reports it on every model of
-    those features and carries on with the others.
-    """
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One way of turning covers into feature vectors.
-
-    Attributes
-    ----------
-    kind : str
-        ``pixels``, ``color_hist``, ``gradient_hist``, ``embedding`` (a
-        pretrained network's features), or a registered kind.
-    size_px : int
-        Covers are first downsized to ``size_px x size_px`` (the paper: 32;
-        also 35, 70, 100).
-    method : str
-        ``random`` (the paper's random grid of pixels) or an OpenCV
-        interpolation (``cubic``, ``area``, ...): Table 2's "resize".
-    seed : int
-        Seed of the random grid.
-    bins : int
-        Histogram bins (per channel for colour); 0 means the colour
-        package's own default. Ignored by ``pixels``.
-    space : str
-        Colour space of the colour histograms (``rgb``, ``hsv``, ``lab``).
-    network : str
-        The pretrained network of ``embedding`` features (e.g.
-        ``efficientnet_lite0``); empty for every other kind. Its covers are
-        resized to ``size_px``: :func:`.embeddings.embedding_spec` picks the
-        network's own input side.
-    """
-    kind: str = "pixels"
-    size_px: int = 32
-    method: str = "cubic"
-    seed: int = 0
-    bins: int = 0
-    space: str = "rgb"
-    network: str = ""
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
-        if self.kind not in FEATURE_KINDS:
-            raise ValueError(f"unknown feature kind {self.kind!r}; choose from {', '.join(FEATURE_KINDS)}")
-        if self.kind == EMBEDDING:
-            from .embeddings import check_embedding_spec      # imports torch: only when asked for
-            check_embedding_spec(self)
-        elif self.network:
-            raise ValueError(f"a network is only for embedding features, not {self.kind!r}")
-
-    @property
-    def preprocessing(self) -> str:
-        """``random`` or ``resize``: the two column groups of the paper's Table 2."""
-        return RANDOM if self.method == RANDOM else "resize"
-
-    def label(self) -> str:
-        """A short human-readable name, e.g. ``pixels 32x32 cubic``."""
-        extra = ""
-        if self.kind not in ("pixels", EMBEDDING):
-            space = f", {self.space}" if self.kind == "color_hist" else ""
-            extra = f", {self.bins or 'default'} bins{space}"
-        return f"{self.short_label()} {self.method}{extra}"
-
-    def short_label(self) -> str:
-        """Kind and grid, e.g. ``pixels 32x32`` or ``efficientnet_lite0 embedding 224x224``."""
-        network = f"{self.network} " if self.network else ""
-        return f"{network}{self.kind} {self.size_px}x{self.size_px}"
-
-    def to_dict(self) -> dict:
-        values = asdict(self)
-        if not self.network:
-            # Left out when empty, so the keys of results cached before it existed still hold.
-            del values["network"]
-        return values
+from ..preprocess import preprocess_dataset
+from .specs import (EMBEDDING, FEATURE_KINDS, RANDOM, FeatureError, FeatureSpec,  # noqa: F401 (re-exported)
+                    register_feature_kind)
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,16 +121,6 @@ def data_key(dataset: Dataset, spec: FeatureSpec) -> str:
     return digest.hexdigest()[:16]
 
 
-def register_feature_kind(name: str, compute: Callable) -> None:
-    """Add a feature kind: ``compute(dataset, spec, progress) -> (X, index)``.
-
-    ``X`` is an array of shape (n, n_features) and ``index`` the rows of
-    ``dataset.items`` it covers. A kind that cannot run here (weights or a
-    module missing) raises :class:`FeatureError`.
-    """
-    FEATURE_KINDS[name] = compute
-
-
 def _pixels(dataset, spec, progress):
     arrays = _covers(dataset, spec, progress)
     return arrays.images.reshape(len(arrays), -1), arrays.index
@@ -238,7 +146,7 @@ def _covers(dataset, spec, progress):
 
 
 def _embeddings(dataset, spec, progress):
-    from .embeddings import embedding_features
+    from .embeddings import embedding_features     # torch: only when embeddings are asked for
     return embedding_features(dataset, spec, progress=progress)
 
 
@@ -251,9 +159,9 @@ def _color_module():
     return color
 
 
-FEATURE_KINDS: dict[str, Callable] = {
+FEATURE_KINDS.update({
     "pixels": _pixels,
     "color_hist": _color_histograms,
     "gradient_hist": _gradient_histograms,
     EMBEDDING: _embeddings,
-}
+})

@@ -1,7 +1,7 @@
-"""Table 2 and its companions: the config, the runs, the tables, the files.
+"""Table 2 and its companions: the runs, the tables, the files.
 
-:class:`BaselineConfig` is the one config of the baselines job (CLI flags and
-dashboard widgets); :func:`build_report` runs it; the table functions turn
+:func:`build_report` runs the baselines job's one config
+(:class:`~.config.BaselineConfig`, re-exported here); the table functions turn
 results into pandas frames in the paper's layout; :func:`write_report` saves
 them as CSV and markdown.
 
@@ -9,7 +9,6 @@ them as CSV and markdown.
 """
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,90 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import option
 from ..dataset import Dataset
 from ..files import atomic_write, write_json
 from ..paper import PAPER_TABLE2
-from .features import EMBEDDING, RANDOM, FeatureSpec
-from .models import get_spec, resolve_models
+from .config import BaselineConfig, parse_params
+from .features import RANDOM, FeatureSpec
 from .runner import BaselineResult, count_missing, run_baselines
 
 PAPER_SIZE_PX = 32
 TABLE2_COLUMNS = (("random", "train"), ("random", "test"), ("resize", "train"), ("resize", "test"))
-
-
-@dataclass(frozen=True)
-class BaselineConfig:
-    """The baselines job: which models, on which features; the paper's defaults."""
-    models: str = option("all", "comma-separated model names or groups: paper (Table 2's ten), "
-                         "modern (tuned logistic regression, uncapped random forest), reference "
-                         "(the most frequent genre), all")
-    features: str = option("pixels", "comma-separated feature kinds: pixels, color_hist, gradient_hist, "
-                           "embedding (a pretrained network's features; see networks)")
-    size_px: int = option(32, "covers are downsized to S x S first (the paper: 32; up to 100)")
-    methods: str = option("random,cubic", "Table 2's two preprocessings: 'random' (a random grid "
-                          "of pixels) and an OpenCV interpolation for 'resize' (cubic, area, ...)")
-    seed: int = option(0, "seed of the random pixel grid")
-    bins: int = option(0, "histogram bins (per channel for colour); 0 = the colour module's default")
-    color_space: str = option("rgb", "colour space of the colour histograms", choices=("rgb", "hsv", "lab"))
-    networks: str = option("efficientnet_lite0", "networks of the embedding features, comma-separated: "
-                           "efficientnet_lite0/1/2 (weights come with their packages), resnet18/34/152, "
-                           "alexnet (torchvision weights, from the torch hub cache). Covers are resized "
-                           "to each network's own input side (224 px for Lite0) with the resize method "
-                           "of 'methods'; embedding thousands of covers takes minutes on CPU, once (cached)")
-    params: str = option("", "model settings over the paper's, e.g. 'svm.C=10,qda.reg_param=0.1'")
-    pca: str = option("auto", "'auto': PCA to 256 components where a model needs it on wide "
-                      "inputs (said in the table); 'none'; or a component count for every model")
-    n_jobs: int = option(0, "models fitted at once in worker processes (0 = all cores)")
-    sweep_sizes: str = option("", "grid sizes of the overfitting sweep, e.g. '32,70,100' (empty: none)")
-    sweep_models: str = option("ridge", "models of the sweep")
-    sweep_method: str = option("cubic", "preprocessing of the sweep")
-
-    def __post_init__(self):
-        for spec in self.feature_specs() + self.sweep_specs():    # validates kinds, methods, sizes
-            if spec.kind != EMBEDDING and not 2 <= spec.size_px <= 256:
-                raise ValueError(f"size_px must be between 2 and 256, got {spec.size_px}")
-        resolve_models(self.model_names())
-        resolve_models(_split(self.sweep_models))
-        self.model_params()
-        self.pca_components()
-
-    def model_names(self) -> tuple[str, ...]:
-        return resolve_models(_split(self.models))
-
-    def feature_specs(self) -> list[FeatureSpec]:
-        specs = []
-        for kind in _split(self.features):
-            if kind == EMBEDDING:
-                specs += self.embedding_specs()
-                continue
-            specs += [FeatureSpec(kind=kind, size_px=self.size_px, method=method, seed=self.seed,
-                                  bins=self.bins, space=self.color_space) for method in _split(self.methods)]
-        return specs
-
-    def embedding_specs(self) -> list[FeatureSpec]:
-        """Each network at its own input side, by each resize method (a random grid is for pixels)."""
-        from .embeddings import embedding_spec           # imports torch: only when asked for
-        methods = [m for m in _split(self.methods) if m != RANDOM]
-        if not methods:
-            raise ValueError("embedding features need a resize method in 'methods' (e.g. area or cubic); "
-                             "'random' is a grid of pixels")
-        return [embedding_spec(network, method=method, seed=self.seed)
-                for network in _split(self.networks) for method in methods]
-
-    def sweep_specs(self) -> list[FeatureSpec]:
-        return [FeatureSpec(size_px=int(size), method=self.sweep_method, seed=self.seed)
-                for size in _split(self.sweep_sizes)]
-
-    def model_params(self) -> dict[str, dict]:
-        return parse_params(self.params)
-
-    def pca_components(self):
-        if self.pca in ("auto", "none"):
-            return None if self.pca == "none" else "auto"
-        if not self.pca.isdigit() or int(self.pca) < 1:
-            raise ValueError(f"pca must be 'auto', 'none' or a positive integer, got {self.pca!r}")
-        return int(self.pca)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,7 +60,7 @@ def build_report(dataset: Dataset, cfg: BaselineConfig | None = None, *, use_cac
     """
     cfg = cfg or BaselineConfig()
     params, pca = cfg.model_params(), cfg.pca_components()
-    sweep_models = resolve_models(_split(cfg.sweep_models)) if cfg.sweep_sizes else ()
+    sweep_models = cfg.sweep_model_names()
     n_main = len(cfg.model_names()) * len(cfg.feature_specs())
     total = n_main + len(sweep_models) * len(cfg.sweep_specs())
 
@@ -162,7 +86,7 @@ def missing_fits(dataset: Dataset, cfg: BaselineConfig) -> tuple[int, int]:
     pca = cfg.pca_components()
     main = count_missing(dataset, models=cfg.model_names(), features=cfg.feature_specs(),
                          params=cfg.model_params(), pca_components=pca)
-    sweep_models = resolve_models(_split(cfg.sweep_models)) if cfg.sweep_sizes else ()
+    sweep_models = cfg.sweep_model_names()
     sweep = count_missing(dataset, models=sweep_models, features=cfg.sweep_specs(),
                           params={m: p for m, p in cfg.model_params().items() if m in sweep_models},
                           pca_components=pca) if sweep_models else 0
@@ -329,32 +253,6 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return text.to_markdown(index=False) + "\n"
 
 
-def parse_params(text: str) -> dict[str, dict]:
-    """``'svm.C=10,qda.reg_param=0.1'`` -> ``{'svm': {'C': 10}, 'qda': {'reg_param': 0.1}}``.
-
-    Values are Python literals (numbers, strings, None, lists); anything else
-    is taken as a string. Commas inside brackets belong to the value.
-
-    >>> parse_params("logistic.Cs=[0.1, 1],svm.kernel=linear")
-    {'logistic': {'Cs': [0.1, 1]}, 'svm': {'kernel': 'linear'}}
-    """
-    out: dict[str, dict] = {}
-    for item in re.split(r",(?![^\[\(]*[\]\)])", text):
-        if not item.strip():
-            continue
-        name, sep, value = item.partition("=")
-        model, dot, setting = name.strip().partition(".")
-        if not (sep and dot and setting):
-            raise ValueError(f"bad model setting {item.strip()!r}; write MODEL.SETTING=VALUE, e.g. svm.C=10")
-        get_spec(model)
-        try:
-            parsed = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            parsed = value.strip()
-        out.setdefault(model, {})[setting] = parsed
-    return out
-
-
 def _row_key(r: BaselineResult) -> tuple[str, str]:
     return r.spec.short_label(), r.title
 
@@ -386,10 +284,6 @@ def short_message(message: str, *, max_chars: int = 90) -> str:
 
 def _pct(value):
     return None if value is None else 100 * value
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..config import option
+from ..config import Config, option
 from ..dataset import Dataset
 from ..preprocess import METHODS, preprocess_dataset
 from .histograms import SPACES, compute_gradient_histograms, compute_histograms
@@ -23,37 +23,42 @@ FEATURES = ("color", "gradient")
 
 
 @dataclass(frozen=True)
-class ColorConfig:
+class ColorConfig(Config):
     """Settings of the colour analysis; the defaults are the paper's."""
     feature: str = option("color", "per-cover feature: 'color' (the paper's 3D colour histogram) or "
                           "'gradient' (HOG-like orientation histogram, the paper's suggestion)",
                           choices=FEATURES)
-    bins: int = option(8, "colour histogram bins per channel (the paper: 8, so 512 values)")
+    bins: int = option(8, "colour histogram bins per channel (the paper: 8, so 512 values)",
+                       ge=1, le=64, step=1)
     space: str = option("rgb", "colour space the histogram bins are laid over", choices=SPACES)
-    orientation_bins: int = option(9, "gradient histogram: orientation bins over 180 degrees (HOG: 9)")
-    grid: int = option(4, "gradient histogram: cells per side (4: HOG's 8-px cells at 32 px)")
-    size_px: int = option(32, "covers are first downsized to size_px x size_px (the paper: 32)")
+    orientation_bins: int = option(9, "gradient histogram: orientation bins over 180 degrees (HOG: 9)",
+                                   ge=1, le=180)
+    grid: int = option(4, "gradient histogram: cells per side (4: HOG's 8-px cells at 32 px)",
+                       ge=1, le=16, step=1)
+    size_px: int = option(32, "covers are first downsized to size_px x size_px (the paper: 32)",
+                          ge=4, le=512, ticks=(16, 32, 35, 48, 64, 70, 100))
     method: str = option("cubic", "downsizing (the paper: OpenCV cubic interpolation)", choices=METHODS)
-    n_per_genre: int = option(50, "covers per sample, two disjoint samples per genre (the paper: 50)")
-    trials: int = option(20, "repetitions of the protocol with fresh samples")
-    seed: int = option(0, "seed of the samples (trial t uses the t-th child of this seed)")
+    n_per_genre: int = option(50, "covers per sample, two disjoint samples per genre (the paper: 50)",
+                              ge=1, le=100_000)
+    trials: int = option(20, "repetitions of the protocol with fresh samples", ge=1, le=10_000)
+    seed: int = option(0, "seed of the samples (trial t uses the t-th child of this seed)", ge=0)
     metric: str = option("intersection", "metric of the heatmap and rank figures; all four are "
                          "computed (the paper reports intersection)", choices=METRIC_NAMES)
-    mean_cover_px: int = option(64, "side of the mean covers, Figure 3 (any size)")
-    mean_cover_n: int = option(50, "covers averaged per genre for a mean cover (0: all of them)")
+    mean_cover_px: int = option(64, "side of the mean covers, Figure 3 (any size)", ge=4, le=1024,
+                                ticks=(32, 64, 128, 256))
+    mean_cover_n: int = option(50, "covers averaged per genre for a mean cover (0: all of them)",
+                               ge=0, le=1_000_000)
 
-    def __post_init__(self):
-        for name, allowed in (("feature", FEATURES), ("space", SPACES), ("method", METHODS),
-                              ("metric", METRIC_NAMES)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}")
-        for name, low, high in (("bins", 1, 64), ("orientation_bins", 1, 180), ("grid", 1, 16),
-                                ("size_px", 4, 512), ("n_per_genre", 1, 100_000), ("trials", 1, 10_000),
-                                ("mean_cover_px", 4, 1024), ("mean_cover_n", 0, 1_000_000)):
-            if not low <= getattr(self, name) <= high:
-                raise ValueError(f"{name} must be between {low} and {high}, got {getattr(self, name)}")
+    def problems(self) -> list[str]:
         if self.feature == "gradient" and self.grid > self.size_px:
-            raise ValueError(f"a {self.grid}x{self.grid} grid needs covers of at least {self.grid} px")
+            return [f"a {self.grid}x{self.grid} grid needs covers of at least {self.grid} px"]
+        return []
+
+    def cache_key(self, *, ignore=()) -> str:
+        """Of the analysis these settings produce: the shown metric is not part of it (all four
+        are computed), nor are the other feature's settings."""
+        unused = ("orientation_bins", "grid") if self.feature == "color" else ("bins", "space")
+        return super().cache_key(ignore=(*ignore, "metric", *unused))
 
     @property
     def feature_label(self) -> str:

@@ -10,57 +10,58 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..config import option
+from ..config import Config, option
 
-LITE_MODELS = "efficientnet_lite0,efficientnet_lite1,efficientnet_lite2"
-TORCHVISION_MODELS = "alexnet,resnet18,resnet34,resnet152"
+LITE_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+TORCHVISION_MODELS = ("alexnet", "resnet18", "resnet34", "resnet152")
 PROBE_KEY = "net-efficientnet_lite0-probe"
 
 
 @dataclass(frozen=True)
-class ReportConfig:
+class ReportConfig(Config):
     """Settings of the whole study. The defaults keep the real covers (about 5,000) under
     90 minutes on 2 CPU cores; ``--quick`` swaps in :data:`QUICK`, a smoke run of a minute."""
-    trials: int = option(20, "colour analysis: repetitions of the paper's two-sample protocol")
-    n_per_genre: int = option(50, "colour analysis: covers per sample (the paper: 50)")
-    baseline_models: str = option("all", "Table 2: models or groups, as the baselines command's "
-                                  "--models (paper, modern, reference, all)")
+    trials: int = option(20, "colour analysis: repetitions of the paper's two-sample protocol",
+                         ge=1)
+    n_per_genre: int = option(50, "colour analysis: covers per sample (the paper: 50)", ge=1)
+    baseline_models: tuple[str, ...] = option(("all",), "Table 2: models or groups, as the "
+                                              "baselines command's --models (paper, modern, "
+                                              "reference, all)")
     scratch_epochs: int = option(10, "Table 3: epochs of the custom CNN and AlexNet from "
-                                 "scratch (the paper's settings otherwise)")
+                                 "scratch (the paper's settings otherwise)", ge=1)
     linear_epochs: int = option(30, "Table 4: epochs of the new last layer on frozen ImageNet "
-                                "features (cheap: the features are computed once)")
+                                "features (cheap: the features are computed once)", ge=1)
     finetune_epochs: int = option(2, "Table 4: epochs of fine-tuning every layer (the costliest "
-                                  "step: 2 keeps the default report under 90 min on 2 cores)")
-    lite_models: str = option(LITE_MODELS, "Table 4: EfficientNet-Lite models, in linear and "
-                              "finetune modes ('' for none)")
-    torchvision_models: str = option(TORCHVISION_MODELS, "Table 4: torchvision ImageNet models "
-                                     "(linear mode), when their weights are in the torch hub cache")
+                                  "step: 2 keeps the default report under 90 min on 2 cores)",
+                                  ge=1)
+    lite_models: tuple[str, ...] = option(LITE_MODELS, "Table 4: EfficientNet-Lite models, in "
+                                           "linear and finetune modes ('' for none)")
+    torchvision_models: tuple[str, ...] = option(TORCHVISION_MODELS, "Table 4: torchvision "
+                                                 "ImageNet models (linear mode), when their "
+                                                 "weights are in the torch hub cache")
     pretrained_px: int = option(0, "input side of the pretrained networks; 0 = each model's own "
-                                "(224-260 px)")
+                                "(224-260 px)", ge=0, le=512)
     best: bool = option(True, "train and report our best model")
-    sample_per_genre: int = option(8, "covers per genre in the sample grid")
-    batch_size: int = option(0, "override every network's batch size; 0 = each preset's own")
+    sample_per_genre: int = option(8, "covers per genre in the sample grid", ge=1)
+    batch_size: int = option(0, "override every network's batch size; 0 = each preset's own",
+                             ge=0)
     device: str = option("auto", "where networks train: auto = CUDA, then Apple MPS, then CPU",
                          choices=("auto", "cpu", "cuda", "mps"))
     quick: bool = option(False, "smoke run in about a minute: 3 trials, a few models, 1-5 "
                          "epochs at small sizes, EfficientNet-Lite0 only")
 
-    def __post_init__(self):
-        for name, low in (("trials", 1), ("n_per_genre", 1), ("scratch_epochs", 1),
-                          ("linear_epochs", 1), ("finetune_epochs", 1), ("sample_per_genre", 1),
-                          ("batch_size", 0)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
-        if self.pretrained_px and not 16 <= self.pretrained_px <= 512:
-            raise ValueError(f"pretrained_px must be 0 (auto) or 16-512, got {self.pretrained_px}")
+    def problems(self) -> list[str]:
+        if self.pretrained_px and self.pretrained_px < 16:
+            return [f"pretrained_px must be 0 (auto) or 16-512, got {self.pretrained_px}"]
+        return []
 
 
 # --quick: each setting here replaces the default; flags given explicitly still win.
 QUICK = {
     "trials": 3, "n_per_genre": 20, "sample_per_genre": 4,
-    "baseline_models": "ridge,knn,decision_tree,lda,gaussian_nb,reference",
+    "baseline_models": ("ridge", "knn", "decision_tree", "lda", "gaussian_nb", "reference"),
     "scratch_epochs": 1, "linear_epochs": 5, "finetune_epochs": 1,
-    "lite_models": "efficientnet_lite0", "torchvision_models": "", "pretrained_px": 64,
+    "lite_models": ("efficientnet_lite0",), "torchvision_models": (), "pretrained_px": 64,
     "batch_size": 64,       # fewer steps: AlexNet's 57M weights are updated once a step
 }
 
@@ -118,14 +119,14 @@ def network_plans(cfg: ReportConfig) -> list[NetworkPlan]:
     from ..networks.config import PRESETS
     plans = [_plan(3, PRESETS["paper-cnn"], cfg, epochs=cfg.scratch_epochs),
              _plan(3, PRESETS["paper-alexnet"], cfg, epochs=cfg.scratch_epochs)]
-    for arch in _names(cfg.lite_models):
+    for arch in cfg.lite_models:
         plans.append(_plan(4, PRESETS["lite0-linear"], cfg, arch=arch, epochs=cfg.linear_epochs))
     probe = probe_settings()
     if probe and not cfg.quick:
         plans.append(_plan(4, probe, cfg, key=PROBE_KEY))
-    for arch in _names(cfg.torchvision_models):
+    for arch in cfg.torchvision_models:
         plans.append(_plan(4, PRESETS["lite0-linear"], cfg, arch=arch, epochs=cfg.linear_epochs))
-    for arch in _names(cfg.lite_models):
+    for arch in cfg.lite_models:
         plans.append(_plan(4, PRESETS["lite0-finetune"], cfg, arch=arch, epochs=cfg.finetune_epochs))
     return plans
 
@@ -154,9 +155,6 @@ def _plan(table: int, preset: dict, cfg: ReportConfig, *, key: str | None = None
     return NetworkPlan(key or f"net-{settings['arch']}-{settings['mode']}", table, settings)
 
 
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def config_dict(cfg: ReportConfig) -> dict:
-    return dataclasses.asdict(cfg)
+    """The settings as the report's table shows them: a list setting as the comma list its flag takes."""
+    return {k: ",".join(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
