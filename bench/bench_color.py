@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cover_model.cli import resolve_dataset                          # noqa: E402
+from cover_model.data_cli import resolve_dataset                       # noqa: E402
 from cover_model.color import (METRIC_NAMES, METRICS, ColorConfig, compare_all_pairs,  # noqa: E402
                                draw_disjoint_samples, run_trials)
 from cover_model.color.analysis import dataset_features              # noqa: E402

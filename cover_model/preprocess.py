@@ -14,21 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .config import option
 from .dataset import Dataset, Skipped
+from .downsize import INTERPOLATIONS, METHODS, downsize, sample_grid  # noqa: F401 (re-exported)
 from .files import atomic_write
 from .images import ImageDecodeError, decode_image
 from .paths import cache_dir
 from .storage import enforce_disk_budget, mark_used
 
-INTERPOLATIONS = {
-    "area": cv2.INTER_AREA, "cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR,
-    "nearest": cv2.INTER_NEAREST, "lanczos": cv2.INTER_LANCZOS4,
-}
-METHODS = (*INTERPOLATIONS, "random")
 CACHE_VERSION = 1                # bump when the output of a method changes
 _CHUNK = 64                      # covers per task: amortises scheduling, keeps progress live
 
@@ -68,45 +63,6 @@ class CoverArrays:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-def downsize(rgb: np.ndarray, size_px: int, *, method: str = "area",
-             rng: np.random.Generator | None = None) -> np.ndarray:
-    """Downsize one RGB image to ``(size_px, size_px, 3)``.
-
-    Parameters
-    ----------
-    rgb : ndarray of shape (H, W, 3), uint8
-    size_px : int
-        Side of the output grid.
-    method : {"area", "cubic", "linear", "nearest", "lanczos", "random"}
-        An OpenCV interpolation, or ``random``: the paper's sampling of a
-        grid of ``size_px`` random rows by ``size_px`` random columns.
-    rng : numpy Generator, optional
-        For ``random`` (default: seeded with 0).
-
-    Examples
-    --------
-    >>> downsize(np.zeros((350, 350, 3), np.uint8), 32).shape
-    (32, 32, 3)
-    """
-    if method == "random":
-        return sample_grid(rgb, size_px, rng=rng or np.random.default_rng(0))
-    if method not in INTERPOLATIONS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    return cv2.resize(rgb, (size_px, size_px), interpolation=INTERPOLATIONS[method])
-
-
-def sample_grid(rgb: np.ndarray, size_px: int, *, rng: np.random.Generator) -> np.ndarray:
-    """The paper's random downsizing: keep the pixels at random rows x random columns.
-
-    Rows and columns are drawn without replacement (with, for an image
-    smaller than the grid) and kept in order, so the layout survives.
-    """
-    height, width = rgb.shape[:2]
-    rows = np.sort(rng.choice(height, size_px, replace=height < size_px))
-    cols = np.sort(rng.choice(width, size_px, replace=width < size_px))
-    return np.ascontiguousarray(rgb[np.ix_(rows, cols)])
 
 
 def preprocess_dataset(dataset: Dataset, *, size_px: int = 32, method: str = "area",

@@ -9,7 +9,7 @@ travel inside the file as metadata, so ``model.onnx`` alone is enough to predict
 A cover reaches it through :func:`cover_input`, the same function the torch
 :class:`~cover_model.networks.predict.Predictor` uses, so both see identical pixels.
 
-Importing this module imports numpy, OpenCV, Pillow and pandas (the decoder and
+Importing this module imports numpy, OpenCV and Pillow (the decoder and
 the downsizing step), never torch: a light image serves predictions with
 onnxruntime (about 78 MB) instead of torch. Grad-CAM needs gradients, so it stays
 with torch. Exporting needs torch, onnx and onnxscript, imported only by
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .images import ImageDecodeError, decode_image
-from .preprocess import downsize
+from .downsize import downsize
 
 ONNX_FILE = "model.onnx"
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"

@@ -107,14 +107,34 @@ def test_train_names_the_run_by_its_preset_and_prints_progress_in_a_log(folder_d
 
 
 def test_progress_in_a_log_comes_every_few_seconds_not_only_at_the_end(monkeypatch, capsys):
-    from cover_model.networks import cli as networks_cli
+    from cover_model import progress
     clock = [0.0]
-    monkeypatch.setattr(networks_cli.time, "monotonic", lambda: clock[0])
-    report = networks_cli._epoch_printer()
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    report = progress.StatusPrinter()
     for step in range(1, 61):                               # one covers batch a second
         clock[0] += 1
         report({"stage": "embedding covers", "step": step, "steps": 60, "rate": 64.0,
                 "eta_s": 60.0 - step})
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) >= 60 // networks_cli.LOG_EVERY_S and lines[-1].startswith("embedding covers: 60/60")
+    assert len(lines) >= 60 // progress.LOG_EVERY_S and lines[-1].startswith("embedding covers: 60/60")
     assert "\r" not in "".join(lines) and "embedding covers: 5/60 (64 covers/s) ETA 55 s" in lines
+
+
+def test_each_command_is_declared_by_the_module_the_table_names():
+    import importlib
+    from cover_model.cli import COMMANDS
+    for name, (module, _) in COMMANDS.items():
+        declared = importlib.import_module(module).ARGUMENTS
+        assert name in declared and set(declared) <= set(COMMANDS), (name, module)
+
+
+def test_help_and_predict_import_only_what_they_use():
+    probe = ("import sys\nfrom cover_model.cli import build_parser, chosen_command\n"
+             "build_parser(only=chosen_command(sys.argv[1:]))\n"
+             "print(' '.join(m for m in ('torch', 'pandas', 'sklearn', 'plotly', 'cv2') "
+             "if m in sys.modules))")
+    loaded = {argv: subprocess.run([sys.executable, "-c", probe, *argv], cwd=PROJECT_ROOT,
+                                   capture_output=True, text=True, timeout=120).stdout.split()
+              for argv in (("--help",), ("predict",))}
+    assert loaded[("--help",)] == []
+    assert "torch" in loaded[("predict",)] and not {"sklearn", "plotly"} & set(loaded[("predict",)])

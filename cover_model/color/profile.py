@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..dataset import Dataset
 from ..images import decode_image
-from ..preprocess import downsize
+from ..downsize import downsize
 from .analysis import ColorConfig, compute_features, dataset_features, genre_mean_histograms
 from .metrics import METRIC_NAMES, METRICS, compare_all_pairs, get_metric
 

@@ -1,4 +1,4 @@
-"""The network commands: ``train``, ``evaluate`` and ``predict``.
+"""The network commands: ``train``, ``evaluate``, ``predict`` and ``runs``.
 
     python -m cover_model train --preset paper-cnn --data DATA
     python -m cover_model train --arch efficientnet_lite0 --mode linear --epochs 30
@@ -6,6 +6,11 @@
     python -m cover_model evaluate checkpoints/<run-id> [--data OTHER] [--split NAME]
     python -m cover_model predict checkpoints/<run-id> cover.jpg [...]
     python -m cover_model runs [--per-genre] [--markdown]
+
+The four commands share this module but not their libraries: training (torch,
+scikit-learn, pandas), the Predictor (torch alone) and the runs table (pandas,
+plotly) are imported inside the command that uses them, so that ``predict``
+starts without scikit-learn and ``runs`` without torch.
 """
 from __future__ import annotations
 
@@ -14,47 +19,49 @@ import errno
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from .. import config
 from . import jobs, runs
-from ..files import read_json, write_json
+from ..files import read_json
+from ..images import ImageDecodeError
+from ..progress import StatusPrinter, status_file_writer
+from .config import PRESETS, TrainConfig, preset_name
 
 
-def add_commands(commands) -> None:
-    from .config import PRESETS, TrainConfig
-    train = commands.add_parser("train", help="train a network; writes checkpoints/<run-id>/")
-    train.add_argument("--preset", choices=sorted(PRESETS),
-                       help="named settings; explicit flags override them")
-    config.add_arguments(train, TrainConfig, only_given=True)
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last epoch")
-    train.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)       # jobs: the folder to use
-    train.add_argument("--request", type=Path, help=argparse.SUPPRESS)       # jobs: a TrainConfig as JSON
-    train.add_argument("--progress-file", type=Path, help="also record progress in this JSON file")
-    train.set_defaults(run=run_train)
+def add_train(parser) -> None:
+    parser.add_argument("--preset", choices=sorted(PRESETS),
+                        help="named settings; explicit flags override them")
+    config.add_arguments(parser, TrainConfig, only_given=True)
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last epoch")
+    parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)       # jobs: the folder to use
+    parser.add_argument("--request", type=Path, help=argparse.SUPPRESS)       # jobs: a TrainConfig as JSON
+    parser.add_argument("--progress-file", type=Path, help="also record progress in this JSON file")
+    parser.set_defaults(run=run_train)
 
-    evaluate = commands.add_parser("evaluate", help="re-score a run's best weights: its test "
-                                   "split, or every cover of other data")
-    evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--data", help="another dataset to score on, every cover of it by "
-                          "default, never re-split (default: the run's own, its test split)")
-    evaluate.add_argument("--split", metavar="NAME", help="score only the covers of this split: "
-                          "the manifest's split column for other data (any name, e.g. holdout), "
-                          "the split training assigned for the run's own")
-    evaluate.set_defaults(run=run_evaluate)
 
-    predict = commands.add_parser("predict", help="top genres of covers, with a run's network")
-    predict.add_argument("run_dir", type=Path)
-    predict.add_argument("images", nargs="+", type=Path)
-    predict.add_argument("--k", type=int, default=3, help="how many genres (default: 3)")
-    predict.set_defaults(run=run_predict)
+def add_evaluate(parser) -> None:
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--data", help="another dataset to score on, every cover of it by "
+                        "default, never re-split (default: the run's own, its test split)")
+    parser.add_argument("--split", metavar="NAME", help="score only the covers of this split: "
+                        "the manifest's split column for other data (any name, e.g. holdout), "
+                        "the split training assigned for the run's own")
+    parser.set_defaults(run=run_evaluate)
 
-    table = commands.add_parser("runs", help="finished runs side by side; per-genre accuracy")
-    table.add_argument("run_dirs", nargs="*", type=Path, help="run folders (default: all)")
-    table.add_argument("--per-genre", action="store_true", help="test accuracy per genre (Tables 3, 4)")
-    table.add_argument("--markdown", action="store_true", help="print markdown, not plain text")
-    table.set_defaults(run=run_runs)
+
+def add_predict(parser) -> None:
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("images", nargs="+", type=Path)
+    parser.add_argument("--k", type=int, default=3, help="how many genres (default: 3)")
+    parser.set_defaults(run=run_predict)
+
+
+def add_runs(parser) -> None:
+    parser.add_argument("run_dirs", nargs="*", type=Path, help="run folders (default: all)")
+    parser.add_argument("--per-genre", action="store_true", help="test accuracy per genre (Tables 3, 4)")
+    parser.add_argument("--markdown", action="store_true", help="print markdown, not plain text")
+    parser.set_defaults(run=run_runs)
 
 
 def run_train(args) -> int:
@@ -83,7 +90,6 @@ def _start_next_job(root: Path | None) -> None:
 
 
 def _train(args) -> int:
-    from .config import PRESETS, TrainConfig, preset_name
     from .training import main
     preset = None
     if args.resume:
@@ -97,8 +103,8 @@ def _train(args) -> int:
         cfg, run_dir = config.from_dict(TrainConfig, settings), args.run_dir
         preset = preset_name(cfg, args.preset)
     signal.signal(signal.SIGTERM, _cancel)          # a job's Cancel button sends SIGTERM
-    report = _epoch_printer()
-    writer = _progress_file(args.progress_file)
+    report = StatusPrinter()
+    writer = status_file_writer(args.progress_file)
     try:
         run_dir = main(cfg, run_dir=run_dir, resume=bool(args.resume), preset=preset,
                        progress=lambda status: (report(status), writer(status)))
@@ -126,7 +132,7 @@ def _train(args) -> int:
 def run_evaluate(args) -> int:
     from .training import evaluate_run
     summary = evaluate_run(args.run_dir, data=args.data, split=args.split,
-                           progress=_epoch_printer())
+                           progress=StatusPrinter())
     which = "every cover" if summary["split"] == "all" else f"split {summary['split']}"
     print(f"scored {summary['n']} covers of {summary['data']} ({which})")
     if summary["n_skipped"]:
@@ -145,7 +151,6 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from ..images import ImageDecodeError
     from .predict import Predictor
     predictor = Predictor.from_run(args.run_dir)
     failures = 0
@@ -175,44 +180,4 @@ def _cancel(signum, frame):
     raise KeyboardInterrupt("cancelled")
 
 
-# A log file (not a terminal) gets a progress line at least this often, and at each end.
-LOG_EVERY_S = 5.0
-
-
-def _epoch_printer():
-    """Training's statuses as lines on stderr: a redrawn line on a terminal; in a log, a
-    line every few seconds, and one when each epoch or stage (downsizing, embedding,
-    cross-validation, scoring) ends."""
-    tty = sys.stderr.isatty()
-    last_draw = [time.monotonic()]
-
-    def report(s: dict) -> None:
-        line = _status_line(s)
-        now = time.monotonic()
-        if s["step"] >= s["steps"]:
-            last_draw[0] = now
-            print(("\r" if tty else "") + line, file=sys.stderr, flush=True)
-        elif now - last_draw[0] >= (0.5 if tty else LOG_EVERY_S):
-            last_draw[0] = now
-            print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr,
-                  flush=True)
-    return report
-
-
-def _status_line(s: dict) -> str:
-    eta = "" if s.get("eta_s") is None else f" ETA {s['eta_s']:.0f} s"
-    if "stage" in s:                    # before the epochs, or a fit without them
-        rate = f" ({s['rate']:,.0f} covers/s)" if s.get("rate") else ""
-        return f"{s['stage']}: {s['step']}/{s['steps']}{rate}{eta}"
-    return (f"epoch {s['epoch']}/{s['epochs']} step {s['step']}/{s['steps']} "
-            f"loss {s['loss']:.3f} acc {s['acc1']:.1%} {s['img_per_s']:,.0f} img/s{eta}")
-
-
-def _progress_file(path: Path | None, every_s: float = 0.5):
-    last = [0.0]
-
-    def write(status: dict) -> None:
-        if path and (status["step"] == status["steps"] or time.monotonic() - last[0] > every_s):
-            last[0] = time.monotonic()
-            write_json(path, status)
-    return write
+ARGUMENTS = {"train": add_train, "evaluate": add_evaluate, "predict": add_predict, "runs": add_runs}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..config import from_dict, option
-from ..preprocess import METHODS
+from ..downsize import METHODS
 from ..splits import SCHEMES
 from .models import ARCHS, MODES, POOLINGS, default_input_px
 

@@ -7,33 +7,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..progress import StatusPrinter
+from ..report import publish_report
 from . import SHIPPED_DIR
+from .build import build_shipped
+from .selection import compare_recipes
 
 
-def add_commands(commands) -> None:
-    ship = commands.add_parser("ship", help="rebuild the shipped real-cover model, its model "
-                               "card and colour statistics from the data (checkpoints/real-covers)")
-    ship.add_argument("--data", required=True, help="the labelled covers (the real covers' manifest)")
-    ship.add_argument("--out", type=Path, default=SHIPPED_DIR, help=f"default: {SHIPPED_DIR}")
-    ship.add_argument("--report", type=Path, metavar="REPORT_DIR",
-                      help="also publish this finished report as the shipped study "
-                           "(docs/study/real-covers), without any image of a cover")
-    ship.set_defaults(run=run_ship)
+def add_ship(parser) -> None:
+    parser.add_argument("--data", required=True, help="the labelled covers (the real covers' manifest)")
+    parser.add_argument("--out", type=Path, default=SHIPPED_DIR, help=f"default: {SHIPPED_DIR}")
+    parser.add_argument("--report", type=Path, metavar="REPORT_DIR",
+                        help="also publish this finished report as the shipped study "
+                             "(docs/study/real-covers), without any image of a cover")
+    parser.set_defaults(run=run_ship)
 
-    recipes = commands.add_parser("recipes", help="score candidate recipes by artist-grouped "
-                                  "cross-validation, transfer to an unseen source, and test")
-    recipes.add_argument("--data", required=True, help="labelled covers with a source column")
-    recipes.add_argument("--out", type=Path, default=Path("docs/shipped"),
-                         help="where recipes.csv and recipes.md go (default: docs/shipped)")
-    recipes.add_argument("--max-members", type=int, default=2, help="largest ensemble scored (default: 2)")
-    recipes.set_defaults(run=run_recipes)
+
+def add_recipes(parser) -> None:
+    parser.add_argument("--data", required=True, help="labelled covers with a source column")
+    parser.add_argument("--out", type=Path, default=Path("docs/shipped"),
+                        help="where recipes.csv and recipes.md go (default: docs/shipped)")
+    parser.add_argument("--max-members", type=int, default=2, help="largest ensemble scored (default: 2)")
+    parser.set_defaults(run=run_recipes)
 
 
 def run_ship(args) -> int:
-    from ..networks.cli import _epoch_printer
-    from ..report import publish_report
-    from .build import build_shipped
-    out = build_shipped(args.data, out=args.out, progress=_epoch_printer())
+    out = build_shipped(args.data, out=args.out, progress=StatusPrinter())
     print(f"shipped model written to {out} (model card: {out / 'MODEL_CARD.md'})")
     if args.report:
         print(f"study published to {publish_report(args.report)}")
@@ -41,7 +40,6 @@ def run_ship(args) -> int:
 
 
 def run_recipes(args) -> int:
-    from .selection import compare_recipes
     table = compare_recipes(args.data, max_members=args.max_members, log=print)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "recipes.csv", index=False)
@@ -49,3 +47,6 @@ def run_recipes(args) -> int:
     print(table.to_string(index=False))
     print(f"written to {args.out / 'recipes.csv'} and recipes.md")
     return 0
+
+
+ARGUMENTS = {"ship": add_ship, "recipes": add_recipes}

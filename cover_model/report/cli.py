@@ -11,27 +11,24 @@ import sys
 import time
 from pathlib import Path
 
-from . import config
+from .. import config
+from ..data_cli import resolve_dataset
+from ..paths import PROJECT_ROOT
+from ..progress import terminal_progress
+from .config import ReportConfig, make_config
+from .study import run_report as run
 
 
-def add_command(commands) -> None:
-    from .report import ReportConfig
-    report = commands.add_parser(
-        "report", help="run the whole study (colour analysis, Tables 1-4, best model) and write "
-        "a markdown report with PNG figures and CSV tables; resumable")
-    report.add_argument("--data", default="synth",
+def add_report(parser) -> None:
+    parser.add_argument("--data", default="synth",
                         help="folder, manifest CSV, zip, or 'synth' for the embedded covers (default)")
-    report.add_argument("--out", type=Path, help="report folder (default: reports/<dataset name> "
+    parser.add_argument("--out", type=Path, help="report folder (default: reports/<dataset name> "
                         "in the project)")
-    config.add_arguments(report, ReportConfig, only_given=True)
-    report.set_defaults(run=run_report)
+    config.add_arguments(parser, ReportConfig, only_given=True)
+    parser.set_defaults(run=run_report)
 
 
 def run_report(args) -> int:
-    from .cli import _print_progress, resolve_dataset
-    from .paths import PROJECT_ROOT
-    from .report import ReportConfig, make_config
-    from .report import run_report as run
     given = config.given(ReportConfig, args)
     cfg = make_config(**given)
     dataset = resolve_dataset(args.data)
@@ -39,7 +36,7 @@ def run_report(args) -> int:
     start = time.perf_counter()
     previous = signal.signal(signal.SIGTERM, _interrupt)   # kill: stop like Ctrl-C, keep what is done
     try:
-        result = run(args.data, out, cfg, dataset=dataset, progress=_print_progress,
+        result = run(args.data, out, cfg, dataset=dataset, progress=terminal_progress,
                      command=_command(args.data, out, given))
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished steps (and finished training epochs) are kept; run the "
@@ -69,3 +66,6 @@ def _command(data: str, out: Path, given: dict) -> str:
         flag = "--" + name.replace("_", "-")
         words += [flag] if value is True else [f"--no-{flag[2:]}"] if value is False else [flag, str(value)]
     return shlex.join(words)
+
+
+ARGUMENTS = {"report": add_report}
