@@ -18,7 +18,6 @@ from cover_model.networks import jobs, runs
 from cover_model.color import build_reference
 from cover_model.dataset import EMBEDDED as DATA_EMBEDDED
 from cover_model.dataset import Dataset, DatasetError, load_dataset
-from cover_model.files import read_json
 from cover_model.images import thumbnail
 from cover_model.paths import PROJECT_ROOT
 from cover_model.networks.predict import Predictor
@@ -221,9 +220,9 @@ def _generation_progress() -> None:
 
 def finished_runs() -> list[Path]:
     """Run folders whose training finished, newest first (read from disk on each call);
-    a folder with an unreadable config.json is left out."""
-    return [r for r in visible_runs(runs.list_runs()) if runs.read_status(r)["state"] == "done"
-            and read_json(r / "config.json") is not None]
+    a folder with an unreadable config is left out."""
+    return [r for r in visible_runs(runs.list_runs()) if runs.Run(r).status()["state"] == "done"
+            and runs.Run(r).config(missing_ok=True)]
 
 
 def visible_runs(run_dirs) -> list[Path]:
@@ -233,7 +232,7 @@ def visible_runs(run_dirs) -> list[Path]:
         return list(run_dirs)
     me = visitor_id()
     return [r for r in run_dirs if jobs.owner_of(r) == me or
-            (read_json(r / "config.json") or jobs.request_of(r).get("config") or {}).get("data")
+            (runs.Run(r).config(missing_ok=True) or jobs.request_of(r).get("config") or {}).get("data")
             == DATA_EMBEDDED]
 
 
@@ -251,7 +250,7 @@ def model_choices(fingerprint: str | None) -> list[Path]:
 def demo_model_sidebar() -> None:
     """Offer the paper's small CNN on the synthetic covers beside the shipped model: one
     click trains it in the background (about 30 s), and it joins the model list."""
-    trained = any((read_json(r / "config.json") or {}).get("data") == DATA_EMBEDDED
+    trained = any(runs.Run(r).config(missing_ok=True).get("data") == DATA_EMBEDDED
                   for r in finished_runs())
     if trained:
         return
@@ -321,9 +320,7 @@ def _demo_progress(run_dir: str) -> None:
         st.progress(0.0, text="Queued: place {} of {}".format(*place))
         return
     step = status.get("progress") or {}
-    done = (step.get("epoch", 1) - 1 + step.get("step", 0) / max(step.get("steps", 1), 1))
-    st.progress(min(done / max(step.get("epochs", 1), 1), 1.0),
-                text=f"epoch {step.get('epoch', '...')}/{step.get('epochs', '...')}")
+    st.progress(status["fraction"], text=f"epoch {step.get('epoch', '...')}/{step.get('epochs', '...')}")
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)

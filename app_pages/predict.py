@@ -8,7 +8,7 @@ from cover_model.color.profile import profile_cover
 from cover_model.images import ImageDecodeError, decode_image
 from cover_model.plots import grad_cam_overlay, top_genres_figure
 from cover_model.networks.tables import run_label
-from cover_model.networks.runs import RunError, read_config
+from cover_model.networks.runs import Run, RunError
 from cover_model.shipped import model_card_text, model_summary, shipped_run
 
 st.title("Predict")
@@ -16,8 +16,8 @@ SHIPPED = shipped_run()
 # The shipped real-cover model first (it answers at once), then the dataset's best run.
 dataset = ui.dataset_if_ready() if SHIPPED else ui.current_dataset()   # never wait for it
 run_dirs = ui.model_choices(dataset.fingerprint if dataset else None)
-labels = {str(r): run_label(read_config(r)) if r == SHIPPED else
-          f"{run_label(read_config(r))} · {r.name}" for r in run_dirs}
+labels = {str(r): run_label(Run(r).config()) if r == SHIPPED else
+          f"{run_label(Run(r).config())} · {r.name}" for r in run_dirs}
 run_dir = st.sidebar.selectbox("Model", list(labels), format_func=labels.get, key="predict_run",
                                help="The shipped model (trained on real covers) first, then the "
                                     "best run of the sidebar's dataset, then your other runs, "

@@ -7,7 +7,6 @@ import streamlit as st
 import ui
 from cover_model import hosting
 from cover_model.networks import runs
-from cover_model.files import read_json
 from cover_model.networks.tables import runs_table
 from cover_model.shipped import shipped_run
 from cover_model.networks.figures import (confusion_figure, epoch_table, genre_table, misclassified, per_genre_bars_figure, per_genre_beside_paper, run_labels, training_curves_figure)
@@ -22,7 +21,7 @@ RUNS_COLUMNS = {"test_acc": st.column_config.NumberColumn("test acc", format="pe
 
 
 def failed_runs(run_dirs) -> None:
-    failed = [(d, runs.read_status(d)) for d in run_dirs]
+    failed = [(d, runs.Run(d).status()) for d in run_dirs]
     failed = [(d, s) for d, s in failed if s["state"] == "failed"]
     if failed:
         with st.expander(f"{len(failed)} failed run(s)", expanded=len(failed) <= 2):
@@ -47,14 +46,14 @@ def gallery(run_dir: Path, class_names, *, synthetic: bool) -> None:
 
 
 def downloads(run_dir: Path, metrics: dict) -> None:
-    name, best = run_dir.name, run_dir / "best.safetensors"
+    name, best = run_dir.name, runs.Run(run_dir).weights_file("best")
     common = dict(on_click="ignore", icon=":material/download:", width="stretch")
     st.download_button("Per-epoch metrics (CSV)", epoch_table(metrics).to_csv(index=False),
                        file_name=f"{name}-epochs.csv", mime="text/csv", key="results_dl_epochs", **common)
     st.download_button("Per-genre test metrics and confusion (CSV)", genre_table(metrics).to_csv(),
                        file_name=f"{name}-genres.csv", mime="text/csv", key="results_dl_genres", **common)
     st.download_button("Best weights (safetensors)", lambda: best.read_bytes(),
-                       file_name=f"{name}-best.safetensors", mime="application/octet-stream",
+                       file_name=f"{name}-{best.name}", mime="application/octet-stream",
                        key="results_dl_weights", disabled=not best.is_file(), **common,
                        help="Tensors only; the run's config.json rebuilds the network.")
 
@@ -77,7 +76,7 @@ if "data" in table:
 st.dataframe(table, hide_index=True, width="stretch", column_config=RUNS_COLUMNS,
              column_order=RUNS_ORDER, placeholder="–")
 failed_runs(all_runs)
-finished = [d for d in all_runs if (read_json(d / "metrics.json") or {}).get("test")]
+finished = [d for d in all_runs if runs.Run(d).metrics().get("test")]
 if not finished:
     st.info("No run has finished yet: their test results appear here when they do.")
     st.stop()
@@ -101,13 +100,13 @@ st.dataframe(per_genre, width="stretch", height=35 * (len(per_genre) + 1) + 3, p
 st.plotly_chart(per_genre_bars_figure(per_genre), width="stretch")
 
 st.subheader("Training curves" + (": side by side" if len(chosen) > 1 else ""))
-st.plotly_chart(training_curves_figure({labels[d]: (read_json(d / "metrics.json") or {})
-                                        .get("history", []) for d in chosen}), width="stretch")
+st.plotly_chart(training_curves_figure({labels[d]: runs.Run(d).history() for d in chosen}),
+                width="stretch")
 
 st.subheader("One run in detail")
 run_dir = Path(st.selectbox("Run", [str(d) for d in chosen], format_func=lambda d: labels[Path(d)],
                             key="results_detail_run")) if len(chosen) > 1 else chosen[0]
-metrics, config = read_json(run_dir / "metrics.json"), read_json(run_dir / "config.json") or {}
+metrics, config = runs.Run(run_dir).metrics(), runs.Run(run_dir).config(missing_ok=True)
 if isinstance(config.get("data"), str):
     config["data"] = hosting.visitor_message(config["data"])
 class_names = metrics.get("class_names") or config.get("class_names", [])

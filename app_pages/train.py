@@ -7,8 +7,8 @@ import streamlit as st
 import ui
 from cover_model import hosting
 from cover_model.networks import jobs
+from cover_model.networks.runs import Run
 from cover_model.config import from_dict
-from cover_model.files import read_json
 from cover_model.networks.tables import run_label
 from cover_model.networks.figures import training_curves_figure
 from cover_model.networks.config import PRESETS, TrainConfig, preset_name
@@ -44,23 +44,14 @@ def settings_sidebar() -> dict:
     return values
 
 
-def eta_total_s(step: dict, history: list) -> float:
-    """This epoch's ETA plus the epochs still to come, at the pace seen so far."""
-    if history:
-        epoch_s = sum(h["seconds"] for h in history) / len(history)
-    else:
-        epoch_s = step["eta_s"] / max(step["steps"] - step["step"], 1) * step["steps"]
-    return step["eta_s"] + (step["epochs"] - step["epoch"]) * epoch_s
-
-
 def run_config(run_dir: Path) -> dict:
-    """A run's config.json, its missing fields at TrainConfig's defaults (older runs, and
+    """A run's config, its missing fields at TrainConfig's defaults (older runs, and
     settings a run's head never used); before it exists (data still loading), its request."""
-    saved = (read_json(run_dir / "config.json")
-             or jobs.request_of(run_dir).get("config", {}))
+    run = Run(run_dir)
+    saved = run.config(missing_ok=True) or run.request().get("config", {})
     try:
         cfg = TrainConfig.from_saved(saved)
-    except ValueError:                 # a damaged or foreign config.json: show what it says
+    except ValueError:                 # a damaged or foreign config: show what it says
         return saved
     return dataclasses.asdict(cfg) | {"input_px": cfg.input_px} | saved
 
@@ -70,7 +61,7 @@ def job_label(run_dir: Path) -> str:
 
 
 def curves(run_dir: Path, label: str, *, key: str) -> None:
-    history = (read_json(run_dir / "metrics.json") or {}).get("history") or []
+    history = Run(run_dir).history()
     if history:
         st.plotly_chart(training_curves_figure({label: history}), width="stretch", key=key)
 
@@ -118,27 +109,24 @@ def live_panel(run_dir: str) -> None:
     if not step:
         st.progress(0.0, text="Preparing: loading the covers...")
     elif "stage" in step:       # before the epochs (downsizing, embedding), or the logistic CV
-        done = step["step"] / max(step["steps"], 1)
-        left = "" if step.get("eta_s") is None else f" · {step['eta_s']:,.0f} s left"
-        st.progress(min(done, 1.0), text=f"{step['stage']} · {step['step']:,}/{step['steps']:,} "
-                                         f"({done:.0%}){left}")
+        left = "" if status["eta_s"] is None else f" · {status['eta_s']:,.0f} s left"
+        st.progress(status["fraction"], text=f"{step['stage']} · {step['step']:,}/{step['steps']:,} "
+                                             f"({status['fraction']:.0%}){left}")
     else:
-        history = (read_json(run_dir / "metrics.json") or {}).get("history") or []
-        done = ((step["epoch"] - 1) * step["steps"] + step["step"]) / (step["epochs"] * step["steps"])
-        st.progress(min(done, 1.0), text=f"epoch {step['epoch']}/{step['epochs']} · "
-                                         f"step {step['step']}/{step['steps']}")
+        st.progress(status["fraction"], text=f"epoch {step['epoch']}/{step['epochs']} · "
+                                             f"step {step['step']}/{step['steps']}")
         loss, acc, speed, eta = st.columns(4)
         loss.metric("Loss (this epoch)", f"{step['loss']:.3f}")
         acc.metric("Train accuracy (this epoch)", f"{step['acc1']:.1%}")
         speed.metric("Covers per second", f"{step['img_per_s']:,.0f}")
-        eta.metric("Time left", f"{eta_total_s(step, history):,.0f} s",
+        eta.metric("Time left", f"{status['eta_s']:,.0f} s",
                    help="An estimate at the pace so far; it settles once an epoch has finished.")
     curves(run_dir, label, key="train_live_curves")
 
 
 def finished_panel(run_dir: Path, status: dict) -> None:
     config = run_config(run_dir)
-    metrics = read_json(run_dir / "metrics.json") or {}
+    metrics = Run(run_dir).metrics()
     if status["state"] == "done":
         test = metrics.get("test") or {}
         score = (f": test accuracy {test['accuracy']:.1%}, top-3 {test['top_k']:.1%}" if test else "")
@@ -208,7 +196,7 @@ def watched_job(running: list[Path]) -> Path | None:
     if not hosting.is_public():
         candidates += running[-1:]
     for candidate in candidates:           # a folder gone (another checkpoints dir) is skipped
-        if candidate and Path(candidate, "status.json").is_file() and ui.visible_runs([Path(candidate)]):
+        if candidate and Run(candidate).has_status() and ui.visible_runs([Path(candidate)]):
             return Path(candidate)            # a stranger's run named in the URL is not shown
     return None
 

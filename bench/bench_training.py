@@ -71,7 +71,7 @@ def bench_cnn(dataset, args) -> list[tuple[str, float, float]]:
         cfg = TrainConfig(data=str(args.data), batch_size=batch)
         ctx = setup_context("cpu")
         data = load_tensors(cfg, ctx, dataset=dataset)
-        model, optimizer, _ = build(cfg, data.n_classes, ctx)
+        model, optimizer, _ = build(cfg, data.class_names, ctx)
         ours = max(cached_epoch(data, model, optimizer, ctx, cfg) for _ in range(2))
         rows_ = data.dataset.items.iloc[data.train.index]
         paths, labels = rows_["path"].tolist(), rows_["label"].tolist()
@@ -88,7 +88,7 @@ def bench_linear(dataset, args) -> list[tuple[str, float, float]]:
                       optimizer="adamw", lr=0.001)
     ctx = setup_context("cpu")
     data = load_tensors(cfg, ctx, dataset=dataset)
-    model, optimizer, _ = build(cfg, data.n_classes, ctx)
+    model, optimizer, _ = build(cfg, data.class_names, ctx)
     inputs, _ = data.train_inputs(model, cfg, ctx)               # embeds once (cached on disk)
     head = max(cached_epoch(data, model.head, optimizer, ctx, cfg, inputs) for _ in range(3))
     n = 256 if args.quick else 640                                  # the slow way, on a slice

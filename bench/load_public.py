@@ -64,8 +64,8 @@ class Monitor(threading.Thread):
     def run(self) -> None:
         while not self.stopped.is_set():
             server, jobs = process_tree_rss(self.server_pid)
-            states = [runs.read_status(r)["state"] for r in self.checkpoints.glob("*")
-                      if (r / "status.json").is_file()]      # queued jobs have no config yet
+            states = [runs.Run(r).status()["state"] for r in self.checkpoints.glob("*")
+                      if runs.Run(r).has_status()]      # queued jobs have no config yet
             disk = sum(storage.folder_bytes(self.data / part)
                        for part in ("uploads", "imports", "cache"))
             self.samples.append({"t": time.monotonic(), "server_rss": server, "jobs_rss": jobs,

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from .images import ImageDecodeError, decode_image
+from .networks.runs import Run
 from .downsize import downsize
 
-ONNX_FILE = "model.onnx"
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"
 _META = "cover_model."          # prefix of the metadata keys this module writes
 
@@ -86,8 +86,8 @@ class OnnxPredictor:
 
     @classmethod
     def from_run(cls, run_dir) -> "OnnxPredictor":
-        """The predictor of ``run_dir/model.onnx`` (written by ``export-onnx``)."""
-        return cls.from_file(Path(run_dir) / ONNX_FILE)
+        """The predictor of a run's ONNX export (written by ``export-onnx``)."""
+        return cls.from_file(Run(run_dir).onnx_file)
 
     @classmethod
     def from_file(cls, path) -> "OnnxPredictor":
@@ -171,28 +171,28 @@ def export_onnx(run_dir, out=None, *, weights: str = "best") -> Path:
         Not a finished run folder, or weights that do not fit its network.
     """
     import torch
-    from .networks import runs
-    run_dir = Path(run_dir)
-    out = Path(out) if out else run_dir / ONNX_FILE
-    config = runs.read_config(run_dir)
-    network = torch.nn.Sequential(runs.load_model(run_dir, weights=weights), torch.nn.Softmax(dim=1))
-    example = torch.rand(1, 3, config["input_px"], config["input_px"])
+    run = Run(run_dir)
+    out = Path(out) if out else run.onnx_file
+    args = run.model_args()
+    network = torch.nn.Sequential(run.load_model(weights=weights), torch.nn.Softmax(dim=1))
+    example = torch.rand(1, 3, args.input_px, args.input_px)
     with _export_lock:
         program = torch.onnx.export(
             network.eval(), (example,), dynamo=True, input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME], dynamic_shapes=({0: torch.export.Dim("batch")},),
             verbose=False)
-    program.model.metadata_props.update(_metadata(run_dir, config, weights))
+    program.model.metadata_props.update(_metadata(run, weights))
     _save_atomically(program, out)
     return out
 
 
-def _metadata(run_dir: Path, config: dict, weights: str) -> dict[str, str]:
-    return {_META + "class_names": json.dumps(config["class_names"]),
-            _META + "input_px": str(config["input_px"]),
-            _META + "preprocess": config.get("preprocess", "area"),
-            _META + "arch": config["arch"],
-            _META + "run": f"{run_dir.resolve().name}/{weights}"}    # a name, not a server path
+def _metadata(run: Run, weights: str) -> dict[str, str]:
+    args = run.model_args()
+    return {_META + "class_names": json.dumps(list(args.class_names)),
+            _META + "input_px": str(args.input_px),
+            _META + "preprocess": run.train_config().preprocess,
+            _META + "arch": args.arch,
+            _META + "run": f"{run.path.resolve().name}/{weights}"}    # a name, not a server path
 
 
 def _save_atomically(program, out: Path) -> None:

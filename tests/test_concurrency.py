@@ -13,7 +13,6 @@ from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest
 
 from cover_model.networks import jobs, runs
-from cover_model.files import read_json
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 from cover_model.networks.predict import Predictor
 from cover_model.runtime import tuned_env
@@ -97,9 +96,9 @@ def test_two_sessions_train_different_settings_at_once_into_separate_runs(sessio
                           timeout_s=180)
         assert status["state"] == "done", status
     for run_dir, (epochs, batch_size, seed) in zip(run_dirs, ((1, 8, 0), (2, 16, 1))):
-        config = runs.read_config(run_dir)
+        config = runs.Run(run_dir).config()
         assert (config["epochs"], config["batch_size"], config["seed"]) == (epochs, batch_size, seed)
-        assert len(read_json(run_dir / "metrics.json")["history"]) == epochs
+        assert len(runs.Run(run_dir).metrics()["history"]) == epochs
     for at, run_dir in zip((first, second), run_dirs):
         at.run()
         assert not at.exception

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cover_model.networks import training
+from cover_model.networks import runs, training
 from cover_model.cli import main as cli
 from cover_model.dataset import load_dataset
 from cover_model.networks.evaluation import score_covers, stream_batch_size
@@ -104,7 +104,7 @@ def test_own_data_scores_its_test_split_without_loading_it_whole(trained_run, mo
     run_dir, _ = trained_run
     monkeypatch.setattr(training, "load_tensors", lambda *a, **k: pytest.fail("loaded every cover"))
     summary = evaluate_run(run_dir)
-    test = read_json(run_dir / "metrics.json")["test"]
+    test = runs.Run(run_dir).metrics()["test"]
     assert summary["split"] == "test" and summary["n"] == test["n"] == 6
     assert summary["accuracy"] == test["accuracy"]
     saved = read_json(run_dir / f"evaluation-{summary['dataset_fingerprint']}.json")

@@ -119,7 +119,7 @@ def assert_usable(run_dir: Path, *, n_epochs_saved: int) -> None:
 def assert_resumes_to_the_end(run_dir: Path, *, epochs: int) -> None:
     done = resume(run_dir)
     assert done.returncode == 0, done.stderr
-    assert runs.read_status(run_dir)["state"] == "done"
+    assert runs.Run(run_dir).status()["state"] == "done"
     history = runs.load_state(run_dir / "last_state.pt")["progress"]["history"]
     assert [h["epoch"] for h in history] == list(range(1, epochs + 1))
 
@@ -163,7 +163,7 @@ def test_cancel_during_a_checkpoint_write_never_leaves_a_half_file_to_load(runne
     process.send_signal(signal.SIGTERM)                     # the Cancel button
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in err, err
-    assert runs.read_status(run_dir)["state"] == "cancelled"
+    assert runs.Run(run_dir).status()["state"] == "cancelled"
     assert (run_dir / "last.safetensors").read_bytes() == before
     assert_usable(run_dir, n_epochs_saved=1)
     assert_resumes_to_the_end(run_dir, epochs=3)
@@ -226,7 +226,7 @@ def test_a_job_outlives_its_dashboard_server_and_the_next_one_finds_it(folder_da
 def test_a_dead_job_whose_pid_was_reused_is_reported_orphaned(folder_dataset):
     cfg = TrainConfig(data=str(folder_dataset), epochs=300, batch_size=2)
     run_dir = jobs.start_job(cfg)
-    os.kill(runs.read_status(run_dir)["pid"], signal.SIGKILL)
+    os.kill(runs.Run(run_dir).status()["pid"], signal.SIGKILL)
     # After a restart another program holds the job's pid: simulate by handing the
     # job's status to a live process that is not the job, started a few clock ticks
     # later (start times count in 1/100 s).

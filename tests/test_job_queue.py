@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from cover_model.networks import jobs, runs
-from cover_model.files import read_json, write_json
+from cover_model.files import read_json
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 from cover_model.runtime import tuned_env
 from cover_model.networks.config import TrainConfig
@@ -46,11 +46,11 @@ def slow(data, **settings) -> TrainConfig:
 
 def state(run_dir) -> str:
     """The state on disk, read without moving the queue (job_status would move it)."""
-    return runs.read_status(run_dir)["state"]
+    return runs.Run(run_dir).status()["state"]
 
 
 def until_stopped(run_dir, timeout_s=180) -> dict:
-    return wait_for(lambda: (s := runs.read_status(run_dir))["state"] not in jobs.ACTIVE and s,
+    return wait_for(lambda: (s := runs.Run(run_dir).status())["state"] not in jobs.ACTIVE and s,
                     timeout_s=timeout_s)
 
 
@@ -64,20 +64,20 @@ def test_jobs_beyond_the_cap_queue_and_each_end_starts_the_next_with_no_polling(
     status = jobs.job_status(third)
     assert (status["queue_position"], status["queue_length"]) == (2, 2)
     assert jobs.start_job(quick(folder_dataset, seed=2)) == third          # the same settings
-    assert read_json(second / jobs.REQUEST_NAME)["owner"] == OTHER
+    assert jobs.request_of(second)["owner"] == OTHER
 
     for run_dir in (first, second, third):      # only the jobs' own ends move the queue here
         assert until_stopped(run_dir)["state"] == "done"
-    started = [runs.read_status(r)["started"] for r in (first, second, third)]
+    started = [runs.Run(r).status()["started"] for r in (first, second, third)]
     assert started == sorted(started)                                       # oldest first
-    assert len(read_json(third / "metrics.json")["history"]) == 1
+    assert len(runs.Run(third).metrics()["history"]) == 1
 
 
 def test_a_kill_9_frees_its_slot_on_the_next_poll(folder_dataset, one_at_a_time):
     killed = jobs.start_job(slow(folder_dataset))
     waiting = jobs.start_job(quick(folder_dataset))
     assert state(waiting) == "queued"
-    os.kill(runs.read_status(killed)["pid"], signal.SIGKILL)        # its own end never runs
+    os.kill(runs.Run(killed).status()["pid"], signal.SIGKILL)        # its own end never runs
     status = wait_for(lambda: (s := jobs.job_status(killed))["state"] == "failed" and s,
                       timeout_s=30)
     assert "the training process died" in status["error"]
@@ -194,9 +194,9 @@ def test_resume_goes_through_the_queue_and_finishes_the_run(folder_dataset):
     assert jobs.resume_job(run_dir, owner=OWNER) == run_dir                # a second click
     assert jobs.latest_job(OWNER) == run_dir
     assert until_stopped(run_dir)["state"] == "done"
-    history = read_json(run_dir / "metrics.json")["history"]
+    history = runs.Run(run_dir).metrics()["history"]
     assert [h["epoch"] for h in history] == [1, 2]                   # continued, not restarted
-    assert read_json(run_dir / jobs.REQUEST_NAME)["resume"] is True
+    assert jobs.request_of(run_dir)["resume"] is True
     assert not jobs.resumable(run_dir)
     with pytest.raises(jobs.JobError):
         jobs.resume_job(run_dir)
@@ -221,13 +221,13 @@ def test_a_train_process_that_stops_before_training_marks_itself_and_moves_the_q
     why, and its end starts the next queued job, with no page polling."""
     broken = checkpoints_dir() / "20990101-000000-broken"
     broken.mkdir(parents=True)
-    write_json(broken / jobs.REQUEST_NAME, {"resume": True, "submitted": 0})
-    runs.write_status(broken, "queued")
+    runs.Run(broken).write_request({"resume": True, "submitted": 0})
+    runs.Run(broken).write_status("queued")
     sleeper = subprocess.Popen(["sleep", "60"])           # holds the only slot meanwhile
     try:
         holder = checkpoints_dir() / "20990101-000000-holder"
         holder.mkdir()
-        runs.write_status(holder, "running", pid=sleeper.pid)
+        runs.Run(holder).write_status("running", pid=sleeper.pid)
         after = jobs.start_job(quick(folder_dataset))
         assert [state(broken), state(after)] == ["queued", "queued"]
     finally:
@@ -244,7 +244,7 @@ def test_the_end_of_a_plain_cli_train_starts_a_queued_job(folder_dataset, one_at
     sleeper = subprocess.Popen(["sleep", "60"])
     holder = checkpoints_dir() / "20990101-000000-holder"
     holder.mkdir(parents=True)
-    runs.write_status(holder, "running", pid=sleeper.pid)
+    runs.Run(holder).write_status("running", pid=sleeper.pid)
     waiting = jobs.start_job(quick(folder_dataset))
     sleeper.kill()
     sleeper.wait()
@@ -265,7 +265,7 @@ def test_the_predict_pages_demo_model_waits_in_the_queue_too(embedded_data, app_
     try:
         holder = checkpoints_dir() / "20990101-000000-holder"
         holder.mkdir(parents=True)
-        runs.write_status(holder, "running", pid=sleeper.pid)
+        runs.Run(holder).write_status("running", pid=sleeper.pid)
         predict = open_page("app_pages/predict.py")
         predict.button(key="train_demo_model").click().run()
         assert not predict.exception and not predict.error
@@ -288,7 +288,7 @@ def test_a_run_whose_config_is_damaged_is_not_resumed_with_a_traceback(folder_da
 def test_a_job_runs_below_the_dashboard(folder_dataset):
     """Jobs are niced, so the server's pages come first on a small machine."""
     run_dir = jobs.start_job(slow(folder_dataset))
-    pid = runs.read_status(run_dir)["pid"]
+    pid = runs.Run(run_dir).status()["pid"]
     assert os.getpriority(os.PRIO_PROCESS, pid) >= os.getpriority(os.PRIO_PROCESS, 0) + jobs.JOB_NICENESS \
         or os.getpriority(os.PRIO_PROCESS, pid) == 19
     jobs.cancel_job(run_dir)

@@ -52,7 +52,7 @@ def test_weights_for_another_class_count_are_refused(trained_run, tmp_path):
     import shutil
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
-    config = runs.read_config(copy)
+    config = runs.Run(copy).config()
     config["class_names"] = config["class_names"] + ["polka"]
     from cover_model.files import write_json
     write_json(copy / "config.json", config)

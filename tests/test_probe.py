@@ -1,6 +1,5 @@
 """The exact logistic head (cover_model.networks.logistic_head) and multi-stage pooling: runs, folding, checks."""
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -8,7 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from cover_model.files import read_json
+from cover_model.networks import runs
 from cover_model.networks.models import build_model
 from cover_model.networks.predict import Predictor
 from cover_model.networks.logistic_head import C_GRID, _write_head, one_standard_error_choice
@@ -50,7 +49,7 @@ def test_a_logistic_head_run_is_cross_validated_and_predicts_like_any_run(folder
                       predict_mirrored=True, size_px=64, cv_folds=3)
     seen = []
     run_dir = main(cfg, progress=seen.append)
-    metrics = read_json(run_dir / "metrics.json")
+    metrics = runs.Run(run_dir).metrics()
     cv = metrics["cross_validation"]
     assert cv["C"] in C_GRID and set(cv["scores"]) == set(cv["standard_errors"]) == {str(c) for c in C_GRID}
     assert cv["metric"] == "balanced_accuracy" and cv["n_folds"] == 3
@@ -60,7 +59,7 @@ def test_a_logistic_head_run_is_cross_validated_and_predicts_like_any_run(folder
     predictor = Predictor.from_run(run_dir)
     assert predictor.model.predict_mirrored
     # The whole network on a decoded cover says what the cached-embedding evaluation said.
-    scored = pd.read_csv(run_dir / "predictions.csv").iloc[0]
+    scored = runs.Run(run_dir).predictions().iloc[0]
     ranked = predictor.top_k(folder_dataset / scored["path"], k=3)
     assert sorted(g for g, _ in ranked) == ["ambient", "jazz", "metal"]
     assert ranked[0] == (scored["top1"], pytest.approx(scored["p1"], abs=0.01))

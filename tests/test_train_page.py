@@ -6,7 +6,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cover_model.networks import jobs, runs
-from cover_model.files import read_json
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 
 from .helpers import open_page, wait_for as poll
@@ -165,8 +164,8 @@ def test_a_job_downsizing_or_embedding_shows_its_stage_and_fraction(page):
     from cover_model.files import write_json
     sleeper = subprocess.Popen(["sleep", "120"])          # stands in for the job's process
     try:
-        run_dir = runs.new_run_dir({"arch": "custom"}, root=checkpoints_dir())
-        runs.write_status(run_dir, "running", pid=sleeper.pid)
+        run_dir = runs.Run.create({"arch": "custom"}, root=checkpoints_dir()).path
+        runs.Run(run_dir).write_status("running", pid=sleeper.pid)
         write_json(run_dir / "progress.json", {"stage": "embedding covers", "step": 0, "steps": 40,
                                                "rate": 0.0, "eta_s": None})
         page.run()
@@ -191,8 +190,7 @@ def test_a_job_from_a_preset_is_named_after_it(page):
     run_dir = Path(page.session_state["train_run"])
     assert run_dir.name.split("-")[2] == "smoke"
     assert wait_until_stopped(run_dir)["state"] == "done"
-    from cover_model.files import read_json
-    assert read_json(run_dir / "config.json")["preset"] == "smoke"
+    assert runs.Run(run_dir).config()["preset"] == "smoke"
 
 
 # --- the queue, limits and resume (issue 15) -----------------------------------------
@@ -217,8 +215,8 @@ def holding_the_only_slot(monkeypatch):
     import subprocess
     monkeypatch.setenv("COVER_LAB_MAX_RUNNING_JOBS", "1")
     sleeper = subprocess.Popen(["sleep", "120"])
-    holder = runs.new_run_dir({"arch": "custom"}, name="holder", root=checkpoints_dir())
-    runs.write_status(holder, "running", pid=sleeper.pid)
+    holder = runs.Run.create({"arch": "custom"}, name="holder", root=checkpoints_dir()).path
+    runs.Run(holder).write_status("running", pid=sleeper.pid)
     return sleeper
 
 
@@ -237,7 +235,7 @@ def test_a_queued_job_shows_its_place_and_cancel_takes_it_off_the_queue(page, mo
         assert jobs.queued_jobs() == [run_dir]
         page.button(key="train_cancel").click().run()
         assert not page.exception
-        assert jobs.queued_jobs() == [] and runs.read_status(run_dir)["state"] == "cancelled"
+        assert jobs.queued_jobs() == [] and runs.Run(run_dir).status()["state"] == "cancelled"
         assert f"Cancelled `{run_dir.name}` while it was queued." in texts(page, "warning")
         assert not [b for b in page.button if b.key == "train_resume"]    # no epoch to resume
     finally:
@@ -254,7 +252,7 @@ def test_after_a_reload_the_visitors_killed_job_is_shown_and_resumes(page):
     run_dir = Path(page.session_state["train_run"])
     assert jobs.owner_of(run_dir) == VISITOR
     wait_for(lambda: (jobs.job_status(run_dir)["progress"] or {}).get("epoch", 0) >= 2)
-    os.kill(runs.read_status(run_dir)["pid"], signal.SIGKILL)
+    os.kill(runs.Run(run_dir).status()["pid"], signal.SIGKILL)
     wait_for(lambda: jobs.job_status(run_dir)["state"] == "failed")
 
     for fresh in (reload(visitor=VISITOR), reload(run=run_dir.name)):    # newest of theirs; URL
@@ -264,8 +262,8 @@ def test_after_a_reload_the_visitors_killed_job_is_shown_and_resumes(page):
     assert not fresh.exception
     assert jobs.job_status(run_dir)["state"] in ("queued", "running")
     assert run_dir.name in texts(fresh, "markdown")                     # the live panel again
-    saved = len(read_json(run_dir / "metrics.json")["history"])
-    wait_for(lambda: len((read_json(run_dir / "metrics.json") or {}).get("history", [])) > saved)
+    saved = len(runs.Run(run_dir).metrics()["history"])
+    wait_for(lambda: len((runs.Run(run_dir).metrics() or {}).get("history", [])) > saved)
     fresh.run()
     fresh.button(key="train_cancel").click().run()
     assert wait_until_stopped(run_dir, timeout_s=60)["state"] == "cancelled"
@@ -308,8 +306,8 @@ def test_time_left_adds_the_epochs_to_come_at_the_pace_so_far(page):
     from cover_model.files import write_json
     sleeper = subprocess.Popen(["sleep", "120"])          # stands in for the job's process
     try:
-        run_dir = runs.new_run_dir({"arch": "custom"}, root=checkpoints_dir())
-        runs.write_status(run_dir, "running", pid=sleeper.pid)
+        run_dir = runs.Run.create({"arch": "custom"}, root=checkpoints_dir()).path
+        runs.Run(run_dir).write_status("running", pid=sleeper.pid)
         step = {"epoch": 1, "epochs": 3, "step": 5, "steps": 10, "loss": 1.0, "acc1": 0.5,
                 "img_per_s": 100.0, "eta_s": 5.0}
         write_json(run_dir / "progress.json", step)
@@ -329,9 +327,9 @@ def test_public_mode_shows_no_strangers_run_named_in_the_url(embedded_data, app_
     """A run folder's name in ?run= is no key: on a public demo a stranger's run on their
     own covers stays theirs, as on Results."""
     monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
-    run_dir = runs.new_run_dir({"arch": "custom"}, name="strangers")
+    run_dir = runs.Run.create({"arch": "custom"}, name="strangers").path
     (run_dir / "request.json").write_text('{"config": {"data": "/srv/u/a.zip"}, "owner": "ffffffffffff"}')
-    runs.write_status(run_dir, "failed", error="DatasetError: /srv/u/a.zip: no usable images")
+    runs.Run(run_dir).write_status("failed", error="DatasetError: /srv/u/a.zip: no usable images")
     page = reload(run=run_dir.name, visitor=VISITOR)
     assert "No job yet" in texts(page, "info")
     assert "strangers" not in texts(page, "error") + texts(page, "markdown")

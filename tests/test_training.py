@@ -11,7 +11,6 @@ import torch
 
 from cover_model.networks import runs
 from cover_model.dataset import load_dataset
-from cover_model.files import read_json
 from cover_model.paths import PROJECT_ROOT
 from cover_model.runtime import tuned_env
 from cover_model.networks.data import augment, shard_order
@@ -28,17 +27,17 @@ def test_a_run_folder_holds_everything(folder_dataset):
     run_dir = main(tiny(folder_dataset), progress=seen.append)
     assert {"config.json", "metrics.json", "best.safetensors", "last.safetensors",
             "last_state.pt", "status.json", "predictions.csv"} <= {p.name for p in run_dir.iterdir()}
-    config = read_json(run_dir / "config.json")
+    config = runs.Run(run_dir).config()
     assert config["class_names"] == ["ambient", "jazz", "metal"] and config["input_px"] == 32
-    metrics = read_json(run_dir / "metrics.json")
+    metrics = runs.Run(run_dir).metrics()
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
     assert all(h["n_seen"] == config["n_train"] for h in metrics["history"])
     test = metrics["test"]
     assert len(test["per_class_accuracy"]) == 3 and np.array(test["confusion"]).sum() == test["n"]
     assert 0 <= test["balanced_accuracy"] <= 1 and test["top_k"] is not None
-    assert runs.read_status(run_dir)["state"] == "done"
+    assert runs.Run(run_dir).status()["state"] == "done"
     assert seen[-1]["epoch"] == 2 and seen[-1]["step"] == seen[-1]["steps"]
-    predictions = pd.read_csv(run_dir / "predictions.csv")
+    predictions = runs.Run(run_dir).predictions()
     assert len(predictions) == test["n"] and set(predictions["top1"]) <= set(config["class_names"])
 
 
@@ -50,28 +49,28 @@ def test_cancel_keeps_the_last_epoch_and_resume_finishes(folder_dataset):
         calls["n"] += 1
         return calls["n"] > steps_per_epoch + 1
 
-    run_dir = runs.new_run_dir({"arch": "custom"})
+    run_dir = runs.Run.create({"arch": "custom"}).path
     with pytest.raises(KeyboardInterrupt):
         main(tiny(folder_dataset, epochs=3), run_dir=run_dir, should_stop=stop_in_second_epoch)
-    assert runs.read_status(run_dir)["state"] == "cancelled"
-    assert [h["epoch"] for h in read_json(run_dir / "metrics.json")["history"]] == [1]
+    assert runs.Run(run_dir).status()["state"] == "cancelled"
+    assert [h["epoch"] for h in runs.Run(run_dir).metrics()["history"]] == [1]
     main(tiny(folder_dataset, epochs=3), run_dir=run_dir, resume=True)
-    metrics = read_json(run_dir / "metrics.json")
+    metrics = runs.Run(run_dir).metrics()
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3] and "test" in metrics
-    assert runs.read_status(run_dir)["state"] == "done"
+    assert runs.Run(run_dir).status()["state"] == "done"
 
 
 def test_linear_probe_trains_the_head_on_cached_embeddings(folder_dataset, monkeypatch):
     cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="linear", epochs=2, batch_size=8,
                optimizer="adamw", lr=0.01)
     first = main(cfg)
-    assert read_json(first / "config.json")["input_px"] == 224
+    assert runs.Run(first).config()["input_px"] == 224
     from cover_model.paths import cache_dir
     assert len(list((cache_dir() / "embeddings").glob("*.npy"))) == 3
     from cover_model.networks.models import CoverNet
     monkeypatch.setattr(CoverNet, "embed", lambda *a, **k: pytest.fail("re-embedded covers"))
     second = main(cfg)
-    assert read_json(second / "metrics.json")["test"]["n"] == 5
+    assert runs.Run(second).metrics()["test"]["n"] == 5
 
 
 def test_finetune_updates_the_backbone(folder_dataset):
@@ -88,7 +87,7 @@ def test_finetune_updates_the_backbone(folder_dataset):
 def test_evaluate_run_rescores_and_writes_a_summary(folder_dataset):
     run_dir = main(tiny(folder_dataset, epochs=1))
     summary = evaluate_run(run_dir)
-    assert summary["accuracy"] == read_json(run_dir / "metrics.json")["test"]["accuracy"]
+    assert summary["accuracy"] == runs.Run(run_dir).metrics()["test"]["accuracy"]
     assert (run_dir / f"evaluation-{summary['dataset_fingerprint']}.json").is_file()
 
 
@@ -138,16 +137,16 @@ def test_torchrun_two_cpu_processes_write_one_run(folder_dataset, tmp_path):
     run_dirs = [d for d in (tmp_path / "ckpt").iterdir() if d.is_dir()]
     assert len(run_dirs) == 1
     assert result.stdout.count("run written to") == 1           # rank 0 reports, alone
-    metrics = read_json(run_dirs[0] / "metrics.json")
-    config = read_json(run_dirs[0] / "config.json")
+    metrics = runs.Run(run_dirs[0]).metrics()
+    config = runs.Run(run_dirs[0]).config()
     assert [h["n_seen"] for h in metrics["history"]] == [config["n_train"]] * 2
-    assert runs.read_status(run_dirs[0])["state"] == "done"
+    assert runs.Run(run_dirs[0]).status()["state"] == "done"
 
 
 def test_the_paper_cnn_learns_the_embedded_covers(embedded_data):
     """Smoke run on the synthetic covers: a few epochs beat chance clearly."""
     run_dir = main(TrainConfig(epochs=3, batch_size=10))
-    test = read_json(run_dir / "metrics.json")["test"]
+    test = runs.Run(run_dir).metrics()["test"]
     assert test["n"] == 150 and test["accuracy"] > 0.2          # chance: 0.1
 
 
@@ -195,12 +194,12 @@ def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_data
                size_px=64, cv_folds=2, epochs=7, optimizer="adamw", lr=0.5)
     run_dir = main(cfg, preset="best")
     assert run_dir.name.split("-")[2] == "best"                     # <date>-<time>-best-<digest>
-    config = read_json(run_dir / "config.json")
+    config = runs.Run(run_dir).config()
     assert config["preset"] == "best" and config["head"] == "logistic" and config["cv_folds"] == 2
     assert not set(LOOP_ONLY) & set(config)                          # no optimizer it never used
     loop_defaults = {name: getattr(TrainConfig(), name) for name in LOOP_ONLY}
     assert TrainConfig.from_saved(config) == dataclasses.replace(cfg, **loop_defaults)
-    assert evaluate_run(run_dir)["n"] == read_json(run_dir / "metrics.json")["test"]["n"]
+    assert evaluate_run(run_dir)["n"] == runs.Run(run_dir).metrics()["test"]["n"]
     assert find_run(cfg, config["dataset_fingerprint"]) == (run_dir, "done")   # the report reuses it
     row = runs_table([run_dir]).iloc[0]
     assert pd.isna(row["lr"]) and pd.isna(row["optimizer"]) and row["state"] == "done"
@@ -208,7 +207,7 @@ def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_data
 
 def test_a_loop_run_still_records_its_loop_settings_and_older_folders_load(folder_dataset):
     run_dir = main(tiny(folder_dataset, epochs=1, lr=0.05))
-    config = read_json(run_dir / "config.json")
+    config = runs.Run(run_dir).config()
     assert config["lr"] == 0.05 and "cv_folds" not in config and "preset" not in config
     assert run_dir.name.split("-")[2:4] == ["custom", "scratch"]
     older = {k: v for k, v in config.items() if k not in ("pooling", "head", "class_weight")}

@@ -93,7 +93,7 @@ def _train(args) -> int:
     from .training import main
     preset = None
     if args.resume:
-        cfg, run_dir = TrainConfig.from_saved(runs.read_config(args.resume)), args.resume
+        cfg, run_dir = runs.Run(args.resume).train_config(), args.resume
     elif args.request:
         request = read_json(args.request)
         cfg, preset = config.from_dict(TrainConfig, request["config"]), request.get("preset")
@@ -120,8 +120,7 @@ def _train(args) -> int:
         return 1
     if os.environ.get("RANK", "0") != "0":          # under torchrun, rank 0 reports
         return 0
-    metrics = read_json(run_dir / "metrics.json") or {}
-    test = metrics.get("test") or {}
+    test = runs.Run(run_dir).metrics().get("test") or {}
     if test:
         print(f"test: accuracy {test['accuracy']:.1%}, balanced {test['balanced_accuracy']:.1%}, "
               f"top-3 {test['top_k']:.1%}, macro-F1 {test['macro_f1']:.3f}")

@@ -15,9 +15,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..files import read_json
 from ..paper import paper_reference
 from ..plots import genre_colors
+from .runs import Run
 from .tables import per_genre_table, run_label
 
 SUMMARY_ROWS = ("overall", "balanced")          # rows of per_genre_table below the genres
@@ -31,7 +31,7 @@ def run_labels(run_dirs) -> dict[Path, str]:
 
     The start time comes from the folder name ``YYYYMMDD-HHMMSS-...``.
     """
-    base = {Path(d): run_label(read_json(Path(d) / "config.json") or {}) for d in run_dirs}
+    base = {Path(d): run_label(Run(d).config(missing_ok=True)) for d in run_dirs}
     labels = base
     for disambiguate in (_with_start_time, lambda run_dir, label: f"{label} · {run_dir.name}"):
         counts = pd.Series(list(labels.values()), dtype=object).value_counts()
@@ -125,7 +125,7 @@ def per_genre_beside_paper(run_dirs, *, labels: dict | None = None) -> pd.DataFr
         if ours.empty:
             continue
         columns.append(ours.iloc[:, 0].rename(labels[Path(run_dir)]))
-        reference = paper_reference(read_json(Path(run_dir) / "config.json") or {})
+        reference = paper_reference(Run(run_dir).config(missing_ok=True))
         if reference and reference[0] not in [c.name for c in columns]:
             columns.append(pd.Series(reference[1], name=reference[0], dtype="float64"))
     if not columns:
@@ -187,10 +187,9 @@ def misclassified(run_dir, *, genre: str | None = None, limit: int = 24) -> pd.D
         ``path, genre, predicted, p1`` (and the other top-3 columns), at most
         ``limit`` rows, only true ``genre`` when given; empty without predictions.
     """
-    path = Path(run_dir) / "predictions.csv"
-    if not path.is_file():
+    table = Run(run_dir).predictions()
+    if table is None:
         return pd.DataFrame(columns=["path", "genre", "predicted", "p1"])
-    table = pd.read_csv(path)
     wrong = table[table["genre"] != table["predicted"]]
     if genre is not None:
         wrong = wrong[wrong["genre"] == genre]

@@ -1,9 +1,9 @@
 """Background training jobs for the dashboard: queue, start, watch, cancel, resume.
 
 A job is ``python -m cover_model train`` in its own process, writing into its
-run folder: ``request.json`` (settings, owner, submit time), ``status.json``
-(queued, running, then done, failed or cancelled; pid, error),
-``progress.json`` (the latest step) and ``log.txt``. Everything lives on disk,
+run folder (:class:`~cover_model.networks.runs.Run`): its request (settings, owner,
+submit time), its status (queued, running, then done, failed or cancelled; pid,
+error), its latest step and its log. Everything lives on disk,
 so a page refresh or a server restart loses nothing; the same settings cannot
 run twice at once.
 
@@ -12,7 +12,7 @@ oldest first, while fewer than ``limits().max_running_jobs`` run. It is called
 when a job is queued, when a job's process ends (its own last act, in
 ``cli_train``), and whenever a page polls (:func:`job_status`,
 :func:`running_jobs`), so the queue moves with no browser open, and after a
-``kill -9`` too (a dead pid reads as failed, :func:`cover_model.networks.runs.read_status`).
+``kill -9`` too (a dead pid reads as failed, :meth:`cover_model.networks.runs.Run.status`).
 
 A session (``owner``) may have ``limits().max_jobs_per_session`` jobs queued or
 running; in public mode a job's work and its weights path are checked before it
@@ -36,12 +36,10 @@ from pathlib import Path
 from .. import hosting
 from . import runs
 from ..dataset import Dataset, DatasetError, load_dataset
-from ..files import read_json, write_json
 from ..paths import PROJECT_ROOT, checkpoints_dir
 from ..runtime import tuned_env
 from ..splits import assign_splits
 
-REQUEST_NAME = "request.json"      # the TrainConfig a job was started with, its owner, when
 ACTIVE = ("queued", "running")
 SESSION_LIMIT_MESSAGE = "You already have a job running or queued; wait for it or cancel it."
 
@@ -93,7 +91,7 @@ def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
             if request_of(run_dir).get("digest") == digest:
                 return run_dir
         _check_session_cap(root, owner)
-        run_dir = runs.new_run_dir(request, name=preset, root=root)
+        run_dir = runs.Run.create(request, name=preset, root=root).path
         _enqueue(run_dir, {"config": request, "digest": digest,
                            **({"preset": preset} if preset else {})}, owner)
         _dispatch_locked(root)
@@ -111,25 +109,25 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
     JobError
         Nothing to resume, or as :func:`start_job`.
     """
-    from .config import TrainConfig
     run_dir = Path(run_dir)
-    if (run_dir / "status.json").is_file() and runs.read_status(run_dir)["state"] in ACTIVE:
-        return run_dir                  # (read_status reads no status.json as queued)
+    run = runs.Run(run_dir)
+    if run.has_status() and run.status()["state"] in ACTIVE:
+        return run_dir                  # (status() reads no status at all as queued)
     if not resumable(run_dir):
         raise JobError(f"{run_dir.name} has no saved epoch to resume from")
     try:
-        config = runs.read_config(run_dir)
-        check_job(TrainConfig.from_saved(config))
-    except ValueError as exc:              # RunError: its config.json is damaged or gone
+        config = run.config()
+        check_job(run.train_config())
+    except ValueError as exc:              # RunError: its config is damaged or gone
         raise JobError(hosting.visitor_message(f"cannot resume {run_dir.name}: {exc}")) from None
     root = run_dir.parent
     with _writing_runs(root), _launch_lock(root):
-        if runs.read_status(run_dir)["state"] in ACTIVE:       # a second click won the lock
+        if run.status()["state"] in ACTIVE:                    # a second click won the lock
             return run_dir
         _check_session_cap(root, owner)
         request = request_of(run_dir) or {                      # a run the CLI started
             "config": config, "digest": runs.config_digest(config)}
-        (run_dir / "progress.json").unlink(missing_ok=True)    # the last run's final step
+        run.clear_progress()                                   # the last run's final step
         _enqueue(run_dir, request | {"resume": True}, owner)
         _dispatch_locked(root)
     return run_dir
@@ -137,9 +135,8 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
 
 def resumable(run_dir: Path) -> bool:
     """Whether a run stopped (failed or cancelled) with at least one epoch saved."""
-    run_dir = Path(run_dir)
-    return (runs.read_status(run_dir)["state"] in ("failed", "cancelled")
-            and (run_dir / "last_state.pt").is_file())
+    run = runs.Run(run_dir)
+    return run.status()["state"] in ("failed", "cancelled") and run.can_resume()
 
 
 JOB_NICENESS = 10     # jobs yield the cores to the server: a visitor's page before a job's epoch
@@ -156,13 +153,16 @@ def _lower_priority(pid: int) -> None:
 
 def job_status(run_dir: Path) -> dict:
     """State, latest progress; on failure the last lines of the log; while queued its
-    ``queue_position`` (1 = next) and ``queue_length``. Moves the queue first."""
+    ``queue_position`` (1 = next) and ``queue_length``; how far it is, ``fraction`` done
+    and ``eta_s`` (:func:`cover_model.networks.runs.job_progress`). Moves the queue first."""
     run_dir = Path(run_dir)
+    run = runs.Run(run_dir)
     dispatch(run_dir.parent)
-    status = runs.read_status(run_dir)
-    status["progress"] = read_json(run_dir / "progress.json")
+    status = run.status()
+    status["progress"] = step = run.progress()
+    status |= runs.job_progress(step, run.history() if step and "epoch" in step else [])
     if status["state"] == "failed":
-        status["log_tail"] = _tail(run_dir / "log.txt")
+        status["log_tail"] = run.log_tail()
     elif status["state"] == "queued":
         queue = queued_jobs(run_dir.parent)
         if run_dir in queue:
@@ -174,13 +174,14 @@ def cancel_job(run_dir: Path) -> bool:
     """Take a queued job off the queue (it reads ``cancelled``), or ask a running job to
     stop: it saves its last epoch and marks itself cancelled. False if neither."""
     run_dir = Path(run_dir)
-    if runs.read_status(run_dir)["state"] == "queued" and _unqueue(run_dir):
+    run = runs.Run(run_dir)
+    if run.status()["state"] == "queued" and _unqueue(run_dir):
         return True
-    status = runs.read_status(run_dir)
+    status = run.status()
     if status["state"] != "running":
         return False
     with contextlib.suppress(OSError):
-        (run_dir / runs.CANCEL_MARK).touch()
+        run.request_cancel()
     try:
         os.kill(int(status["pid"]), signal.SIGTERM)
     except ProcessLookupError:
@@ -198,18 +199,17 @@ def running_jobs(root: Path | None = None) -> list[Path]:
 def queued_jobs(root: Path | None = None) -> list[Path]:
     """Jobs waiting for a free slot, oldest first (the order they will start in)."""
     root = Path(root or checkpoints_dir())
-    # status.json itself must say queued: read_status reads a missing or damaged one as
+    # The recorded state must say queued: Run.status reads a missing or damaged one as
     # queued too, and such a folder must never be started.
-    queued = [p for p in _job_dirs(root)
-              if (read_json(p / "status.json") or {}).get("state") == "queued"]
+    queued = [p for p in _job_dirs(root) if runs.Run(p).recorded_state() == "queued"]
     return sorted(queued, key=lambda p: (request_of(p).get("submitted", 0),
                                          p.name))
 
 
 def request_of(run_dir: Path) -> dict:
-    """What a job was asked to do (``request.json``: config, owner, submit time), or {}
-    for a run the CLI started, or one whose request is unreadable."""
-    return read_json(Path(run_dir) / REQUEST_NAME) or {}
+    """What a job was asked to do (config, owner, submit time), or {} for a run the
+    CLI started, or one whose request is unreadable."""
+    return runs.Run(run_dir).request()
 
 
 def owner_of(run_dir: Path) -> str | None:
@@ -232,7 +232,7 @@ def find_job(name: str, root: Path | None = None) -> Path | None:
     if not re.fullmatch(r"[\w-][\w.-]*", name or ""):
         return None
     run_dir = Path(root or checkpoints_dir()) / name
-    return run_dir if (run_dir / "status.json").is_file() else None
+    return run_dir if runs.Run(run_dir).has_status() else None
 
 
 def dispatch(root: Path | None = None) -> list[Path]:
@@ -336,17 +336,19 @@ def _check_session_cap(root: Path, owner: str | None) -> None:
 # --- the queue on disk ---------------------------------------------------------------
 
 def _enqueue(run_dir: Path, request: dict, owner: str | None) -> None:
-    write_json(run_dir / REQUEST_NAME, request | {"owner": owner, "submitted": time.time()})
-    (run_dir / runs.CANCEL_MARK).unlink(missing_ok=True)           # a resume: the last Cancel
-    runs.write_status(run_dir, "queued", pid=None, pid_started=None, error=None)
+    run = runs.Run(run_dir)
+    run.write_request(request | {"owner": owner, "submitted": time.time()})
+    run.clear_cancel()                                              # a resume: the last Cancel
+    run.write_status("queued", pid=None, pid_started=None, error=None)
 
 
 def _unqueue(run_dir: Path) -> bool:
     """Mark a still-queued job cancelled (under the lock: the dispatcher may start it now)."""
     with _writing_runs(run_dir.parent), _launch_lock(run_dir.parent):
-        if runs.read_status(run_dir)["state"] != "queued":
+        run = runs.Run(run_dir)
+        if run.status()["state"] != "queued":
             return False
-        runs.write_status(run_dir, "cancelled", error=None)
+        run.write_status("cancelled", error=None)
         return True
 
 
@@ -360,37 +362,38 @@ def _dispatch_locked(root: Path) -> list[Path]:
 
 def _launch(run_dir: Path) -> None:
     """Start a queued job's process and mark it running (the caller holds the lock)."""
-    request = request_of(run_dir)
-    if request.get("resume"):                  # the log goes on; the run folder is its own request
+    run = runs.Run(run_dir)
+    if run.request().get("resume"):            # the log goes on; the run folder is its own request
         args, log_mode = ["--resume", str(run_dir)], "a"
     else:
-        args, log_mode = ["--request", str(run_dir / REQUEST_NAME), "--run-dir", str(run_dir)], "w"
+        args, log_mode = ["--request", str(run.request_file), "--run-dir", str(run_dir)], "w"
     try:
-        with open(run_dir / "log.txt", log_mode) as log:
+        with open(run.log_file, log_mode) as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "cover_model", "train", *args,
-                 "--progress-file", str(run_dir / "progress.json")],
+                 "--progress-file", str(run.progress_file)],
                 cwd=PROJECT_ROOT, env=tuned_env(), stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)      # survives the page, and the server, that started it
     except OSError as exc:                   # never retried forever: the job fails, the queue moves
-        runs.write_status(run_dir, "failed", error=f"could not start: {exc.strerror or exc}")
+        run.write_status("failed", error=f"could not start: {exc.strerror or exc}")
         return
     _lower_priority(process.pid)
-    runs.write_status(run_dir, "running", pid=process.pid, started=time.time())
+    run.write_status("running", pid=process.pid, started=time.time())
 
 
 def mark_stopped(run_dir: Path, exc: BaseException) -> None:
     """A job's process stops on ``exc`` before training could record why (a bad request,
     no run to resume): mark it so, or it would hold its slot until its pid is gone."""
-    status = runs.read_status(Path(run_dir))
+    run = runs.Run(run_dir)
+    status = run.status()
     if status["state"] == "running" and status.get("pid") == os.getpid():
         cancelled = isinstance(exc, KeyboardInterrupt)
-        runs.write_status(run_dir, "cancelled" if cancelled else "failed",
-                          error=None if cancelled else f"{type(exc).__name__}: {exc}")
+        run.write_status("cancelled" if cancelled else "failed",
+                         error=None if cancelled else f"{type(exc).__name__}: {exc}")
 
 
 def _running(root: Path) -> list[Path]:
-    return [p for p in _job_dirs(root) if runs.read_status(p)["state"] == "running"]
+    return [p for p in _job_dirs(root) if runs.Run(p).status()["state"] == "running"]
 
 
 def _active(root: Path) -> list[Path]:
@@ -400,7 +403,7 @@ def _active(root: Path) -> list[Path]:
 def _job_dirs(root: Path) -> list[Path]:
     """Folders of ``root`` with a status (jobs, and runs the CLI started); none if it is missing."""
     try:
-        return [p for p in sorted(root.iterdir()) if (p / "status.json").is_file()]
+        return [p for p in sorted(root.iterdir()) if runs.Run(p).has_status()]
     except OSError:
         return []
 
@@ -428,9 +431,3 @@ def _launch_lock(root: Path):
     finally:
         os.close(fd)                    # closing releases the lock
 
-
-def _tail(path: Path, n_lines: int = 12) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n_lines:])
-    except OSError:
-        return ""

@@ -47,7 +47,7 @@ class Predictor:
 
     @classmethod
     def from_run(cls, run_dir, *, weights: str = "best") -> "Predictor":
-        """Rebuild a run's network from its folder alone (config.json + safetensors).
+        """Rebuild a run's network from its folder alone (its config and weights).
 
         Raises
         ------
@@ -55,11 +55,10 @@ class Predictor:
             Not a run folder, unfinished, or weights that do not fit the network
             (another class count or architecture) or are not safetensors.
         """
-        run_dir = Path(run_dir)
-        model = runs.load_model(run_dir, weights=weights)
-        config = runs.read_config(run_dir)
-        return cls(model, class_names=config["class_names"], input_px=config["input_px"],
-                   method=config.get("preprocess", "area"), run_dir=run_dir)
+        run = runs.Run(run_dir)
+        model, args = run.load_model(weights=weights), run.model_args()
+        return cls(model, class_names=args.class_names, input_px=args.input_px,
+                   method=run.train_config().preprocess, run_dir=run.path)
 
     def prepare(self, image) -> torch.Tensor:
         """An image (bytes, path, file or RGB array) -> a (1, 3, S, S) float tensor in [0, 1]."""

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from . import runs
-from ..files import read_json
 
 
 def run_label(config: dict) -> str:
@@ -33,7 +32,7 @@ def best_first(run_dirs: list[Path], *, fingerprint: str) -> list[Path]:
     from .config import PRESETS
 
     def rank(run_dir) -> int:
-        config = read_json(Path(run_dir) / "config.json") or {}
+        config = runs.Run(run_dir).config(missing_ok=True)
         if config.get("dataset_fingerprint") != fingerprint:
             return 2
         best = config.get("preset") == "best" or all(config.get(k) == v
@@ -49,14 +48,15 @@ def runs_table(run_dirs: list[Path]) -> pd.DataFrame:
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     rows = []
     for run_dir in run_dirs:
-        config = read_json(Path(run_dir) / "config.json") or {}
+        run = runs.Run(run_dir)
+        config = run.config(missing_ok=True)
         settings = applied_settings(defaults | config)      # older runs lack newer fields
-        metrics = read_json(Path(run_dir) / "metrics.json") or {}
+        metrics = run.metrics()
         test = metrics.get("test") or {}
         history = metrics.get("history") or []
         rows.append({
             "run": Path(run_dir).name, "model": run_label(config), "data": config.get("data"),
-            "state": runs.read_status(run_dir)["state"], "epochs": len(history),
+            "state": run.status()["state"], "epochs": len(history),
             "batch": settings.get("batch_size"), "lr": settings.get("lr"),
             "optimizer": settings.get("optimizer"),
             "test_acc": test.get("accuracy"), "balanced_acc": test.get("balanced_accuracy"),
@@ -71,11 +71,12 @@ def per_genre_table(run_dirs: list[Path]) -> pd.DataFrame:
     Tables 3 and 4, with overall and balanced accuracy at the bottom."""
     columns = {}
     for run_dir in run_dirs:
-        metrics = read_json(Path(run_dir) / "metrics.json") or {}
+        run = runs.Run(run_dir)
+        metrics = run.metrics()
         test = metrics.get("test")
         if not test:
             continue
-        config = read_json(Path(run_dir) / "config.json") or {}
+        config = run.config(missing_ok=True)
         names = metrics.get("class_names") or config.get("class_names", [])
         values = {g: None if a is None else 100 * a for g, a in zip(names, test["per_class_accuracy"])}
         values["overall"] = 100 * test["accuracy"]

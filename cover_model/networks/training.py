@@ -7,7 +7,7 @@
 Epochs read cached uint8 tensors (decoded once by :mod:`cover_model.preprocess`),
 never JPEGs. A frozen backbone (``linear``) embeds every cover once and the
 head trains on those vectors. Progress goes through a callback; the CLI
-prints it and a dashboard job writes it to ``progress.json``.
+prints it and a dashboard job writes it to its run's progress file.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -26,9 +27,7 @@ from . import runs
 from ..dataset import Dataset, load_dataset
 from .device import Context, pick_device, setup_context
 from .evaluation import evaluate, score_covers, select_covers
-from ..files import atomic_write, write_json
 from ..metrics import summarize
-from .models import build_model
 from .predict import Predictor
 from .logistic_head import fit_logistic_head
 from ..progress import stage_progress
@@ -63,18 +62,19 @@ def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
     ctx = setup_context(cfg.device, seed=cfg.seed)
     try:
         data = load_tensors(cfg, ctx, dataset=dataset, progress=progress if ctx.is_main else None)
-        model, optimizer, scheduler = build(cfg, data.n_classes, ctx)
-        run_dir = _prepare_run_dir(cfg, data, ctx, run_dir, resume, preset)
-        state = _resume_state(run_dir, model, optimizer, scheduler) if resume else _fresh_state()
+        model, optimizer, scheduler = build(cfg, data.class_names, ctx)
+        run = _prepare_run(cfg, data, ctx, run_dir, resume, preset)
+        run_dir = run.path
+        state = _resume_state(run, model, optimizer, scheduler) if resume else _fresh_state()
         if ctx.is_main:
-            runs.write_status(run_dir, "running", pid=os.getpid(), error=None)
-        _fit(cfg, ctx, data, model, optimizer, scheduler, run_dir, state, progress, should_stop)
+            run.write_status("running", pid=os.getpid(), error=None)
+        _fit(cfg, ctx, data, model, optimizer, scheduler, run, state, progress, should_stop)
         return run_dir
     except BaseException as exc:
         if run_dir is not None and ctx.is_main:     # a job's page shows why it stopped
             cancelled = isinstance(exc, KeyboardInterrupt)
-            runs.write_status(run_dir, "cancelled" if cancelled else "failed",
-                              error=None if cancelled else f"{type(exc).__name__}: {exc}")
+            runs.Run(run_dir).write_status("cancelled" if cancelled else "failed",
+                                           error=None if cancelled else f"{type(exc).__name__}: {exc}")
         raise
     finally:
         ctx.close()
@@ -111,15 +111,14 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = 
         cover), ``n_skipped``, ``skipped`` (path and reason, at most 100) and
         ``unknown_genres`` ({genre: covers left out}).
     """
-    run_dir = Path(run_dir)
-    saved = runs.read_config(run_dir)
-    cfg = TrainConfig.from_saved(saved)
+    run = runs.Run(run_dir)
+    cfg = run.train_config()
     dataset = load_dataset(data or cfg.data, split_values=None)
-    if data is None or dataset.fingerprint == saved.get("dataset_fingerprint"):
+    if data is None or dataset.fingerprint == run.config().get("dataset_fingerprint"):
         dataset = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed)
         split = split or "test"
-    picked = select_covers(dataset, saved["class_names"], split=split)
-    predictor = Predictor.from_run(run_dir)
+    picked = select_covers(dataset, run.class_names, split=split)
+    predictor = Predictor.from_run(run.path)
     predictor.model = Context(pick_device(cfg.device)).place(predictor.model)
     scores = score_covers(predictor, picked.paths,
                           progress=stage_progress(progress, "scoring covers"))
@@ -134,16 +133,13 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = 
                "n_skipped": len(scores.skipped),
                "skipped": [{"path": s.path, "reason": s.reason} for s in scores.skipped[:100]],
                "unknown_genres": picked.unknown_genres}
-    write_json(run_dir / f"evaluation-{dataset.fingerprint}.json", summary)
+    run.write_evaluation(dataset.fingerprint, summary)
     return summary
 
 
-def build(cfg: TrainConfig, n_classes: int, ctx: Context):
+def build(cfg: TrainConfig, class_names, ctx: Context):
     """The model (on the device), its optimizer and its schedule."""
-    net = build_model(cfg.arch, n_classes, input_px=cfg.input_px, mode=cfg.mode,
-                      weights_path=cfg.weights or None, pooling=cfg.pooling,
-                      predict_mirrored=cfg.predict_mirrored)
-    net = ctx.place(net)
+    net = ctx.place(runs.ModelArgs.of(cfg, class_names).build(weights_path=cfg.weights or None))
     head, backbone = list(net.head.parameters()), list(net.backbone.parameters())
     groups = [{"params": head, "lr": cfg.lr}]
     if cfg.mode != "linear":
@@ -194,12 +190,12 @@ def train_one_epoch(model, inputs, labels, optimizer, ctx: Context, cfg: TrainCo
             "n_seen": int(totals[2].item()), "seconds": time.perf_counter() - start}
 
 
-def _fit(cfg, ctx, data: CoverTensors, model, optimizer, scheduler, run_dir, state,
+def _fit(cfg, ctx, data: CoverTensors, model, optimizer, scheduler, run, state,
          progress, should_stop):
     progress = progress if ctx.is_main else None
     train_inputs, head_only = data.train_inputs(model, cfg, ctx, progress=progress)
     if cfg.head == "logistic":
-        return _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run_dir, state, progress)
+        return _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run, state, progress)
     trainable = ctx.wrap(model.head if head_only else model)
     class_weights = balanced_weights(data.train.labels, data.n_classes).to(ctx.device) \
         if cfg.class_weight == "balanced" else None
@@ -221,12 +217,12 @@ def _fit(cfg, ctx, data: CoverTensors, model, optimizer, scheduler, run_dir, sta
             state["stale"] += 1
         state["epoch"] = epoch
         if ctx.is_main:
-            _save_checkpoint(run_dir, model, optimizer, scheduler, state, improved)
+            _save_checkpoint(run, model, optimizer, scheduler, state, improved)
         ctx.barrier()
         if cfg.early_stopping and state["stale"] >= cfg.early_stopping:
             break
     if ctx.is_main:
-        _finish(run_dir, model, data, ctx, state, head_only)
+        _finish(run, model, data, ctx, state, head_only)
     ctx.barrier()
 
 
@@ -263,21 +259,21 @@ def balanced_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     return torch.where(counts > 0, len(labels) / (present * counts.clamp(min=1)), 0.0)
 
 
-def _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run_dir, state, progress):
+def _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run, state, progress):
     """The exact head (:mod:`cover_model.networks.logistic_head`): one fit, saved as the best and last epoch."""
     if ctx.world > 1:
         raise ValueError("head 'logistic' runs in one process: start it without torchrun")
     state["cross_validation"] = fit_logistic_head(model, data, cfg, ctx, progress=progress)
     state["epoch"] = state["best_epoch"] = 0
-    _save_checkpoint(run_dir, model, optimizer, scheduler, state, improved=True)
+    _save_checkpoint(run, model, optimizer, scheduler, state, improved=True)
     # val went into the fit, so only test is scored; the CV score stands in for val.
-    _finish(run_dir, model, data, ctx, state, head_only=True, splits=("test",))
+    _finish(run, model, data, ctx, state, head_only=True, splits=("test",))
 
 
-def _finish(run_dir, model, data: CoverTensors, ctx, state, head_only, splits=("val", "test")):
-    """Score the best epoch on val and test; write metrics.json and the test
+def _finish(run, model, data: CoverTensors, ctx, state, head_only, splits=("val", "test")):
+    """Score the best epoch on val and test; write the metrics and the test
     predictions; mark the run done."""
-    model.load_state_dict(runs.load_weights(run_dir / "best.safetensors"))
+    model.load_state_dict(runs.load_weights(run.weights_file("best")))
     final = {}
     for split in splits:
         part = getattr(data, split)
@@ -287,15 +283,14 @@ def _finish(run_dir, model, data: CoverTensors, ctx, state, head_only, splits=("
         final[split] = summarize(part.labels.numpy(), probs.argmax(1), n_classes=data.n_classes,
                                  scores=probs)
         if split == "test":
-            write_predictions(run_dir / "predictions.csv", data, part, probs)
-    write_json(run_dir / "metrics.json", {"class_names": list(data.class_names),
-                                          "history": state["history"],
-                                          "best_epoch": state["best_epoch"] + 1, **final,
-                                          **{k: state[k] for k in ("cross_validation",) if k in state}})
-    runs.write_status(run_dir, "done", error=None)
+            run.write_predictions(prediction_table(data, part, probs))
+    run.write_metrics({"class_names": list(data.class_names), "history": state["history"],
+                       "best_epoch": state["best_epoch"] + 1, **final,
+                       **{k: state[k] for k in ("cross_validation",) if k in state}})
+    run.write_status("done", error=None)
 
 
-def write_predictions(path, data: CoverTensors, part, probs) -> None:
+def prediction_table(data: CoverTensors, part, probs) -> pd.DataFrame:
     """One row per test cover: its path, true genre, top-3 genres and probabilities."""
     names = np.asarray(data.class_names)
     top = np.argsort(-probs, axis=1)[:, :3]
@@ -304,8 +299,7 @@ def write_predictions(path, data: CoverTensors, part, probs) -> None:
     for rank in range(top.shape[1]):
         table[f"top{rank + 1}"] = names[top[:, rank]]
         table[f"p{rank + 1}"] = probs[np.arange(len(probs)), top[:, rank]].round(4)
-    with atomic_write(path, "w") as fh:
-        table.to_csv(fh, index=False)
+    return table
 
 
 def _val_scores(model, data, ctx, head_only) -> dict:
@@ -315,52 +309,50 @@ def _val_scores(model, data, ctx, head_only) -> dict:
     return {"loss": scores["loss"], "acc": scores["acc"]}
 
 
-def _prepare_run_dir(cfg, data, ctx, run_dir, resume, preset=None) -> Path:
+def _prepare_run(cfg, data, ctx, run_dir, resume, preset=None) -> runs.Run:
     if resume:
-        if run_dir is None or not (Path(run_dir) / "last_state.pt").is_file():
-            raise runs.RunError(f"{run_dir}: nothing to resume (no last_state.pt)")
-        known = runs.read_config(run_dir).get("class_names", list(data.class_names))
+        if run_dir is None or not runs.Run(run_dir).can_resume():
+            raise runs.RunError(f"{run_dir}: nothing to resume (no saved epoch)")
+        run = runs.Run(run_dir)
+        known = run.config().get("class_names", list(data.class_names))
         if list(known) != list(data.class_names):
             raise runs.RunError(f"{run_dir}: cannot resume: the run knows {', '.join(known)}; "
                                 f"{cfg.data} now has {', '.join(data.class_names)}")
-        return Path(run_dir)
-    config = {**applied_settings(cfg), **({"preset": preset} if preset else {}),
-              "input_px": cfg.input_px, "class_names": list(data.class_names),
-              "dataset_fingerprint": data.fingerprint, "n_train": len(data.train.labels)}
-    run_dir = ctx.broadcast_path(lambda: Path(run_dir) if run_dir else runs.new_run_dir(
-        dataclasses.asdict(cfg), name=preset))
+        return run
+    settings = {**applied_settings(cfg), **({"preset": preset} if preset else {}),
+                "dataset_fingerprint": data.fingerprint, "n_train": len(data.train.labels)}
+    run = runs.Run(ctx.broadcast_path(lambda: Path(run_dir) if run_dir else runs.Run.create(
+        dataclasses.asdict(cfg), name=preset).path))
     if ctx.is_main:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        write_json(Path(run_dir) / "config.json", config)
-    return Path(run_dir)
+        run.write_config(settings, runs.ModelArgs.of(cfg, data.class_names))
+    return run
 
 
 def _fresh_state() -> dict:
     return {"epoch": -1, "best_acc": -1.0, "best_epoch": -1, "stale": 0, "history": []}
 
 
-def _resume_state(run_dir, model, optimizer, scheduler) -> dict:
-    saved = runs.load_state(run_dir / "last_state.pt")
-    # Weights saved with the state (one file, always consistent); older runs: last.safetensors.
-    runs.load_model_weights(model, saved.get("model") or run_dir / "last.safetensors")
+def _resume_state(run, model, optimizer, scheduler) -> dict:
+    saved = run.load_state()
+    # Weights saved with the state (one file, always consistent); older runs: the last weights.
+    runs.load_model_weights(model, saved.get("model") or run.weights_file("last"))
     optimizer.load_state_dict(saved["optimizer"])
     if scheduler and saved.get("scheduler"):
         scheduler.load_state_dict(saved["scheduler"])
     return saved["progress"]
 
 
-def _save_checkpoint(run_dir, model, optimizer, scheduler, state, improved: bool) -> None:
+def _save_checkpoint(run, model, optimizer, scheduler, state, improved: bool) -> None:
     weights = model.state_dict()
-    runs.save_weights(run_dir / "last.safetensors", weights)
+    run.save_weights(weights, "last")
     if improved:
-        runs.save_weights(run_dir / "best.safetensors", weights)
-    runs.save_state(run_dir / "last_state.pt", {
+        run.save_weights(weights, "best")
+    run.save_state({
         "model": weights,           # a kill between the two writes must not pair other weights
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler else None,
         "progress": state})
-    write_json(run_dir / "metrics.json", {"history": state["history"],
-                                          "best_epoch": state["best_epoch"] + 1})
+    run.write_metrics({"history": state["history"], "best_epoch": state["best_epoch"] + 1})
 
 
 def _step_status(epoch, step, n_steps, totals, start, n_epochs) -> dict:

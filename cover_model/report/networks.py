@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 from ..networks import runs
-from ..files import read_json
-from ..networks.models import ARCHS, WeightsError, build_model
+from ..networks.models import ARCHS, WeightsError
 from ..preprocess import preprocess_dataset
 from ..networks.config import TrainConfig, applied_settings
 from ..networks.training import main as train_main
@@ -77,15 +76,16 @@ def find_run(cfg: TrainConfig, fingerprint: str, *, root: Path | None = None) ->
     target = comparable(dataclasses.asdict(cfg))
     found = {}
     for run_dir in runs.list_runs(root):                     # newest first
-        config = read_json(run_dir / "config.json") or {}
+        run = runs.Run(run_dir)
+        config = run.config(missing_ok=True)
         if config.get("dataset_fingerprint") != fingerprint or comparable(config) != target:
             continue
-        state = runs.read_status(run_dir)["state"]
-        if state == "done" and (run_dir / "metrics.json").is_file():
+        state = run.status()["state"]
+        if state == "done" and run.metrics():
             return run_dir, "done"
         if state == "running":
             found.setdefault("running", run_dir)
-        elif (run_dir / "last_state.pt").is_file():
+        elif run.can_resume():
             found.setdefault("resumable", run_dir)
     for state in ("running", "resumable"):
         if state in found:
@@ -113,7 +113,7 @@ def train_or_reuse(ctx: ReportContext, plan: NetworkPlan) -> dict:
         args = (ctx.dataset, cfg, run_dir, state == "resumable", ctx.progress)
         # A quick run's networks are small; a full one's are trained in their own process.
         run_dir = _train(*args) if ctx.cfg.quick else run_in_child(_train, *args)
-    metrics = read_json(Path(run_dir) / "metrics.json") or {}
+    metrics = runs.Run(run_dir).metrics()
     history = metrics.get("history") or []
     record = {"available": True, "run_dir": str(Path(run_dir).resolve()), "reused": state == "done",
               "resumed": state == "resumable", "arch": cfg.arch, "mode": cfg.mode,
@@ -132,7 +132,7 @@ def _training_seconds(run_dir: Path, history: list[dict]) -> float:
     head), the time from its folder's creation (named ``YYYYMMDD-HHMMSS-...``) to its last
     status. Preprocessing and embeddings cached before the run are not counted."""
     seconds = float(sum(h.get("seconds", 0) for h in history))
-    status = read_json(run_dir / "status.json") or {}
+    status = runs.Run(run_dir).status()
     if seconds or "updated" not in status:
         return seconds
     try:
@@ -147,7 +147,7 @@ def _missing_weights(cfg: TrainConfig) -> str | None:
     if cfg.mode == "scratch" or not ARCHS[cfg.arch].pretrained:
         return None
     try:
-        build_model(cfg.arch, 2, input_px=cfg.input_px, mode=cfg.mode, weights_path=cfg.weights or None)
+        runs.ModelArgs.of(cfg, ("a", "b")).build(weights_path=cfg.weights or None)
     except WeightsError as exc:
         return str(exc)
     return None
@@ -175,9 +175,8 @@ def _embed_all(dataset, cfg: TrainConfig, progress) -> None:
     device = setup_context(cfg.device, seed=cfg.seed)
     try:
         data = load_tensors(cfg, device, dataset=dataset)
-        model = device.place(build_model(cfg.arch, data.n_classes, input_px=cfg.input_px,
-                                         mode="linear", weights_path=cfg.weights or None,
-                                         pooling=cfg.pooling))
+        model = device.place(runs.ModelArgs.of(cfg, data.class_names).build(
+            weights_path=cfg.weights or None))
         mirrored = _mirrored_parts(data, cfg)
         total = sum(len(part.labels) for part in (data.train, data.val, data.test, *mirrored))
         report = progress(f"embedding covers with {cfg.arch}")
@@ -240,4 +239,4 @@ def _epoch_progress(report):
 def _run_still_there(record: dict) -> bool:
     if not record.get("available", True):
         return False                  # weights may have been added since: look again
-    return Path(record["run_dir"], "metrics.json").is_file()
+    return bool(runs.Run(record["run_dir"]).metrics())

@@ -10,13 +10,12 @@ re-predicted.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from .. import metrics
 from ..dataset import Dataset
+from ..networks.runs import Run, RunError
 
 METRIC_LABELS = {"balanced_accuracy": "balanced accuracy", "accuracy": "top-1 accuracy",
                  "top_3": "top-3 accuracy", "macro_f1": "macro-F1"}
@@ -31,7 +30,9 @@ def load_predictions(run_dir, dataset: Dataset, class_names) -> pd.DataFrame:
         ``path, genre, predicted, label, pred, in_top3`` and ``source`` (empty
         strings when the dataset has none or a cover is no longer in it).
     """
-    table = pd.read_csv(Path(run_dir) / "predictions.csv")
+    table = Run(run_dir).predictions()
+    if table is None:
+        raise RunError(f"{run_dir}: no test predictions (the run has not finished)")
     ids = {name: i for i, name in enumerate(class_names)}
     table["label"] = table["genre"].map(ids).astype(int)
     table["pred"] = table["predicted"].map(ids).astype(int)

@@ -22,6 +22,7 @@ import numpy as np
 from ..color.analysis import ColorConfig
 from ..color.profile import ColorReference
 from ..files import read_json
+from ..networks.runs import Run
 from ..paths import PROJECT_ROOT
 
 SHIPPED_DIR = PROJECT_ROOT / "checkpoints" / "real-covers"
@@ -31,7 +32,7 @@ CARD_JSON = "card.json"
 
 def shipped_run() -> Path | None:
     """The shipped model's run folder, or None where it is missing (a partial checkout)."""
-    return SHIPPED_DIR if (SHIPPED_DIR / "best.safetensors").is_file() else None
+    return SHIPPED_DIR if Run(SHIPPED_DIR).has_weights("best") else None
 
 
 def read_card(run_dir: Path = SHIPPED_DIR) -> dict:

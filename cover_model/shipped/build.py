@@ -16,7 +16,7 @@ from pathlib import Path
 from ..networks import runs
 from ..color.profile import build_reference
 from ..dataset import load_dataset
-from ..files import read_json, write_json
+from ..files import write_json
 from ..paths import data_dir
 from ..splits import assign_splits
 from ..networks.config import PRESETS, TrainConfig
@@ -63,14 +63,12 @@ def build_shipped(data: str, *, out: Path = SHIPPED_DIR, progress=None, log=prin
 
 def _write_folder(run_dir: Path, folder: Path, cfg: TrainConfig, figures: dict) -> None:
     folder.mkdir(parents=True)
-    model = runs.load_model(run_dir)
-    runs.save_weights(folder / "best.safetensors", runs.trained_weights(model))
-    config = read_json(run_dir / "config.json") | {"preset": PRESET, "data": cfg.data,
-                                                      "shipped": True}
-    write_json(folder / "config.json", config)
-    metrics = read_json(run_dir / "metrics.json")
-    write_json(folder / "metrics.json", metrics)
-    write_json(folder / "status.json", {"state": "done", "error": None})
+    trained, shipped = runs.Run(run_dir), runs.Run(folder)
+    shipped.save_weights(runs.trained_weights(trained.load_model()), "best")
+    shipped.write_config(trained.settings() | {"preset": PRESET, "data": cfg.data, "shipped": True},
+                         trained.model_args())
+    shipped.write_metrics(trained.metrics())
+    shipped.write_status("done", error=None)
     write_json(folder / CARD_JSON, figures)
     (folder / "MODEL_CARD.md").write_text(render_card(figures, rebuild_command=REBUILD_COMMAND))
 

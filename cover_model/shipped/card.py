@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import Dataset
-from ..files import read_json
+from ..networks.runs import Run
 from ..genres import PAPER_GENRES
 from ..report.compare import paper_genre
 from ..report.scoring import (load_predictions, per_source_scores, score_table,
@@ -48,7 +48,8 @@ def card_figures(run_dir: Path, dataset: Dataset, *, selection: dict) -> dict:
         The recipe's cross-validation and source-transfer scores
         (:func:`cover_model.shipped.selection.score_recipe`).
     """
-    config, metrics = read_json(Path(run_dir) / "config.json"), read_json(Path(run_dir) / "metrics.json")
+    run = Run(run_dir)
+    config, metrics = run.config(), run.metrics()
     names = list(config["class_names"])
     predictions = load_predictions(run_dir, dataset, names)
     headline = score_table(predictions, n_classes=len(names))

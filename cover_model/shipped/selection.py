@@ -213,7 +213,7 @@ def extractor_features(extractor: Extractor, dataset) -> np.ndarray:
                       size_px=extractor.input_px)
     ctx = setup_context("auto", seed=0)
     tensors = load_tensors(cfg, ctx, dataset=dataset)
-    model, _, _ = build(cfg, tensors.n_classes, ctx)
+    model, _, _ = build(cfg, tensors.class_names, ctx)
     tensors.train_inputs(model, cfg, ctx)
     parts = (tensors.train, tensors.val, tensors.test)
     features = np.zeros((len(dataset.items), parts[0].embeddings.shape[1]), np.float32)
