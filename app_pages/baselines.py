@@ -1,58 +1,61 @@
 """Baselines: the paper's Table 2 scikit-learn zoo on the sidebar's dataset, beside the paper."""
-import dataclasses
+import functools
 
 import streamlit as st
 
 import ui
 from cover_model.baselines import SPECS
+from cover_model.baselines.config import BaselineConfig
 from cover_model.baselines.embeddings import EMBEDDING_NETWORKS
 from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
-from cover_model.baselines.report import (BaselineConfig, build_report, confusion_frame, flatten_columns,
-                                          metrics_table, missing_fits, per_genre_table, per_group_table,
-                                          sweep_table, table2, unavailable_features)
+from cover_model.baselines.report import (build_report, confusion_frame, flatten_columns, metrics_table,
+                                          missing_fits, per_genre_table, per_group_table, sweep_table, table2,
+                                          unavailable_features)
 from cover_model.preprocess import INTERPOLATIONS
+from ui_widgets import checked_config, config_widget
 
-PAPER = BaselineConfig()
-HELP = {f.name: f.metadata["help"] for f in dataclasses.fields(BaselineConfig)}
 FEATURES = {"pixels": "Raw pixels (the paper)", "color_hist": "Colour histograms",
             "gradient_hist": "Gradient histograms (HOG-like)", "embedding": "Pretrained CNN embeddings"}
-SIZES = [8, 16, 24, 32, 35, 48, 64, 70, 100]
+widget = functools.partial(config_widget, BaselineConfig, key_prefix="baselines")
 
 
-def settings_sidebar() -> BaselineConfig:
+def settings_sidebar() -> BaselineConfig | None:
+    """The sidebar's settings; ranges, choices, defaults and help come from BaselineConfig."""
     with st.sidebar:
         st.subheader("Baselines")
-        features = st.radio("Features", list(FEATURES), format_func=FEATURES.get, key="baselines_features",
-                            help=HELP["features"])
-        embedding = features == "embedding"
-        network = st.selectbox("Network", EMBEDDING_NETWORKS, key="baselines_network",
-                               index=EMBEDDING_NETWORKS.index(PAPER.networks), disabled=not embedding,
+        features = widget("features", label="Features", one=True, radio=True, options=list(FEATURES),
+                          format_func=FEATURES.get)
+        embedding = features == ("embedding",)
+        values = {
+            "features": features,
+            "networks": widget("networks", label="Network", one=True, options=EMBEDDING_NETWORKS,
+                               disabled=not embedding,
                                help="The ImageNet network whose pooled features (1,280 values for "
                                     "EfficientNet-Lite) feed the models; covers are resized to its own "
                                     "input side (224 px for Lite0). Lite weights come with their packages; "
                                     "torchvision nets need theirs in the torch hub cache. Embedding "
-                                    "thousands of covers takes minutes on CPU, once: cached afterwards.")
-        size_px = st.select_slider("Downsize to (px)", SIZES, PAPER.size_px, key="baselines_size_px",
-                                   disabled=embedding,
-                                   help=HELP["size_px"] + ". 100 px = 30,000 pixel features. Not for "
-                                   "embeddings, which use the network's own input side.")
-        resize = st.selectbox("Resize interpolation", list(INTERPOLATIONS), key="baselines_resize",
-                              index=list(INTERPOLATIONS).index("cubic"),
-                              help="The OpenCV interpolation behind Table 2's 'resize' columns; "
-                                   "the 'random' columns sample a random grid of pixels.")
-        models = st.multiselect("Models", list(SPECS), default=list(SPECS), key="baselines_models",
-                                format_func=lambda m: SPECS[m].title, help=HELP["models"])
-        pca = st.selectbox("PCA", ["auto", "none"], key="baselines_pca", help=HELP["pca"])
+                                    "thousands of covers takes minutes on CPU, once: cached afterwards."),
+            "size_px": widget("size_px", label="Downsize to (px)", disabled=embedding,
+                              more_help=". 100 px = 30,000 pixel features. Not for embeddings, which "
+                                        "use the network's own input side."),
+            "sweep_method": widget("sweep_method", label="Resize interpolation", options=list(INTERPOLATIONS),
+                                   help="The OpenCV interpolation behind Table 2's 'resize' columns "
+                                        "(and the sweep's); the 'random' columns sample a random grid "
+                                        "of pixels."),
+            "models": widget("models", label="Models", options=list(SPECS), default=tuple(SPECS),
+                             format_func=model_title),
+            "pca": widget("pca", label="PCA", options=["auto", "none"]),
+        }
         st.markdown("**Grid-size sweep**")
-        sweep_sizes = st.multiselect("Sweep sizes (px)", SIZES, default=[8, 16, 32, 70, 100],
-                                     key="baselines_sweep_sizes", help=HELP["sweep_sizes"])
-        sweep_models = st.multiselect("Sweep models", list(SPECS), default=["ridge"],
-                                      key="baselines_sweep_models", format_func=lambda m: SPECS[m].title,
-                                      help=HELP["sweep_models"])
-    return BaselineConfig(models=",".join(models), features=features, networks=network, size_px=size_px,
-                          methods=f"random,{resize}", pca=pca, n_jobs=1,
-                          sweep_sizes=",".join(map(str, sorted(sweep_sizes))),
-                          sweep_models=",".join(sweep_models), sweep_method=resize)
+        values |= {"sweep_sizes": widget("sweep_sizes", label="Sweep sizes (px)", default=(8, 16, 32, 70, 100)),
+                   "sweep_models": widget("sweep_models", label="Sweep models", options=list(SPECS),
+                                          format_func=model_title)}
+    # Table 2's two column groups: a random grid, and the resize method picked above.
+    return checked_config(BaselineConfig, values | {"methods": ("random", values["sweep_method"]), "n_jobs": 1})
+
+
+def model_title(name: str) -> str:
+    return SPECS[name].title
 
 
 def fit_with_progress(dataset, cfg: BaselineConfig, label: str) -> None:
@@ -65,24 +68,26 @@ def fit_with_progress(dataset, cfg: BaselineConfig, label: str) -> None:
 
 
 @st.cache_data(show_spinner="Reading the cached results...", max_entries=16)
-def report_for(fingerprint: str, settings: dict, _dataset):
-    return build_report(_dataset, BaselineConfig(**settings))
+def report_for(fingerprint: str, settings_key: str, _cfg: BaselineConfig, _dataset):
+    return build_report(_dataset, _cfg)
 
 
 dataset = ui.current_dataset()
 cfg = settings_sidebar()
 st.title("Baselines (Table 2)")
 ui.synthetic_notice()
+if cfg is None:
+    st.stop()
 if not cfg.models:
     st.info("Pick at least one model in the sidebar.")
     st.stop()
 n_train, n_test = (dataset.items["split"] == "train").sum(), (dataset.items["split"] == "test").sum()
-if cfg.features == "embedding":
+if cfg.features == ("embedding",):
     spec = cfg.feature_specs()[0]
     inputs = (f"{spec.network} ImageNet embeddings of covers resized to {spec.size_px}x{spec.size_px} "
               f"({spec.method})")
 else:
-    inputs = (f"{FEATURES[cfg.features].lower()} of covers downsized to {cfg.size_px}x{cfg.size_px}, by a "
+    inputs = (f"{FEATURES[cfg.features[0]].lower()} of covers downsized to {cfg.size_px}x{cfg.size_px}, by a "
               f"random grid of pixels or by {cfg.sweep_method} resizing")
 st.caption(f"The paper's scikit-learn models on {inputs}. "
            f"Trained on the dataset's train split ({n_train:,} covers), scored on train and on test "
@@ -92,16 +97,16 @@ st.caption(f"The paper's scikit-learn models on {inputs}. "
 n_missing, n_sweep_missing = missing_fits(dataset, cfg)
 if n_missing:
     embed_note = (" Embedding the covers comes first: minutes on CPU for thousands of covers, once "
-                  "(cached)." if cfg.features == "embedding" else "")
+                  "(cached)." if cfg.features == ("embedding",) else "")
     st.info(f"{n_missing} model fit(s) for these settings are not cached yet. Large grids on thousands "
             "of covers take minutes (the CLI runs them on all cores: `python -m cover_model baselines`)."
             + embed_note)
     if not st.button(f"Fit {n_missing} model(s)", type="primary", key="baselines_fit"):
         st.stop()
-    fit_with_progress(dataset, dataclasses.replace(cfg, sweep_sizes=""), "Fitting")
+    fit_with_progress(dataset, cfg.without_sweep(), "Fitting")
 
-main_settings = dataclasses.asdict(dataclasses.replace(cfg, sweep_sizes=""))
-report = report_for(dataset.fingerprint, main_settings, dataset)
+main = cfg.without_sweep()
+report = report_for(dataset.fingerprint, main.cache_key(), main, dataset)
 table = table2(report.results)
 for features, message in unavailable_features(report.results).items():
     st.error(f"{features}: {message}")
@@ -146,6 +151,6 @@ if n_sweep_missing:
     if not st.button(f"Run the sweep ({n_sweep_missing} fits)", key="baselines_sweep_fit"):
         st.stop()
     fit_with_progress(dataset, cfg, "Sweep")       # the main table is cached by now
-sweep = sweep_table(report_for(dataset.fingerprint, dataclasses.asdict(cfg), dataset).sweep)
+sweep = sweep_table(report_for(dataset.fingerprint, cfg.cache_key(), cfg, dataset).sweep)
 st.plotly_chart(sweep_figure(sweep), width="stretch")
 st.dataframe(sweep.style.format(precision=1), width="stretch", hide_index=True)

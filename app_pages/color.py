@@ -1,66 +1,56 @@
 """Colour analysis: the paper's section 3 on the sidebar's dataset, repeated over trials."""
 import dataclasses
+import functools
 
 import streamlit as st
 
 import ui
-from cover_model.color import FEATURES, METRIC_NAMES, METRICS, SPACES, ColorConfig, run_color_analysis
+from cover_model.color import FEATURES, METRICS, ColorConfig, run_color_analysis
 from cover_model.color.figures import (feature_comparison_table, mean_covers_figure, metric_overview,
                                        metric_table, rank_stability_figure, rank_table,
                                        similarity_heatmap)
+from ui_widgets import checked_config, config_widget
 
-PAPER = ColorConfig()
-HELP = {f.name: f.metadata["help"] for f in dataclasses.fields(ColorConfig)}
 FEATURE_LABELS = {"color": "Colour histogram (the paper)", "gradient": "Gradient histogram (HOG-like)"}
+widget = functools.partial(config_widget, ColorConfig, key_prefix="color")
 
 
-def settings_sidebar() -> ColorConfig:
+def settings_sidebar() -> ColorConfig | None:
+    """The sidebar's settings; ranges, choices, defaults and help come from ColorConfig."""
     with st.sidebar:
         st.subheader("Colour analysis")
-        feature = st.radio("Feature", FEATURES, format_func=FEATURE_LABELS.get, key="color_feature",
-                           help=HELP["feature"])
-        metric = st.selectbox("Metric shown", METRIC_NAMES, index=METRIC_NAMES.index(PAPER.metric),
-                              format_func=lambda m: METRICS[m].label, key="color_metric",
-                              help=HELP["metric"])
-        if feature == "color":
-            bins = st.slider("Bins per channel", 2, 16, PAPER.bins, key="color_bins", help=HELP["bins"])
-            space = st.selectbox("Colour space", SPACES, format_func=str.upper, key="color_space",
-                                 help=HELP["space"])
-            gradient = {}
+        values = {"feature": widget("feature", label="Feature", radio=True, format_func=FEATURE_LABELS.get),
+                  "metric": widget("metric", label="Metric shown", format_func=lambda m: METRICS[m].label)}
+        if values["feature"] == "color":
+            values |= {"bins": widget("bins", label="Bins per channel"),
+                       "space": widget("space", label="Colour space", format_func=str.upper)}
         else:
-            bins, space = PAPER.bins, PAPER.space
-            gradient = dict(
-                orientation_bins=st.slider("Orientation bins", 4, 18, PAPER.orientation_bins,
-                                           key="color_orientation_bins", help=HELP["orientation_bins"]),
-                grid=st.slider("Grid cells per side", 1, 8, PAPER.grid, key="color_grid", help=HELP["grid"]))
-        size_px = st.select_slider("Downsize to (px)", [16, 32, 35, 48, 64, 70, 100], PAPER.size_px,
-                                   key="color_size_px", help=HELP["size_px"])
-        n_per_genre = st.number_input("Covers per sample", 2, 500, PAPER.n_per_genre,
-                                      key="color_n_per_genre", help=HELP["n_per_genre"])
-        trials = st.number_input("Trials", 1, 200, PAPER.trials, key="color_trials", help=HELP["trials"])
-        seed = st.number_input("Seed", 0, 2**31 - 1, PAPER.seed, key="color_seed", help=HELP["seed"])
-        mean_cover_px = st.select_slider("Mean cover size (px)", [32, 64, 128, 256], PAPER.mean_cover_px,
-                                         key="color_mean_cover_px", help=HELP["mean_cover_px"])
-    return ColorConfig(feature=feature, bins=bins, space=space, size_px=size_px,
-                       n_per_genre=int(n_per_genre), trials=int(trials), seed=int(seed), metric=metric,
-                       mean_cover_px=mean_cover_px, **gradient)
+            values |= {"orientation_bins": widget("orientation_bins", label="Orientation bins"),
+                       "grid": widget("grid", label="Grid cells per side")}
+        values |= {"size_px": widget("size_px", label="Downsize to (px)"),
+                   "n_per_genre": widget("n_per_genre", label="Covers per sample"),
+                   "trials": widget("trials", label="Trials"),
+                   "seed": widget("seed", label="Seed"),
+                   "mean_cover_px": widget("mean_cover_px", label="Mean cover size (px)")}
+    return checked_config(ColorConfig, values)
 
 
 @st.cache_data(show_spinner="Downsizing covers and running the trials...", max_entries=16)
-def analyse(fingerprint: str, settings: dict, _dataset):
-    return run_color_analysis(_dataset, ColorConfig(**settings))
+def analyse(fingerprint: str, settings_key: str, _cfg: ColorConfig, _dataset):
+    return run_color_analysis(_dataset, _cfg)
 
 
 def analysis_for(dataset, cfg: ColorConfig):
-    # The shown metric is not part of the work: all four are always computed.
-    key = dataclasses.asdict(dataclasses.replace(cfg, metric=PAPER.metric))
-    return analyse(dataset.fingerprint, key, dataset)
+    # Keyed by what the analysis depends on (ColorConfig.cache_key): not the shown metric.
+    return analyse(dataset.fingerprint, cfg.cache_key(), cfg, dataset)
 
 
 dataset = ui.current_dataset()
 cfg = settings_sidebar()
 st.title("Colour analysis")
 ui.synthetic_notice()
+if cfg is None:
+    st.stop()
 st.caption(
     f"The paper's section 3: every cover downsized to {cfg.size_px}x{cfg.size_px} ({cfg.method}), "
     f"then a {cfg.feature_label}. Per genre, two disjoint random samples of {cfg.n_per_genre} covers; "

@@ -77,13 +77,13 @@ def test_histogram_features(page):
 
 
 def test_embedding_features_say_what_is_missing_without_a_traceback(page, tmp_path, monkeypatch):
-    network = page.sidebar.selectbox(key="baselines_network")
+    network = page.sidebar.selectbox(key="baselines_networks")
     assert network.disabled and network.value == "efficientnet_lite0"     # only for embeddings
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))       # no torchvision weights
     page.sidebar.radio(key="baselines_features").set_value("embedding").run()
     assert page.sidebar.select_slider(key="baselines_size_px").disabled  # the network's own input side
     assert any("Embedding the covers comes first" in info.value for info in page.info)
-    page.sidebar.selectbox(key="baselines_network").set_value("resnet18").run()
+    page.sidebar.selectbox(key="baselines_networks").set_value("resnet18").run()
     button(page, "baselines_fit").click().run()
     assert not page.exception
     assert any("ImageNet weights for resnet18 not found" in error.value for error in page.error)

@@ -8,6 +8,7 @@ tuple: a comma list or a repeated flag on the command line, a multiselect on the
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -64,6 +65,10 @@ class BaselineConfig(Config):
         except ValueError as exc:
             return [str(exc)]
         return []
+
+    def without_sweep(self) -> "BaselineConfig":
+        """The main table's job alone: the sweep's fits are run only when asked for."""
+        return dataclasses.replace(self, sweep_sizes=())
 
     def model_names(self) -> tuple[str, ...]:
         return _models().resolve_models(self.models)
