@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import option
+from .config import Config, option
 from .dataset import Dataset, Skipped
 from .downsize import INTERPOLATIONS, METHODS, downsize, sample_grid  # noqa: F401 (re-exported)
 from .files import atomic_write
@@ -29,18 +29,13 @@ _CHUNK = 64                      # covers per task: amortises scheduling, keeps 
 
 
 @dataclass(frozen=True)
-class PreprocessConfig:
+class PreprocessConfig(Config):
     """How covers are downsized; the paper's defaults."""
-    size_px: int = option(32, "output grid side in pixels (the paper: 32; also 35, 70, 100)")
+    size_px: int = option(32, "output grid side in pixels (the paper: 32; also 35, 70, 100)",
+                          ge=1, le=1024)
     method: str = option("area", "an OpenCV interpolation, or 'random': the paper's random "
                          "grid of pixels", choices=METHODS)
     seed: int = option(0, "seed of the random grid (ignored by interpolation)")
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
-        if not 1 <= self.size_px <= 1024:
-            raise ValueError(f"size_px must be between 1 and 1024, got {self.size_px}")
 
 
 @dataclass(frozen=True)

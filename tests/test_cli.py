@@ -87,7 +87,7 @@ def test_config_flags_come_from_the_dataclass():
     assert config.from_args(PreprocessConfig, args) == PreprocessConfig(size_px=70, method="cubic")
     with pytest.raises(ValueError, match="must be int"):
         config.from_dict(PreprocessConfig, {"size_px": "70"})
-    with pytest.raises(ValueError, match="between 1 and 1024"):
+    with pytest.raises(ValueError, match="size_px must be 1-1024, got 0"):
         PreprocessConfig(size_px=0)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..config import from_dict, option
+from ..config import Config, from_dict, option
 from ..downsize import METHODS
 from ..splits import SCHEMES
 from .models import ARCHS, MODES, POOLINGS, default_input_px
@@ -19,31 +19,33 @@ SCHEDULES = ("none", "cosine", "step")
 
 
 @dataclasses.dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """Everything a training run depends on; the paper's settings by default."""
     data: str = option("synth", "folder, manifest CSV, zip, or 'synth' (the embedded covers)")
     arch: str = option("custom", "network", choices=tuple(ARCHS))
     mode: str = option("scratch", "scratch | linear (frozen ImageNet backbone, new last "
                        "layer: the paper's transfer learning) | finetune (all layers)",
                        choices=MODES)
-    size_px: int = option(0, "input side in pixels; 0 = the paper's: 32 from scratch, 224 pretrained")
+    size_px: int = option(0, "input side in pixels; 0 = the paper's: 32 from scratch, 224 pretrained",
+                          ge=0, le=512)
     preprocess: str = option("area", "downsizing: an OpenCV interpolation or 'random' pixels",
                              choices=METHODS)
-    epochs: int = option(10, "passes over the training split")
-    batch_size: int = option(10, "covers per step (the paper: 10)")
+    epochs: int = option(10, "passes over the training split", ge=1)
+    batch_size: int = option(10, "covers per step (the paper: 10)", ge=1, le=4096)
     optimizer: str = option("sgd", "sgd (momentum) or adamw", choices=OPTIMIZERS)
-    lr: float = option(0.01, "learning rate (the paper: 0.01)")
-    momentum: float = option(0.9, "SGD momentum (the paper: 0.9)")
-    weight_decay: float = option(0.0, "L2 penalty / AdamW decay")
-    backbone_lr_scale: float = option(0.1, "finetune: the backbone learns at lr x this")
+    lr: float = option(0.01, "learning rate (the paper: 0.01)", gt=0, le=10)
+    momentum: float = option(0.9, "SGD momentum (the paper: 0.9)", ge=0, lt=1)
+    weight_decay: float = option(0.0, "L2 penalty / AdamW decay", ge=0)
+    backbone_lr_scale: float = option(0.1, "finetune: the backbone learns at lr x this", gt=0, le=1)
     schedule: str = option("none", "learning-rate schedule over epochs", choices=SCHEDULES)
-    label_smoothing: float = option(0.0, "cross-entropy label smoothing, 0-0.5")
+    label_smoothing: float = option(0.0, "cross-entropy label smoothing, 0-0.5", ge=0, le=0.5)
     flip: bool = option(False, "augment: random horizontal flips (logistic head: every "
                         "cover's mirror image joins the fit)")
     crop: bool = option(False, "augment: random crops after 1/8 padding")
-    color_jitter: float = option(0.0, "augment: brightness/contrast/saturation jitter, 0-1")
+    color_jitter: float = option(0.0, "augment: brightness/contrast/saturation jitter, 0-1",
+                                 ge=0, le=1)
     early_stopping: int = option(0, "stop after this many epochs without a better val "
-                                 "accuracy; 0 = never")
+                                 "accuracy; 0 = never", ge=0)
     split_scheme: str = option("auto", "how to split data without splits", choices=SCHEMES)
     seed: int = option(0, "seeds splits, initialisation and batch order")
     device: str = option("auto", "auto = CUDA, then Apple MPS, then CPU",
@@ -58,24 +60,17 @@ class TrainConfig:
                        choices=HEADS)
     class_weight: str = option("none", "balanced: each genre weighs the same in the loss, "
                                "however many covers it has", choices=("none", "balanced"))
-    cv_folds: int = option(5, "logistic head: cross-validation folds (grouped by artist)")
+    cv_folds: int = option(5, "logistic head: cross-validation folds (grouped by artist)",
+                           ge=2, le=20)
     logistic_c: float = option(0.0, "logistic head: its C (inverse L2 strength); 0 = chosen by "
-                               "the cross-validation (one-standard-error rule)")
+                               "the cross-validation (one-standard-error rule)", ge=0)
     predict_mirrored: bool = option(False, "predict from the mean of the cover's and its mirror "
                                     "image's logits (two passes per cover)")
 
-    def __post_init__(self):
+    def problems(self) -> list[str]:
+        # Each field's own range is in its option(); these span fields or carve out a value.
         checks = [
-            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (1 <= self.batch_size <= 4096, f"batch_size must be 1-4096, got {self.batch_size}"),
-            (0 < self.lr <= 10, f"lr must be in (0, 10], got {self.lr}"),
-            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (0 < self.backbone_lr_scale <= 1, "backbone_lr_scale must be in (0, 1]"),
-            (0 <= self.label_smoothing <= 0.5, "label_smoothing must be in [0, 0.5]"),
-            (0 <= self.color_jitter <= 1, "color_jitter must be in [0, 1]"),
-            (self.early_stopping >= 0, "early_stopping must be >= 0"),
-            (self.size_px == 0 or 16 <= self.size_px <= 512,
+            (self.size_px == 0 or self.size_px >= 16,
              f"size_px must be 0 (auto) or 16-512, got {self.size_px}"),
             (self.arch != "custom" or self.mode == "scratch",
              "the custom CNN has no ImageNet weights: use mode 'scratch'"),
@@ -83,13 +78,8 @@ class TrainConfig:
              "head 'logistic' fits the head of a frozen backbone: use mode 'linear'"),
             (self.pooling == "last" or self.arch.startswith("efficientnet_lite"),
              "pooling 'stages' needs an efficientnet_lite network"),
-            (2 <= self.cv_folds <= 20, f"cv_folds must be 2-20, got {self.cv_folds}"),
-            (self.logistic_c >= 0, f"logistic_c must be >= 0 (0 = by cross-validation), "
-                                   f"got {self.logistic_c}"),
         ]
-        problems = [message for ok, message in checks if not ok]
-        if problems:                          # all of them at once, not one per attempt
-            raise ValueError("; ".join(problems))
+        return [message for ok, message in checks if not ok]
 
     @property
     def input_px(self) -> int:
