@@ -23,6 +23,7 @@ page = st.navigation({
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("app_pages/results.py", title="Results", icon=":material/leaderboard:"),
         st.Page("app_pages/predict.py", title="Predict", icon=":material/auto_awesome:"),
+        st.Page("app_pages/challenge.py", title="You vs the model", icon=":material/sports_esports:"),
     ],
 })
 ui.hide_error_details()

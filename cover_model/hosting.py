@@ -62,6 +62,11 @@ class Limits:
     max_decode_bytes : int
         Memory one image may take while it is decoded; larger is refused before
         any pixel is allocated.
+    max_challenge_covers : int
+        Covers in one round of "You vs the model" (0 = no cap).
+    max_attempts_bytes : int
+        One (dataset, model) file of kept challenge rounds (0 = no cap); a full one
+        keeps no more rounds.
     """
     max_running_jobs: int
     max_jobs_per_session: int
@@ -71,16 +76,21 @@ class Limits:
     disk_budget_bytes: int
     max_manifest_rows: int
     max_decode_bytes: int
+    max_challenge_covers: int
+    max_attempts_bytes: int
 
 
 LOCAL = Limits(max_running_jobs=2, max_jobs_per_session=0, max_job_work=0,
                upload_quota_bytes=0, upload_ttl_s=0, disk_budget_bytes=0,
-               max_manifest_rows=1_000_000, max_decode_bytes=2 * GB)
+               max_manifest_rows=1_000_000, max_decode_bytes=2 * GB,
+               max_challenge_covers=0, max_attempts_bytes=0)
 # A hosted demo on a small machine (2 cores, a few GB): one job at a time, each about a
 # paper-sized job (10 epochs x 1,000 covers x 224^2 px is 5e8), uploads of a few hundred MB.
 PUBLIC = Limits(max_running_jobs=1, max_jobs_per_session=1, max_job_work=2e9,
                 upload_quota_bytes=300 * MB, upload_ttl_s=3600, disk_budget_bytes=5 * GB,
-                max_manifest_rows=20_000, max_decode_bytes=400 * MB)
+                max_manifest_rows=20_000, max_decode_bytes=400 * MB,
+                # a round is a few minutes' play; a kept round is ~300 bytes, so ~3,000 rounds
+                max_challenge_covers=50, max_attempts_bytes=1 * MB)
 
 
 def is_public() -> bool:
