@@ -3,9 +3,18 @@ import streamlit as st
 
 import ui
 from cover_model.hosting import visitor_message
+from cover_model.leaks import MAX_DHASH_BITS, MAX_PHASH_BITS, check_leaks, fixed_dataset, manifest_table
 from cover_model.plots import class_balance_figure
 
 THUMB_PX = 120
+AUTO_CHECK_COVERS = 2_000        # hashed at once (about 3 s on 2 cores); more waits for a click
+EXAMPLE_PAIRS = 4                # shown as thumbnails, cross-genre and cross-split first
+
+
+@st.cache_data(show_spinner="Hashing covers and comparing them...", max_entries=8)
+def leak_report(fingerprint: str, _dataset):
+    return check_leaks(_dataset)
+
 
 dataset = ui.current_dataset()
 st.title("Dataset")
@@ -34,3 +43,36 @@ sample = dataset.sample(n_per_genre, seed=0)
 for genre, rows in sample.groupby("label", sort=True):
     st.markdown(f"**{dataset.class_names[genre]}**")
     ui.cover_gallery(rows["path"], width=THUMB_PX)
+
+st.subheader("Leak check")
+st.caption("Near-duplicate covers (pHash and dHash within "
+           f"{MAX_PHASH_BITS} and {MAX_DHASH_BITS} bits of 64): copies across splits inflate test "
+           "scores, copies across genres are label conflicts. See docs/leak-check.md.")
+if len(dataset) > AUTO_CHECK_COVERS and not st.session_state.get(f"leaks_{dataset.fingerprint}"):
+    st.button(f"Check {len(dataset):,} covers for near-duplicates", key="leaks_run",
+              on_click=lambda: st.session_state.update({f"leaks_{dataset.fingerprint}": True}))
+    st.stop()
+report = leak_report(dataset.fingerprint, dataset)
+summary = report.summary()
+pairs_col, groups_col, split_col, genre_col = st.columns(4)
+pairs_col.metric("Near-duplicate pairs", summary["pairs"])
+groups_col.metric("Groups", summary["groups"], help=f"{summary['covers_in_groups']} covers in them")
+split_col.metric("Across splits", summary["cross_split_groups"], help="groups with covers in two splits")
+genre_col.metric("Across genres", summary["cross_genre_groups"], help="groups with two genres")
+if summary["plain_covers"]:
+    st.caption(f"{summary['plain_covers']} near-flat cover(s) have no structure to hash and were not compared.")
+if report.pairs.empty:
+    st.success("No near-duplicate covers found.")
+    st.stop()
+worst = report.pairs.sort_values(["cross_genre", "cross_split", "phash"], ascending=[False, False, True])
+for pair in worst.head(EXAMPLE_PAIRS).itertuples():
+    rows = dataset.items.loc[[pair.a, pair.b]]
+    ui.cover_gallery(rows["path"], width=THUMB_PX,
+                     captions=[f"{g} · {s or 'no split'} · pHash {pair.phash}, dHash {pair.dhash}"
+                               for g, s in zip(rows["genre"], rows["split"])])
+drop = st.checkbox("Drop cross-genre copies from the fix", key="leaks_drop_cross_genre")
+fixed = fixed_dataset(dataset, report, drop_cross_genre=drop)
+st.download_button("Fixed manifest (CSV): duplicate groups joined, splits cleared",
+                   manifest_table(fixed).to_csv(index=False), file_name="manifest-grouped.csv",
+                   help="save it beside the data (paths are relative to the dataset's folder) and "
+                        "load it: a group-aware split keeps each group on one side")

@@ -26,6 +26,8 @@ COMMANDS = {
     "synth": ("cover_model.synth.cli", "generate the embedded synthetic covers"),
     "dataset": ("cover_model.data_cli", "load a dataset; show counts, splits and skipped files"),
     "preprocess": ("cover_model.data_cli", "downsize every cover to an S x S grid (cached)"),
+    "leaks": ("cover_model.leaks_cli", "near-duplicate covers across splits and genres "
+              "(perceptual hashes); writes a manifest that groups them"),
     "color": ("cover_model.color.cli", "the paper's colour analysis: similarity matrix, Table 1 "
               "ranks over trials, mean covers (CSV, HTML, PNG)"),
     "baselines": ("cover_model.baselines.cli", "the paper's Table 2: scikit-learn models on "
