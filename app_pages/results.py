@@ -1,15 +1,16 @@
 """Results: every run, per-genre accuracy beside the paper's Tables 3 and 4, the confusion
-matrix, misclassified covers, runs side by side, downloads."""
+matrix (a cell's covers), misclassified covers, runs side by side, downloads, label review."""
+import hashlib
 from pathlib import Path
 
 import streamlit as st
 
 import ui
-from cover_model import hosting
+from cover_model import hosting, label_review
 from cover_model.networks import runs
 from cover_model.networks.tables import runs_table
 from cover_model.shipped import shipped_run
-from cover_model.networks.figures import (confusion_figure, epoch_table, genre_table, misclassified, per_genre_bars_figure, per_genre_beside_paper, run_labels, training_curves_figure)
+from cover_model.networks.figures import (cell_covers, confusion_figure, epoch_table, genre_table, misclassified, per_genre_bars_figure, per_genre_beside_paper, run_labels, selected_cell, training_curves_figure)
 
 RUNS_ORDER = ("run", "model", "state", "test_acc", "balanced_acc", "top3_acc", "macro_f1", "train_s",
               "epochs", "batch", "lr", "optimizer", "data")
@@ -41,8 +42,40 @@ def gallery(run_dir: Path, class_names, *, synthetic: bool) -> None:
     if wrong.empty:
         st.caption("No misclassified test covers to show (none, or their files have moved).")
         return
-    ui.cover_gallery(wrong["path"], width=120, captions=[
-        f"{t} → {p} ({c:.0%})" for t, p, c in zip(wrong["genre"], wrong["predicted"], wrong["p1"])])
+    ui.cover_gallery(wrong["path"], width=120, captions=_captions(wrong))
+
+
+def _captions(covers) -> list[str]:
+    return [f"{t} → {p} ({c:.0%})" for t, p, c in zip(covers["genre"], covers["predicted"], covers["p1"])]
+
+
+def confusion_cell(run_dir: Path, class_names, selection) -> None:
+    """The test covers of the cell clicked in the matrix (or picked here), most confident first."""
+    clicked = selected_cell(selection)
+    if clicked and clicked != st.session_state.get("results_cell_clicked"):
+        # A new click moves the two pickers once; picking by hand afterwards wins.
+        st.session_state.results_cell_clicked = clicked
+        st.session_state.results_cell_true, st.session_state.results_cell_predicted = clicked
+    for key in ("results_cell_true", "results_cell_predicted"):
+        if st.session_state.get(key) not in class_names:      # another run's genre
+            st.session_state.pop(key, None)
+    a, b = st.columns(2)
+    true = a.selectbox("True genre", class_names, index=None, key="results_cell_true",
+                       placeholder="click a cell above, or pick")
+    predicted = b.selectbox("Predicted genre", class_names, index=None, key="results_cell_predicted",
+                            placeholder="click a cell above, or pick")
+    if true is None or predicted is None:
+        st.caption("Click a cell of the matrix to see its test covers.")
+        return
+    covers = cell_covers(runs.Run(run_dir).predictions(), true, predicted)
+    covers = covers[[Path(p).is_file() for p in covers["path"]]]
+    if covers.empty:
+        st.caption(f"No test covers to show for true {true}, predicted {predicted} (none, the "
+                   "run kept no per-cover predictions, or their files have moved).")
+        return
+    st.caption(f"{len(covers)} test cover(s) of {true} predicted as {predicted}, most confident "
+               "first" + (" (the first 30)" if len(covers) > 30 else ""))
+    ui.cover_gallery(covers["path"].head(30), width=120, captions=_captions(covers.head(30)))
 
 
 def downloads(run_dir: Path, metrics: dict) -> None:
@@ -56,6 +89,79 @@ def downloads(run_dir: Path, metrics: dict) -> None:
                        file_name=f"{name}-{best.name}", mime="application/octet-stream",
                        key="results_dl_weights", disabled=not best.is_file(), **common,
                        help="Tensors only; the run's config.json rebuilds the network.")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def review_scores(run_dir: str, fingerprint: str, splits: tuple, _dataset):
+    """Every cover of the chosen splits ranked by doubt; keyed by run, data and splits."""
+    return label_review.score_for_review(ui.load_predictor(run_dir), _dataset, splits=list(splits))
+
+
+def label_review_section(run_dir: Path, class_names) -> None:
+    """The covers whose label this run doubts most; fixes go to a new manifest."""
+    st.subheader("Label review")
+    st.caption("The covers of the sidebar's dataset whose label this run doubts most: the least "
+               "probability for their own genre, ties to the most confident other genre. Mark a "
+               "fix or a removal; the fixes go to a new manifest, the original stays as it is.")
+    dataset = ui.current_dataset()
+    present = [s for s in ("train", "val", "test", "") if (dataset.items["split"] == s).any()]
+    splits = st.multiselect("Splits to review", present, default=present, key="review_splits",
+                            format_func=lambda s: s or "unsplit")
+    wanted = (str(run_dir), dataset.fingerprint, tuple(splits))
+    n_covers = int(dataset.items["split"].isin(splits).sum())
+    if st.button(f"Score {n_covers:,} covers with this run", key="review_start",
+                 disabled=not n_covers, icon=":material/fact_check:"):
+        st.session_state.review_scored = wanted
+    if st.session_state.get("review_scored") != wanted:
+        st.caption("On a CPU this takes about a second per 10 covers at 300 px.")
+        return
+    with st.spinner(f"Scoring {n_covers:,} covers..."):
+        try:
+            ranked = review_scores(*wanted, _dataset=dataset)
+        except ValueError as exc:                       # no cover of a genre the run knows
+            st.error(hosting.visitor_message(str(exc)))
+            return
+    n_shown = st.slider("Covers to review", 5, 100, 20, step=5, key="review_n")
+    fixes = {path: fix for path, fix in review_rows(ranked.head(n_shown), class_names) if fix != "keep"}
+    save_review(dataset, fixes)
+
+
+def review_rows(ranked, class_names):
+    """One row per doubted cover: thumbnail, label, top-3 and a keep/relabel/remove pick."""
+    for row in ranked.itertuples():
+        picture, facts, pick = st.columns([1, 3, 2], vertical_alignment="center")
+        with picture:
+            ui.cover_gallery([row.path], width=80)
+        top3 = ", ".join(f"{getattr(row, f'top{i}')} {getattr(row, f'p{i}'):.0%}" for i in (1, 2, 3))
+        facts.markdown(f"**{row.genre}** ({row.p_genre:.0%}) · {row.split or 'unsplit'}  \n"
+                       f"model: {top3}")
+        others = [f"relabel to {g}" for g in class_names if g != row.genre]
+        choice = pick.selectbox("Fix", ["keep", "remove", *others], key="review_fix_" + _key(row.path),
+                                label_visibility="collapsed")
+        yield row.path, None if choice == "remove" else choice.removeprefix("relabel to ")
+
+
+def _key(path: str) -> str:
+    return hashlib.sha1(path.encode()).hexdigest()[:12]
+
+
+def save_review(dataset, fixes: dict) -> None:
+    """Write the reviewed manifest beside the data, or offer it as a download where the
+    server must not be written (public mode, the embedded covers)."""
+    n_removed = sum(fix is None for fix in fixes.values())
+    st.caption(f"{len(fixes) - n_removed} relabelled, {n_removed} removed.")
+    table = label_review.reviewed_manifest(dataset, fixes)
+    st.download_button("Download the reviewed manifest (CSV)", table.to_csv(index=False),
+                       file_name=label_review.reviewed_name(), mime="text/csv", key="review_download",
+                       on_click="ignore", icon=":material/download:", disabled=not fixes,
+                       help="Paths are relative to the dataset's folder: save it there.")
+    if hosting.is_public() or ui.is_synthetic():
+        return
+    if st.button("Write the reviewed manifest beside the data", key="review_write",
+                 disabled=not fixes, icon=":material/save:"):
+        written = label_review.write_reviewed_manifest(dataset, fixes)
+        st.success(f"Wrote `{written}` ({len(table):,} covers); the original is unchanged. Load it "
+                   "as a dataset (a manifest CSV) to train on the reviewed labels.")
 
 
 st.title("Results")
@@ -116,8 +222,10 @@ with left:
                                  required=True, key="results_confusion_scale",
                                  help="Row-normalised: each true genre's row sums to 100%; "
                                       "the diagonal is the per-genre accuracy.")
-    st.plotly_chart(confusion_figure(metrics["test"]["confusion"], class_names,
-                                     normalize=scale == "Row-normalised"), width="stretch")
+    cell = st.plotly_chart(confusion_figure(metrics["test"]["confusion"], class_names,
+                                            normalize=scale == "Row-normalised"), width="stretch",
+                           on_select="rerun", selection_mode=("points",), key="results_confusion")
+    confusion_cell(run_dir, class_names, cell)
 with right:
     test = metrics["test"]
     a, b, c = st.columns(3)
@@ -133,3 +241,4 @@ with right:
 st.markdown("**Misclassified test covers**: true genre → predicted (confidence), most "
             "confident mistakes first")
 gallery(run_dir, class_names, synthetic=config.get("data") == "synth")
+label_review_section(run_dir, class_names)

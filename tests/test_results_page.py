@@ -137,3 +137,53 @@ def test_public_mode_shows_a_visitor_only_embedded_runs_and_their_own(embedded_d
     shown = " ".join(at.dataframe[0].value["run"])
     assert "embedded" in shown and "mine" in shown and "strangers" not in shown
     assert "/srv/x" not in texts(at, "error") + " ".join(at.dataframe[0].value["data"])
+
+
+def test_a_confusion_cell_shows_its_test_covers_most_confident_first(finished_run):
+    predictions = runs.Run(finished_run).predictions()
+    true, predicted = predictions.groupby(["genre", "predicted"]).size().idxmax()
+    expected = predictions[(predictions["genre"] == true) & (predictions["predicted"] == predicted)]
+    at = open_page(PAGE)
+    assert "Click a cell" in texts(at, "caption")
+    for scale in ("Counts", "Row-normalised"):
+        at.get("button_group")[0].set_value(scale).run()
+        at.selectbox(key="results_cell_true").set_value(true)
+        at.selectbox(key="results_cell_predicted").set_value(predicted).run()
+        assert not at.exception
+        cell = [image.caption for image in at.get("image")[0].proto.imgs]   # before the mistakes
+        assert len(cell) == min(30, len(expected)), scale
+        assert all(c.startswith(f"{true} → {predicted} (") for c in cell)
+        confidences = [int(c.rsplit("(", 1)[1].rstrip("%)")) for c in cell]
+        assert confidences == sorted(confidences, reverse=True)
+        assert f"{len(expected)} test cover(s) of {true} predicted as {predicted}" in texts(at, "caption")
+
+
+def test_a_click_on_a_cell_names_that_cell():
+    """The figure's click layer carries each cell's genres to selected_cell, as the
+    browser's selection reports them."""
+    from cover_model.networks.figures import confusion_figure, selected_cell
+    names = ["jazz", "metal", "pop"]
+    fig = confusion_figure([[3, 1, 0], [2, 5, 0], [0, 0, 4]], names, normalize=True)
+    picker = fig.data[1]
+    i = list(zip(picker.y, picker.x)).index(("metal", "jazz"))
+    point = {"x": picker.x[i], "y": picker.y[i], "curve_number": 1, "point_index": i,
+             "customdata": list(picker.customdata[i])}
+    assert selected_cell({"selection": {"points": [point]}}) == ("metal", "jazz")
+    assert picker.customdata[i][2] == "29%"                 # 2 of metal's 7 covers
+
+
+def test_label_review_ranks_the_covers_and_offers_the_reviewed_manifest(finished_run):
+    at = open_page(PAGE)
+    assert "Label review" in texts(at, "subheader")
+    at.multiselect(key="review_splits").set_value(["test"]).run()
+    at.button(key="review_start").click().run()
+    assert not at.exception
+    fixes = [s for s in at.get("selectbox") if s.key and s.key.startswith("review_fix_")]
+    assert len(fixes) == 20 and fixes[0].options[:2] == ["keep", "remove"]
+    fixes[0].set_value("remove")
+    fixes[1].set_value(fixes[1].options[2]).run()
+    assert not at.exception
+    assert "1 relabelled, 1 removed." in texts(at, "caption")
+    # the embedded covers are generated: offered as a download, never written on the server
+    assert [b for b in at.get("download_button") if "reviewed" in b.proto.label]
+    assert not [b for b in at.button if b.key == "review_write"]

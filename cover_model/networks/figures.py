@@ -1,7 +1,8 @@
 """Figures and tables over finished runs, for the Train and Results pages and reports.
 
-Training curves, the confusion matrix (counts or row-normalised), per-genre
-accuracy beside the paper's Tables 3 and 4, and the misclassified test covers.
+Training curves, the confusion matrix (counts or row-normalised; a click on a cell
+picks it, :func:`cell_covers` lists its covers), per-genre accuracy beside the
+paper's Tables 3 and 4, and the misclassified test covers.
 Every input is a run folder or what its ``metrics.json`` holds; genres keep
 their colour from :func:`cover_model.plots.genre_colors`.
 """
@@ -95,15 +96,74 @@ def confusion_figure(confusion, class_names, *, normalize: bool = False) -> go.F
         values = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     names = list(class_names)
     ticks = _colored_ticks(names)
+    text = np.vectorize(lambda v: f"{v:.0%}" if normalize else f"{v:.0f}")(values)
     fig = go.Figure(go.Heatmap(
         z=values, x=names, y=names, colorscale="Blues", zmin=0, zmax=1 if normalize else None,
-        text=np.vectorize(lambda v: f"{v:.0%}" if normalize else f"{v:.0f}")(values),
-        texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
+        text=text, texttemplate="%{text}", hoverinfo="skip",     # the cell picker hovers instead
         colorbar=dict(tickformat=".0%" if normalize else None, thickness=12)))
+    fig.add_trace(_cell_picker(names, text))
     fig.update_xaxes(title_text="predicted genre", tickvals=names, ticktext=ticks, side="bottom")
     fig.update_yaxes(title_text="true genre", tickvals=names, ticktext=ticks, autorange="reversed")
     fig.update_layout(height=120 + 38 * len(names), margin=dict(l=10, r=10, t=10, b=10))
     return fig
+
+
+def _cell_picker(names, text) -> go.Scatter:
+    """One invisible marker per cell, so that a click selects a cell: plotly heatmaps
+    report no point selections. A selected cell shows an outline; ``customdata`` holds
+    its (true, predicted) genres for :func:`selected_cell`."""
+    true, predicted = np.meshgrid(names, names, indexing="ij")
+    return go.Scatter(
+        x=predicted.ravel(), y=true.ravel(), mode="markers", showlegend=False,
+        customdata=np.stack([true.ravel(), predicted.ravel(), np.asarray(text).ravel()], axis=1),
+        marker=dict(symbol="square-open", size=30, opacity=0, color="#d62728", line=dict(width=3)),
+        selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0)),
+        hovertemplate="true %{customdata[0]}<br>predicted %{customdata[1]}<br>%{customdata[2]}"
+                      "<br>click to see its covers<extra></extra>")
+
+
+def selected_cell(selection) -> tuple[str, str] | None:
+    """The (true, predicted) genres of the cell picked in :func:`confusion_figure`, from
+    the selection Streamlit returns for it (``{"selection": {"points": [...]}}``); None
+    when no cell is picked.
+
+    >>> selected_cell({"selection": {"points": [{"customdata": ["jazz", "metal", "3"]}]}})
+    ('jazz', 'metal')
+    >>> selected_cell({"selection": {"points": []}}) is None
+    True
+    """
+    points = ((selection or {}).get("selection") or {}).get("points") or []
+    picked = [p["customdata"] for p in points if len(p.get("customdata") or ()) >= 2]
+    return (picked[-1][0], picked[-1][1]) if picked else None
+
+
+def cell_covers(predictions: pd.DataFrame | None, true: str, predicted: str) -> pd.DataFrame:
+    """The test covers of one confusion-matrix cell, most confident first.
+
+    Parameters
+    ----------
+    predictions : DataFrame or None
+        A run's test predictions (``Run.predictions()``: path, genre, predicted, top1-3, p1-3).
+    true, predicted : str
+        The cell's row (true genre) and column (predicted genre).
+
+    Returns
+    -------
+    DataFrame
+        The rows with that true and predicted genre, sorted by ``p1`` (the probability of
+        the predicted genre), largest first; empty (same columns) when there are none.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"path": ["a", "b", "c"], "genre": ["jazz"] * 3,
+    ...                       "predicted": ["metal", "jazz", "metal"], "p1": [0.5, 0.9, 0.7]})
+    >>> cell_covers(table, "jazz", "metal")["path"].tolist()
+    ['c', 'a']
+    """
+    if predictions is None:
+        return pd.DataFrame(columns=["path", "genre", "predicted", "p1"])
+    cell = predictions[(predictions["genre"] == true) & (predictions["predicted"] == predicted)]
+    return cell.sort_values("p1", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def per_genre_beside_paper(run_dirs, *, labels: dict | None = None) -> pd.DataFrame:
