@@ -89,7 +89,8 @@ LOCAL = Limits(max_running_jobs=2, max_jobs_per_session=0, max_job_work=0,
 PUBLIC = Limits(max_running_jobs=1, max_jobs_per_session=1, max_job_work=2e9,
                 upload_quota_bytes=300 * MB, upload_ttl_s=3600, disk_budget_bytes=5 * GB,
                 max_manifest_rows=20_000, max_decode_bytes=400 * MB,
-                # a round is a few minutes' play; a kept round is ~300 bytes, so ~3,000 rounds
+                # a round is a few minutes of play; a kept round is ~400 bytes (9 genres),
+                # so ~2,700 rounds
                 max_challenge_covers=50, max_attempts_bytes=1 * MB)
 
 

@@ -397,7 +397,8 @@ def test_sidebar_zip_uploader_refuses_unsafe_zips_with_their_name(app, bad_input
         uploader = app.sidebar.file_uploader(key="dataset_zip")
         uploader.set_value(("mine.zip", data, "application/zip")).run()
         assert not app.exception and not app.error
-        assert [m.value for m in app.metric] == [n_covers, "2", n_skipped]
+        shown = {m.label: m.value for m in app.metric}
+        assert [shown["Covers"], shown["Genres"], shown["Skipped files"]] == [n_covers, "2", n_skipped]
 
 
 def test_train_page_names_every_out_of_range_setting(app):
