@@ -113,7 +113,8 @@ def label_review_section(run_dir: Path, class_names) -> None:
                  disabled=not n_covers, icon=":material/fact_check:"):
         st.session_state.review_scored = wanted
     if st.session_state.get("review_scored") != wanted:
-        st.caption("On a CPU this takes about a second per 10 covers at 300 px.")
+        st.caption("On 2 CPU cores the shipped model (300 px) scores about 13 covers a second: "
+                   "the real covers' 748 test covers in about a minute.")
         return
     with st.spinner(f"Scoring {n_covers:,} covers..."):
         try:
