@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .dataset import Dataset
+from .networks.tables import top_k_columns
 
-TOP_K = 3
 # What a reviewed manifest keeps of a dataset's items: the loader recomputes label and size.
 _DERIVED_COLUMNS = ("label", "n_bytes")
 
@@ -64,19 +64,6 @@ def rank_by_doubt(items: pd.DataFrame, probs, class_names) -> pd.DataFrame:
     table["p_other"] = others.max(axis=1, initial=0).round(4)
     table = pd.concat([table, top_k_columns(probs, class_names)], axis=1)
     return table.sort_values(["doubt", "p_other"], ascending=False, kind="stable").reset_index(drop=True)
-
-
-def top_k_columns(probs, class_names, *, k: int = TOP_K) -> pd.DataFrame:
-    """The ``k`` likeliest genres of each row (``top1..k``) and their probabilities (``p1..k``).
-
-    >>> top_k_columns([[0.2, 0.7, 0.1]], ["a", "b", "c"], k=2).values.tolist()
-    [['b', 0.7, 'a', 0.2]]
-    """
-    probs, names = np.asarray(probs), np.asarray(class_names)
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    rows = np.arange(len(probs))
-    return pd.DataFrame({column: values for rank in range(top.shape[1]) for column, values in (
-        (f"top{rank + 1}", names[top[:, rank]]), (f"p{rank + 1}", probs[rows, top[:, rank]].round(4)))})
 
 
 def score_for_review(predictor, dataset: Dataset, *, splits=None, progress=None) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Tables over finished runs: the runs side by side, and per-genre accuracy (Tables 3 and 4).
+"""Tables over finished runs: the runs side by side, per-genre accuracy (Tables 3 and 4),
+and the top genres of each cover (a run's predictions, a label review).
 
     python -m cover_model runs [RUN_DIR ...] [--per-genre] [--markdown]
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import runs
@@ -83,3 +85,16 @@ def per_genre_table(run_dirs: list[Path]) -> pd.DataFrame:
         values["balanced"] = 100 * test["balanced_accuracy"]
         columns[run_label(config)] = values
     return pd.DataFrame(columns).round(1)
+
+
+def top_k_columns(probs, class_names, *, k: int = 3) -> pd.DataFrame:
+    """The ``k`` likeliest genres of each row (``top1..k``) and their probabilities (``p1..k``).
+
+    >>> top_k_columns([[0.2, 0.7, 0.1]], ["a", "b", "c"], k=2).values.tolist()
+    [['b', 0.7, 'a', 0.2]]
+    """
+    probs, names = np.asarray(probs), np.asarray(class_names)
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    rows = np.arange(len(probs))
+    return pd.DataFrame({column: values for rank in range(top.shape[1]) for column, values in (
+        (f"top{rank + 1}", names[top[:, rank]]), (f"p{rank + 1}", probs[rows, top[:, rank]].round(4)))})

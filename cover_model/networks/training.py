@@ -18,7 +18,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -33,6 +32,7 @@ from .logistic_head import fit_logistic_head
 from ..progress import stage_progress
 from ..splits import assign_splits
 from .data import CoverTensors, augment, load_tensors, shard_order
+from .tables import top_k_columns
 from .config import TrainConfig, applied_settings
 
 def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
@@ -292,14 +292,9 @@ def _finish(run, model, data: CoverTensors, ctx, state, head_only, splits=("val"
 
 def prediction_table(data: CoverTensors, part, probs) -> pd.DataFrame:
     """One row per test cover: its path, true genre, top-3 genres and probabilities."""
-    names = np.asarray(data.class_names)
-    top = np.argsort(-probs, axis=1)[:, :3]
     table = data.dataset.items.iloc[part.index][["path", "genre"]].reset_index(drop=True)
-    table["predicted"] = names[top[:, 0]]
-    for rank in range(top.shape[1]):
-        table[f"top{rank + 1}"] = names[top[:, rank]]
-        table[f"p{rank + 1}"] = probs[np.arange(len(probs)), top[:, rank]].round(4)
-    return table
+    top = top_k_columns(probs, data.class_names)
+    return pd.concat([table, top["top1"].rename("predicted"), top], axis=1)
 
 
 def _val_scores(model, data, ctx, head_only) -> dict:
