@@ -3,7 +3,7 @@ import streamlit as st
 
 import ui
 from cover_model.hosting import visitor_message
-from cover_model.leaks import MAX_DHASH_BITS, MAX_PHASH_BITS, check_leaks, fixed_dataset, manifest_table
+from cover_model.leaks import MAX_DHASH_BITS, MAX_PHASH_BITS, check_leaks, fixed_dataset
 from cover_model.plots import class_balance_figure
 
 THUMB_PX = 120
@@ -73,6 +73,6 @@ for pair in worst.head(EXAMPLE_PAIRS).itertuples():
 drop = st.checkbox("Drop cross-genre copies from the fix", key="leaks_drop_cross_genre")
 fixed = fixed_dataset(dataset, report, drop_cross_genre=drop)
 st.download_button("Fixed manifest (CSV): duplicate groups joined, splits cleared",
-                   manifest_table(fixed).to_csv(index=False), file_name="manifest-grouped.csv",
+                   fixed.manifest(relative_to=fixed.root).to_csv(index=False), file_name="manifest-grouped.csv",
                    help="save it beside the data (paths are relative to the dataset's folder) and "
                         "load it: a group-aware split keeps each group on one side")

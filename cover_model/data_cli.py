@@ -82,9 +82,7 @@ def run_dataset(args) -> int:
     print(dataset.counts().to_string())
     print_skipped(dataset.skipped)
     if args.write_manifest:
-        columns = [c for c in dataset.items.columns if c not in ("label", "n_bytes")]
-        table = dataset.items[columns].assign(path=dataset.relative_paths())
-        table.to_csv(args.write_manifest, index=False)
+        dataset.manifest().to_csv(args.write_manifest, index=False)
         print(f"manifest written to {args.write_manifest} (paths relative to {dataset.root})")
     return 0
 

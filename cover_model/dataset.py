@@ -26,6 +26,7 @@ EMBEDDED = "synth"               # the name of the embedded synthetic covers, wh
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS = ("path", "genre")
 SPLITS = ("train", "val", "test")
+_DERIVED_COLUMNS = ("label", "n_bytes")      # computed on loading, never in a manifest
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -85,6 +86,15 @@ class Dataset:
     def relative_paths(self) -> list[str]:
         root = str(self.root).rstrip("/") + "/"
         return [p[len(root):] if p.startswith(root) else p for p in self.items["path"]]
+
+    def manifest(self, *, relative_to: Path | None = None) -> pd.DataFrame:
+        """The items as a manifest CSV holds them: no derived columns (label, n_bytes),
+        paths relative to the dataset's folder (:meth:`relative_paths`) or to
+        ``relative_to``, the folder the manifest will be written in, so it loads from there."""
+        columns = [c for c in self.items.columns if c not in _DERIVED_COLUMNS]
+        paths = (self.relative_paths() if relative_to is None else
+                 [os.path.relpath(p, Path(relative_to).resolve()) for p in self.items["path"]])
+        return self.items[columns].assign(path=paths)
 
     def relative(self, path: str) -> str:
         """``path`` relative to the dataset's folder when inside it (as a skipped file's), else as is."""

@@ -23,7 +23,6 @@ from .dataset import Dataset
 from .networks.tables import top_k_columns
 
 # What a reviewed manifest keeps of a dataset's items: the loader recomputes label and size.
-_DERIVED_COLUMNS = ("label", "n_bytes")
 
 
 def rank_by_doubt(items: pd.DataFrame, probs, class_names) -> pd.DataFrame:
@@ -119,11 +118,10 @@ def reviewed_manifest(dataset: Dataset, fixes: dict) -> pd.DataFrame:
     unknown = set(fixes) - set(dataset.items["path"])
     if unknown:
         raise KeyError(f"not in the dataset: {', '.join(sorted(unknown)[:3])}")
-    table = dataset.items.drop(columns=list(_DERIVED_COLUMNS))
-    new_genre = table["path"].map(fixes)
-    removed = table["path"].isin([p for p, genre in fixes.items() if genre is None])
+    table = dataset.manifest()
+    new_genre = dataset.items["path"].map(fixes)
+    removed = dataset.items["path"].isin([p for p, genre in fixes.items() if genre is None])
     table["genre"] = new_genre.where(new_genre.notna(), table["genre"])
-    table["path"] = dataset.relative_paths()
     return table[~removed].reset_index(drop=True)
 
 

@@ -277,13 +277,6 @@ def _joined_groups(original: np.ndarray, report: LeakReport, paths: list[str]) -
     return joined
 
 
-def manifest_table(dataset: Dataset, *, relative_to: Path | None = None) -> pd.DataFrame:
-    """The items as a manifest (paths relative to ``relative_to``, default the dataset's folder)."""
-    folder = Path(relative_to or dataset.root).resolve()
-    columns = [c for c in dataset.items.columns if c not in ("label", "n_bytes")]
-    return dataset.items[columns].assign(path=[os.path.relpath(p, folder) for p in dataset.items["path"]])
-
-
 def write_fixed_manifest(dataset: Dataset, report: LeakReport, out: Path, *,
                          drop_cross_genre: bool = False) -> Path:
     """Write the fix (:func:`fixed_dataset`) as a manifest CSV at ``out``; never over the
@@ -292,8 +285,8 @@ def write_fixed_manifest(dataset: Dataset, report: LeakReport, out: Path, *,
     if out == (dataset.root / "manifest.csv").resolve() or out.suffix.lower() != ".csv":
         raise ValueError(f"{out.name}: write the fixed manifest to a new .csv file, "
                          "not over the dataset's own manifest")
-    table = manifest_table(fixed_dataset(dataset, report, drop_cross_genre=drop_cross_genre),
-                           relative_to=out.parent)
+    table = fixed_dataset(dataset, report, drop_cross_genre=drop_cross_genre).manifest(
+        relative_to=out.parent)
     with atomic_write(out, "w") as fh:
         table.to_csv(fh, index=False)
     return out
