@@ -27,6 +27,7 @@ import fcntl
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -53,7 +54,8 @@ class JobLimitError(JobError):
 
 
 def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
-              root: Path | None = None, dataset: Dataset | None = None) -> Path:
+              root: Path | None = None, dataset: Dataset | None = None,
+              executor=None) -> Path:
     """Queue training ``cfg`` (it starts at once while a slot is free); return its run folder.
 
     If a job with the same settings is already queued or running, return that one
@@ -73,6 +75,9 @@ def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
     dataset : Dataset, optional
         ``cfg.data`` already loaded, to count its training covers (public mode) without
         loading it again.
+    executor : ExecutorConfig, optional
+        Where the job runs (:mod:`cover_model.networks.cluster`): a local process (None,
+        the default) or a submitit job with its resources.
 
     Raises
     ------
@@ -93,7 +98,9 @@ def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
         _check_session_cap(root, owner)
         run_dir = runs.Run.create(request, name=preset, root=root).path
         _enqueue(run_dir, {"config": request, "digest": digest,
-                           **({"preset": preset} if preset else {})}, owner)
+                           **({"preset": preset} if preset else {}),
+                           **({"executor": dataclasses.asdict(executor)} if executor else {})},
+                 owner)
         _dispatch_locked(root)
     return run_dir
 
@@ -159,10 +166,16 @@ def job_status(run_dir: Path) -> dict:
     run = runs.Run(run_dir)
     dispatch(run_dir.parent)
     status = run.status()
+    if status.get("job_id"):
+        from . import cluster
+        status = cluster.refine_status(run, status)
     status["progress"] = step = run.progress()
     status |= runs.job_progress(step, run.history() if step and "epoch" in step else [])
+    status["where"] = job_location(status)
     if status["state"] == "failed":
         status["log_tail"] = run.log_tail()
+        if status.get("job_id"):
+            status["log_tail"] = cluster.log_tail(run, status) or status["log_tail"]
     elif status["state"] == "queued":
         queue = queued_jobs(run_dir.parent)
         if run_dir in queue:
@@ -182,6 +195,9 @@ def cancel_job(run_dir: Path) -> bool:
         return False
     with contextlib.suppress(OSError):
         run.request_cancel()
+    if status.get("job_id"):
+        from . import cluster
+        return cluster.cancel(run, status)
     try:
         os.kill(int(status["pid"]), signal.SIGTERM)
     except ProcessLookupError:
@@ -339,7 +355,7 @@ def _enqueue(run_dir: Path, request: dict, owner: str | None) -> None:
     run = runs.Run(run_dir)
     run.write_request(request | {"owner": owner, "submitted": time.time()})
     run.clear_cancel()                                              # a resume: the last Cancel
-    run.write_status("queued", pid=None, pid_started=None, error=None)
+    run.write_status("queued", pid=None, pid_started=None, error=None, job_id=None, cluster=None)
 
 
 def _unqueue(run_dir: Path) -> bool:
@@ -360,30 +376,69 @@ def _dispatch_locked(root: Path) -> list[Path]:
     return started
 
 
-def _launch(run_dir: Path) -> None:
-    """Start a queued job's process and mark it running (the caller holds the lock)."""
-    run = runs.Run(run_dir)
-    if run.request().get("resume"):            # the log goes on; the run folder is its own request
-        args, log_mode = ["--resume", str(run_dir)], "a"
+def train_args(run: runs.Run, *, resume: bool | None = None) -> list[str]:
+    """The ``train`` command line of a job, whichever executor runs it: a fresh run reads its
+    request, a resumed one its own run folder (``resume``: None = as its request says)."""
+    if run.request().get("resume") if resume is None else resume:
+        args = ["--resume", str(run.path)]
     else:
-        args, log_mode = ["--request", str(run.request_file), "--run-dir", str(run_dir)], "w"
+        args = ["--request", str(run.request_file), "--run-dir", str(run.path)]
+    return ["train", *args, "--progress-file", str(run.progress_file)]
+
+
+def _launch(run_dir: Path) -> None:
+    """Start a queued job and mark it running (the caller holds the lock): a process here,
+    or a submitit job when its request names that executor (:mod:`.cluster`)."""
+    run = runs.Run(run_dir)
+    if run.request().get("executor", {}).get("executor") == "submitit":
+        return _submit(run)
+    log_mode = "a" if run.request().get("resume") else "w"     # a resume: the log goes on
     try:
         with open(run.log_file, log_mode) as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "cover_model", "train", *args,
-                 "--progress-file", str(run.progress_file)],
+                [sys.executable, "-m", "cover_model", *train_args(run)],
                 cwd=PROJECT_ROOT, env=tuned_env(), stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)      # survives the page, and the server, that started it
     except OSError as exc:                   # never retried forever: the job fails, the queue moves
         run.write_status("failed", error=f"could not start: {exc.strerror or exc}")
         return
     _lower_priority(process.pid)
-    run.write_status("running", pid=process.pid, started=time.time())
+    run.write_status("running", pid=process.pid, started=time.time(), executor="local",
+                     host=socket.gethostname())
+
+
+def _submit(run: runs.Run) -> None:
+    from . import cluster                      # submitit: only where a job goes through it
+    settings = cluster.ExecutorConfig(**run.request()["executor"])
+    try:
+        where = cluster.submit(run, settings)
+    except Exception as exc:                   # noqa: BLE001 - sbatch refused it, a bad partition
+        run.write_status("failed", error=f"could not submit: {type(exc).__name__}: {exc}")
+        return
+    run.write_status("running", pid=None, pid_started=None, started=time.time(), **where)
+
+
+def job_location(status: dict) -> str:
+    """Where a job runs, in words: ``local process 1234 on host`` or ``submitit job 5678
+    (slurm)``; '' before it started.
+
+    >>> job_location({"executor": "submitit", "cluster": "slurm", "job_id": "42"})
+    'submitit job 42 (slurm)'
+    >>> job_location({"pid": 7, "host": "box"})
+    'local process 7 on box'
+    """
+    if status.get("job_id"):
+        return f"submitit job {status['job_id']} ({status.get('cluster', '?')})"
+    if status.get("pid"):
+        return f"local process {status['pid']}" + (f" on {status['host']}" if status.get("host") else "")
+    return ""
 
 
 def mark_stopped(run_dir: Path, exc: BaseException) -> None:
     """A job's process stops on ``exc`` before training could record why (a bad request,
     no run to resume): mark it so, or it would hold its slot until its pid is gone."""
+    if isinstance(exc, SystemExit):     # a submitit requeue: the job goes on (cluster.py)
+        return
     run = runs.Run(run_dir)
     status = run.status()
     if status["state"] == "running" and status.get("pid") == os.getpid():

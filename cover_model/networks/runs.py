@@ -16,6 +16,8 @@ knows the names of its files; pages, the CLI, jobs and the report go through a R
     last_state.pt      optimizer, scheduler, epoch: tensors only, for resume
     evaluation-<fingerprint>.json   ``evaluate`` on a dataset
     request.json, log.txt, cancel-requested   a dashboard job's (see jobs.py)
+    submitit/, submitted.json   a job run through submitit: its pickles and logs, and
+                       the mark it checks the folder by (see cluster.py)
     model.onnx         the ONNX export (see serving.py)
 
     run = Run("checkpoints/<run-id>")
@@ -53,6 +55,8 @@ _EVALUATION = "evaluation-{}.json"          # a dataset fingerprint
 _REQUEST = "request.json"
 _LOG = "log.txt"
 _ONNX = "model.onnx"
+_SUBMITIT = "submitit"                      # a submitit job's pickles and logs (cluster.py)
+_SUBMIT_MARK = "submitted.json"             # a token the job must read back: the folder is shared
 # Left by a job's Cancel (Run.request_cancel): a process it stopped before it could record
 # that itself (still starting up, SIGTERM not yet handled) reads as cancelled, not failed.
 _CANCEL_MARK = "cancel-requested"
@@ -245,12 +249,19 @@ class Run:
         status = read_json(self.path / _STATUS) or {"state": "queued"}
         if status["state"] != "running":
             return status
-        if not _pid_alive(status.get("pid")):
+        watched = status.get("pid")
+        if status.get("job_id"):             # a submitit job (see cluster.py)
+            if status.get("cluster") != "local":
+                return status                 # its processes live on other nodes: jobs.py asks
+            # submitit's local controller: it outlives a requeue, when the task's pid changes
+            watched = status["job_id"]
+        if not _pid_alive(watched):
             if (self.path / _CANCEL_MARK).exists():
                 return status | {"state": "cancelled"}
             return status | {"state": "failed", "error": status.get("error") or
                              "the training process died (killed, or the machine restarted)"}
-        if status.get("pid_started") and _process_start(status["pid"]) != status["pid_started"]:
+        if status.get("pid_started") and watched == status.get("pid") \
+                and _process_start(status["pid"]) != status["pid_started"]:
             return status | {"state": "failed", "error": status.get("error") or
                              f"orphaned: the training process is gone (the machine restarted?) and "
                              f"its pid {status['pid']} now belongs to another program"}
@@ -259,6 +270,9 @@ class Run:
     def request_cancel(self) -> None:
         """Leave the mark that makes a process stopped before it could say so read as cancelled."""
         (self.path / _CANCEL_MARK).touch()
+
+    def cancel_requested(self) -> bool:
+        return (self.path / _CANCEL_MARK).exists()
 
     def clear_cancel(self) -> None:
         (self.path / _CANCEL_MARK).unlink(missing_ok=True)
@@ -301,6 +315,21 @@ class Run:
 
     def clear_progress(self) -> None:
         self.progress_file.unlink(missing_ok=True)
+
+    # --- a submitit job's folder and mark ------------------------------------------------
+
+    @property
+    def submitit_folder(self) -> Path:
+        """Where submitit keeps a job's pickles and logs: inside the run, so on the same
+        shared filesystem."""
+        return self.path / _SUBMITIT
+
+    def write_submit_mark(self, mark: dict) -> None:
+        write_json(self.path / _SUBMIT_MARK, mark)
+
+    def submit_mark(self) -> dict | None:
+        """The mark written at submit time, as the reading node sees it (None: none there)."""
+        return read_json(self.path / _SUBMIT_MARK)
 
     # --- metrics.json, predictions, evaluations -------------------------------------------
 

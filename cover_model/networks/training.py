@@ -3,6 +3,7 @@
     python -m cover_model train --arch custom --epochs 10            # the paper's CNN
     python -m cover_model train --arch efficientnet_lite0 --mode linear
     torchrun --nproc_per_node=2 -m cover_model train ...             # DistributedDataParallel
+    python -m cover_model train ... --executor submitit --tasks-per-node 2   # the same, as a job
 
 Epochs read cached uint8 tensors (decoded once by :mod:`cover_model.preprocess`),
 never JPEGs. A frozen backbone (``linear``) embeds every cover once and the
@@ -70,6 +71,8 @@ def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
             run.write_status("running", pid=os.getpid(), error=None)
         _fit(cfg, ctx, data, model, optimizer, scheduler, run, state, progress, should_stop)
         return run_dir
+    except SystemExit:
+        raise            # a submitit requeue (preempted, timed out): the job goes on, see cluster.py
     except BaseException as exc:
         if run_dir is not None and ctx.is_main:     # a job's page shows why it stopped
             cancelled = isinstance(exc, KeyboardInterrupt)
