@@ -1,0 +1,98 @@
+"""Training jobs through submitit's local executor: real jobs, the same run folders as local ones.
+
+No cluster is reachable from here: ``COVER_LAB_SUBMITIT_CLUSTER=local`` makes submitit's
+AutoExecutor use its local executor even where ``sbatch`` exists, so these tests run the
+code path a SLURM job runs (pickled TrainingJob, submitit's JobEnvironment, its signal
+handling) on this machine.
+"""
+import os
+import signal
+
+import pytest
+
+from cover_model.networks import cluster, jobs, runs
+from cover_model.networks.config import PRESETS, TrainConfig
+from cover_model.synth import generate
+
+from .helpers import wait_for
+
+SUBMITIT_ONLY = {"submitit", "submitted.json", "log.txt"}     # log.txt: a local job's output
+
+
+@pytest.fixture(scope="module")
+def covers(tmp_path_factory):
+    """40 embedded synthetic covers (4 per genre), made once for the module."""
+    return generate(tmp_path_factory.mktemp("synth") / "covers", n_per_genre=4, size_px=64)
+
+
+@pytest.fixture(autouse=True)
+def local_submitit(monkeypatch):
+    monkeypatch.setenv(cluster.CLUSTER_ENV, "local")
+
+
+def smoke(covers, **changes) -> TrainConfig:
+    return TrainConfig(**{**PRESETS["smoke"], "data": str(covers), "device": "cpu", **changes})
+
+
+def through_submitit(cfg, **resources):
+    return jobs.start_job(cfg, executor=cluster.ExecutorConfig(executor="submitit", **resources))
+
+
+def finished(run_dir, timeout_s=150) -> dict:
+    return wait_for(lambda: (s := jobs.job_status(run_dir))["state"] not in jobs.ACTIVE and s,
+                    timeout_s=timeout_s)
+
+
+def test_a_submitit_job_writes_the_run_folder_a_local_job_writes(covers):
+    local = jobs.start_job(smoke(covers, seed=1))
+    submitted = through_submitit(smoke(covers, seed=2))
+    assert jobs.job_status(submitted)["where"].startswith("submitit job ")
+    by_local, by_submitit = finished(local), finished(submitted)
+    assert by_local["state"] == by_submitit["state"] == "done", (by_local, by_submitit)
+    assert by_local["where"].startswith("local process ")
+    assert by_submitit["where"] == f"submitit job {by_submitit['job_id']} (local)"
+    assert by_submitit["progress"]["epoch"] == 1 == by_submitit["fraction"]
+    files = {p.name for p in local.iterdir()} - SUBMITIT_ONLY
+    assert files == {p.name for p in submitted.iterdir()} - SUBMITIT_ONLY
+    assert runs.Run(submitted).metrics().keys() == runs.Run(local).metrics().keys()
+    assert runs.Run(submitted).load_model() is not None
+
+
+def test_a_two_task_job_trains_one_run_with_ddp(covers):
+    run_dir = through_submitit(smoke(covers, epochs=2, batch_size=4), tasks_per_node=2)
+    status = finished(run_dir)
+    assert status["state"] == "done", status
+    run = runs.Run(run_dir)
+    # each epoch saw every training cover once, split over the two processes
+    assert [h["n_seen"] for h in run.history()] == [run.config()["n_train"]] * 2
+    assert "global_rank=1(2)" in (run.submitit_folder / f"{status['job_id']}_1_log.out").read_text()
+
+
+def test_a_preempted_job_resumes_from_its_last_epoch_and_cancel_stops_it(covers):
+    run_dir = through_submitit(smoke(covers, epochs=500, batch_size=2))
+    run = runs.Run(run_dir)
+    wait_for(lambda: len(run.history()) >= 1 and run.status().get("pid"), timeout_s=120)
+    first_pid = run.status()["pid"]
+    os.kill(first_pid, signal.SIGUSR2)           # what SLURM sends before preempting a job
+    wait_for(lambda: run.status().get("pid") not in (None, first_pid), timeout_s=120)
+    n_before = len(run.history())
+    wait_for(lambda: len(run.history()) >= n_before + 1, timeout_s=120)
+    status = jobs.job_status(run_dir)
+    assert status["state"] == "running" and status["requeued"] == 1
+    epochs = [h["epoch"] for h in run.history()]
+    assert epochs == list(range(1, len(epochs) + 1))          # went on, did not start over
+    assert "epoch 1/500" not in cluster.log_tail(run, status, n_lines=4)
+
+    assert jobs.cancel_job(run_dir)
+    status = finished(run_dir, timeout_s=60)
+    assert status["state"] == "cancelled"
+    assert run.has_weights("last") and run.can_resume()
+    assert jobs.resumable(run_dir)
+
+
+def test_a_job_refuses_a_run_folder_it_cannot_see(covers, tmp_path):
+    run = runs.Run(tmp_path / "elsewhere")                      # never marked at submit
+    executor = cluster.make_executor(tmp_path / "logs", cluster.ExecutorConfig(executor="submitit"))
+    job = executor.submit(cluster.TrainingJob(run.path, token="abc"))
+    with pytest.raises(Exception, match="is not visible from node .*filesystem all nodes share"):
+        job.result()
