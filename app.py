@@ -17,6 +17,7 @@ page = st.navigation({
         st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
         st.Page("app_pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
         st.Page("app_pages/color.py", title="Colour analysis", icon=":material/palette:"),
+        st.Page("app_pages/style_map.py", title="Style map", icon=":material/scatter_plot:"),
     ],
     "Models": [
         st.Page("app_pages/baselines.py", title="Baselines", icon=":material/table_chart:"),

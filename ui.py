@@ -339,3 +339,36 @@ def shipped_color_reference():
 def color_reference(fingerprint: str, _dataset: Dataset):
     """Per-cover and per-genre histograms of a dataset, for one cover's colour profile."""
     return build_reference(_dataset)
+
+
+STYLE_MAP_GALLERY = 24            # covers shown for a selection on the style map
+
+
+def style_map_settings():
+    """The Style map page's settings as this session left them (its widgets persist), else
+    the defaults: the Predict page places uploads on the same map."""
+    from cover_model.config import from_dict
+    from cover_model.style_map import StyleMapConfig
+    values = {name: st.session_state[f"style_map_{name}"] for name in StyleMapConfig.__dataclass_fields__
+              if f"style_map_{name}" in st.session_state}
+    try:
+        return from_dict(StyleMapConfig, values)
+    except ValueError:               # the page names the problem; here the defaults do
+        return StyleMapConfig()
+
+
+def style_map_chart(dataset: Dataset, smap, *, key: str, new_point=None) -> None:
+    """The style map, with a box or lasso selection answered by a gallery of the selected
+    covers (no recomputation: the layout comes from its disk cache)."""
+    from cover_model.style_map import map_figure, selected_rows
+    event = st.plotly_chart(map_figure(dataset, smap, new_point=new_point), width="stretch",
+                            key=key, on_select="rerun", selection_mode=("box", "lasso", "points"))
+    rows = selected_rows(event.selection.points) if event else []
+    if not rows:
+        st.caption("Drag a box or a lasso around points (or click one) to see their covers; "
+                   "hovering names a cover's genre and file.")
+        return
+    shown = dataset.items.loc[rows[:STYLE_MAP_GALLERY]]
+    more = f", the first {STYLE_MAP_GALLERY} shown" if len(rows) > STYLE_MAP_GALLERY else ""
+    st.markdown(f"**{len(rows)} selected cover(s)**{more}")
+    cover_gallery(shown["path"], width=110, captions=shown["genre"])

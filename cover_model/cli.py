@@ -28,6 +28,8 @@ COMMANDS = {
     "preprocess": ("cover_model.data_cli", "downsize every cover to an S x S grid (cached)"),
     "leaks": ("cover_model.leaks_cli", "near-duplicate covers across splits and genres "
               "(perceptual hashes); writes a manifest that groups them"),
+    "style-map": ("cover_model.style_map_cli", "the covers on a 2-D map by their ImageNet "
+                  "embeddings (t-SNE), coloured by genre (HTML with hover, PNG)"),
     "color": ("cover_model.color.cli", "the paper's colour analysis: similarity matrix, Table 1 "
               "ranks over trials, mean covers (CSV, HTML, PNG)"),
     "baselines": ("cover_model.baselines.cli", "the paper's Table 2: scikit-learn models on "

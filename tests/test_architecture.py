@@ -66,9 +66,9 @@ def test_the_package_knows_nothing_of_streamlit():
 
 
 # Every command a user has today; one that disappears from the table fails here.
-EVERY_COMMAND = ("synth", "dataset", "preprocess", "leaks", "color", "baselines", "collect",
-                 "train", "evaluate", "predict", "runs", "report", "ship", "recipes", "dashboard",
-                 "export-onnx")
+EVERY_COMMAND = ("synth", "dataset", "preprocess", "leaks", "style-map", "color", "baselines",
+                 "collect", "train", "evaluate", "predict", "runs", "report", "ship", "recipes",
+                 "dashboard", "export-onnx")
 
 
 def test_help_lists_every_command_and_each_has_its_own_help(capsys):

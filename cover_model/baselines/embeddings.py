@@ -69,9 +69,8 @@ def embedding_features(dataset: Dataset, spec: FeatureSpec, *, progress=None,
                                 progress=decoded)
     images = torch.from_numpy(arrays.images).permute(0, 3, 1, 2)
     ctx = Context(pick_device(device))
-    # Every cover, whatever its split, so one file serves any split of the same covers;
-    # a training run's files hold one split each.
-    key = f"{dataset.fingerprint}-{spec.network}-{spec.size_px}px-{spec.method}-all"
+    # Every cover (embedding_key); a training run's files hold one split each.
+    key = embedding_key(dataset, spec)
     n_embedded = 0
 
     def count(module, inputs, output) -> None:       # embed() takes no callback: count its batches
@@ -87,3 +86,9 @@ def embedding_features(dataset: Dataset, spec: FeatureSpec, *, progress=None,
     if progress and len(dataset) + n_embedded < total:        # read from the cache, or covers skipped
         progress(total, total)
     return vectors.numpy(), arrays.index
+
+
+def embedding_key(dataset: Dataset, spec: FeatureSpec) -> str:
+    """Names the cached features of every cover of ``dataset`` (whatever its split, so one
+    file serves any split of the same covers); caches built from them extend this key."""
+    return f"{dataset.fingerprint}-{spec.network}-{spec.size_px}px-{spec.method}-all"

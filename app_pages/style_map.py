@@ -1,0 +1,46 @@
+"""Style map: the sidebar's covers laid out by how alike an ImageNet network sees them."""
+import functools
+
+import streamlit as st
+
+import ui
+from cover_model.baselines.specs import FeatureError
+from cover_model.hosting import visitor_message
+from cover_model.style_map import StyleMapConfig, check_size, style_map
+from ui_widgets import checked_config, config_widget
+
+widget = functools.partial(config_widget, StyleMapConfig, key_prefix="style_map")
+
+
+def settings_sidebar() -> StyleMapConfig | None:
+    """Ranges, choices, defaults and help come from StyleMapConfig."""
+    with st.sidebar:
+        st.subheader("Style map")
+        values = {name: widget(name) for name in ("network", "perplexity", "pca_dims", "max_iter", "seed")}
+    return checked_config(StyleMapConfig, values)
+
+
+dataset = ui.current_dataset()
+cfg = settings_sidebar()
+st.title("Style map")
+ui.synthetic_notice()
+st.caption("Each point is a cover, placed by t-SNE from its ImageNet features (the network's "
+           "pooled embedding, PCA first): covers close together look alike to the network. "
+           "Clusters and neighbours mean something; distances between far clusters do not. "
+           "See docs/style-map.md.")
+if cfg is None:
+    st.stop()
+try:
+    check_size(len(dataset), cfg)
+    smap = style_map(dataset, cfg, compute=False)
+    if smap is None:
+        bar = st.progress(0.0, text=f"Embedding {len(dataset):,} covers with {cfg.network}, "
+                                    "then laying them out (once per dataset and settings)...")
+        smap = style_map(dataset, cfg, progress=lambda done, total: bar.progress(done / total))
+        bar.empty()
+except (ValueError, FeatureError) as exc:
+    st.error(f"Cannot draw the map: {visitor_message(str(exc))}", icon=":material/tune:")
+    st.stop()
+st.caption(f"{len(smap):,} covers · {cfg.network} · PCA {cfg.pca_dims or 'off'} · perplexity "
+           f"{cfg.perplexity:g} · seed {cfg.seed} · laid out in {smap.seconds:.1f} s (cached)")
+ui.style_map_chart(dataset, smap, key="style_map_chart")
