@@ -6,10 +6,13 @@ code path a SLURM job runs (pickled TrainingJob, submitit's JobEnvironment, its 
 handling) on this machine.
 """
 import os
+import re
 import signal
+from pathlib import Path
 
 import pytest
 
+from cover_model.cli import main
 from cover_model.networks import cluster, jobs, runs
 from cover_model.networks.config import PRESETS, TrainConfig
 from cover_model.synth import generate
@@ -43,10 +46,14 @@ def finished(run_dir, timeout_s=150) -> dict:
                     timeout_s=timeout_s)
 
 
-def test_a_submitit_job_writes_the_run_folder_a_local_job_writes(covers):
+def test_a_submitit_job_writes_the_run_folder_a_local_job_writes(covers, capsys):
     local = jobs.start_job(smoke(covers, seed=1))
-    submitted = through_submitit(smoke(covers, seed=2))
-    assert jobs.job_status(submitted)["where"].startswith("submitit job ")
+    # the CLI submits and follows the job until it ends, meanwhile the local job runs
+    assert main(["train", "--preset", "smoke", "--data", str(covers), "--device", "cpu",
+                 "--seed", "2", "--executor", "submitit"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"running as submitit job \d+ \(local\)", printed), printed
+    submitted = Path(re.search(r"run written to (\S+)", printed).group(1))
     by_local, by_submitit = finished(local), finished(submitted)
     assert by_local["state"] == by_submitit["state"] == "done", (by_local, by_submitit)
     assert by_local["where"].startswith("local process ")

@@ -3,6 +3,7 @@
     python -m cover_model train --preset paper-cnn --data DATA
     python -m cover_model train --arch efficientnet_lite0 --mode linear --epochs 30
     python -m cover_model train --resume checkpoints/<run-id>
+    python -m cover_model train --preset smoke --executor submitit [--tasks-per-node 2 ...]
     python -m cover_model evaluate checkpoints/<run-id> [--data OTHER] [--split NAME]
     python -m cover_model predict checkpoints/<run-id> cover.jpg [...]
     python -m cover_model runs [--per-genre] [--markdown]
@@ -19,10 +20,12 @@ import errno
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from .. import config
 from . import jobs, runs
+from .cluster import ExecutorConfig
 from ..files import read_json
 from ..images import ImageDecodeError
 from ..progress import StatusPrinter, status_file_writer
@@ -37,6 +40,10 @@ def add_train(parser) -> None:
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)       # jobs: the folder to use
     parser.add_argument("--request", type=Path, help=argparse.SUPPRESS)       # jobs: a TrainConfig as JSON
     parser.add_argument("--progress-file", type=Path, help="also record progress in this JSON file")
+    config.add_arguments(parser.add_argument_group(
+        "where it runs", "--executor submitit submits the job (SLURM where sbatch exists, "
+        "submitit's local executor otherwise; docs/cluster.md) and follows it here"),
+        ExecutorConfig, only_given=True)
     parser.set_defaults(run=run_train)
 
 
@@ -66,7 +73,10 @@ def add_runs(parser) -> None:
 
 def run_train(args) -> int:
     """Train; as a dashboard job (``--request``, or ``--resume`` of a run folder), end by
-    starting the next queued job, whatever the outcome, so the queue moves on its own."""
+    starting the next queued job, whatever the outcome, so the queue moves on its own.
+    With ``--executor submitit``, submit it as a job and follow it (:func:`_submit_and_follow`)."""
+    if getattr(args, "executor", "local") == "submitit" and not args.request:
+        return _submit_and_follow(args)
     job_dir = args.run_dir or args.resume
     try:
         return _train(args)
@@ -89,19 +99,59 @@ def _start_next_job(root: Path | None) -> None:
         print(f"warning: could not start the next queued job: {exc}", file=sys.stderr)
 
 
+def _settings(args):
+    """``(cfg, preset, run_dir)`` of a train command line: a run to resume, a job's request,
+    or a preset and flags."""
+    if args.resume:
+        return runs.Run(args.resume).train_config(), None, args.resume
+    if args.request:
+        request = read_json(args.request)
+        return config.from_dict(TrainConfig, request["config"]), request.get("preset"), args.run_dir
+    settings = {**PRESETS.get(args.preset, {}), **config.given(TrainConfig, args)}
+    cfg = config.from_dict(TrainConfig, settings)
+    return cfg, preset_name(cfg, args.preset), args.run_dir
+
+
+def _submit_and_follow(args) -> int:
+    """Queue the job for submitit (a resume too), print where it runs and its progress
+    until it ends; Ctrl-C cancels it (its finished epochs stay saved)."""
+    executor = config.from_dict(ExecutorConfig, config.given(ExecutorConfig, args))
+    if args.resume:
+        run_dir = jobs.resume_job(args.resume, executor=executor)
+    else:
+        cfg, preset, _ = _settings(args)
+        run_dir = jobs.start_job(cfg, preset=preset, executor=executor)
+    print(f"queued {run_dir}")
+    try:
+        status = _follow(run_dir)
+    except KeyboardInterrupt:
+        jobs.cancel_job(run_dir)
+        print(f"\ncancelling {run_dir}; its finished epochs stay saved", file=sys.stderr)
+        return 130
+    if status["state"] == "done":
+        _print_result(run_dir)
+        return 0
+    print(f"{status['state']}: {status.get('error') or ''}\n{status.get('log_tail', '')}".rstrip(),
+          file=sys.stderr)
+    return 130 if status["state"] == "cancelled" else 1
+
+
+def _follow(run_dir: Path, every_s: float = 1.0) -> dict:
+    """Print where the job runs and each new step until it is no longer queued or running."""
+    report, shown = StatusPrinter(), {}
+    while (status := jobs.job_status(run_dir))["state"] in jobs.ACTIVE:
+        if status["where"] and status["where"] != shown.get("where"):
+            print(f"running as {status['where']}")
+        if status["progress"] and status["progress"] != shown.get("progress"):
+            report(status["progress"])
+        shown = status
+        time.sleep(every_s)
+    return status
+
+
 def _train(args) -> int:
     from .training import main
-    preset = None
-    if args.resume:
-        cfg, run_dir = runs.Run(args.resume).train_config(), args.resume
-    elif args.request:
-        request = read_json(args.request)
-        cfg, preset = config.from_dict(TrainConfig, request["config"]), request.get("preset")
-        run_dir = args.run_dir
-    else:
-        settings = {**PRESETS.get(args.preset, {}), **config.given(TrainConfig, args)}
-        cfg, run_dir = config.from_dict(TrainConfig, settings), args.run_dir
-        preset = preset_name(cfg, args.preset)
+    cfg, preset, run_dir = _settings(args)
     signal.signal(signal.SIGTERM, _cancel)          # a job's Cancel button sends SIGTERM
     report = StatusPrinter()
     writer = status_file_writer(args.progress_file)
@@ -120,12 +170,16 @@ def _train(args) -> int:
         return 1
     if os.environ.get("RANK", "0") != "0":          # under torchrun, rank 0 reports
         return 0
+    _print_result(run_dir)
+    return 0
+
+
+def _print_result(run_dir: Path) -> None:
     test = runs.Run(run_dir).metrics().get("test") or {}
     if test:
         print(f"test: accuracy {test['accuracy']:.1%}, balanced {test['balanced_accuracy']:.1%}, "
               f"top-3 {test['top_k']:.1%}, macro-F1 {test['macro_f1']:.3f}")
     print(f"run written to {run_dir}")
-    return 0
 
 
 def run_evaluate(args) -> int:

@@ -105,11 +105,12 @@ def start_job(cfg, *, owner: str | None = None, preset: str | None = None,
     return run_dir
 
 
-def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
+def resume_job(run_dir: Path, *, owner: str | None = None, executor=None) -> Path:
     """Queue ``train --resume`` of a failed or cancelled run (:func:`resumable`); return it.
 
-    It goes through the same queue and limits as a new job. Already queued or
-    running, it is returned as it is.
+    It goes through the same queue and limits as a new job, on the executor it ran on
+    unless ``executor`` (an ExecutorConfig) says otherwise. Already queued or running, it
+    is returned as it is.
 
     Raises
     ------
@@ -135,6 +136,8 @@ def resume_job(run_dir: Path, *, owner: str | None = None) -> Path:
         request = request_of(run_dir) or {                      # a run the CLI started
             "config": config, "digest": runs.config_digest(config)}
         run.clear_progress()                                   # the last run's final step
+        if executor:
+            request = request | {"executor": dataclasses.asdict(executor)}
         _enqueue(run_dir, request | {"resume": True}, owner)
         _dispatch_locked(root)
     return run_dir
