@@ -9,7 +9,16 @@ from cover_model.images import thumbnail
 from cover_model.networks.runs import Run, RunError
 from cover_model.networks.tables import run_label
 
-PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+def percent_table(table, columns) -> None:
+    """Show ``columns`` as whole percents: Streamlit's "percent" format gives two decimals
+    (33.33%), a precision that a round of a few dozen covers does not have."""
+    shown = table.copy()
+    shown[columns] = (shown[columns].astype(float) * 100).round()
+    st.dataframe(shown, column_config={c: st.column_config.NumberColumn(c, format="%d%%")
+                                       for c in columns})
+
 
 st.title("You vs the model")
 st.caption("The paper says people did poorly at naming a genre from a cover too, but never "
@@ -90,7 +99,7 @@ else:
     you, it = st.columns(2)
     you.metric("You", f"{score.table.loc['overall', 'player']:.0%}")
     it.metric("The model", f"{score.table.loc['overall', 'model']:.0%}")
-    st.dataframe(score.table, column_config={"player": PERCENT, "model": PERCENT})
+    percent_table(score.table, ["player", "model"])
     st.plotly_chart(challenge.comparison_figure(score), width="stretch")
     st.subheader(f"Where you and the model disagree ({len(score.disagreements)})")
     if not score.disagreements.empty:
@@ -105,4 +114,4 @@ table = challenge.attempts_table(challenge.attempts_file(dataset.fingerprint, Ru
 if table.empty:
     st.caption("No round finished yet on this dataset against this model.")
 else:
-    st.dataframe(table, column_config={c: PERCENT for c in table.columns[2:]})
+    percent_table(table, list(table.columns[2:]))

@@ -158,6 +158,26 @@ def test_a_confusion_cell_shows_its_test_covers_most_confident_first(finished_ru
         assert f"{len(expected)} test cover(s) of {true} predicted as {predicted}" in texts(at, "caption")
 
 
+def test_a_run_without_kept_predictions_scores_its_test_covers_on_request(finished_run):
+    """As the shipped model, whose checkpoint keeps no per-cover predictions: the page
+    offers to score the test split of the dataset it was tested on, then fills the cell."""
+    kept = runs.Run(finished_run).predictions()
+    (finished_run / "predictions.csv").unlink()
+    true, predicted = kept.groupby(["genre", "predicted"]).size().idxmax()
+    at = open_page(PAGE)
+    assert not at.exception and "Click a cell" in texts(at, "caption")
+    at.selectbox(key="results_cell_true").set_value(true)
+    at.selectbox(key="results_cell_predicted").set_value(predicted).run()
+    assert not at.get("image") and "No test covers to show" in texts(at, "caption")
+    assert f"Score its {len(kept)} test covers" in at.button(key="results_score").label
+    at.button(key="results_score").click().run()
+    assert not at.exception
+    cell = [image.caption for image in at.get("image")[0].proto.imgs]
+    assert cell and all(c.startswith(f"{true} → {predicted} (") for c in cell)
+    at.run()                                            # a rerun keeps the scores, no new click
+    assert at.get("image") and not at.exception
+
+
 def test_a_click_on_a_cell_names_that_cell():
     """The figure's click layer carries each cell's genres to selected_cell, as the
     browser's selection reports them."""

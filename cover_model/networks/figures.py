@@ -238,19 +238,31 @@ def genre_table(metrics: dict) -> pd.DataFrame:
     return table.join(confusion)
 
 
-def misclassified(run_dir, *, genre: str | None = None, limit: int = 24) -> pd.DataFrame:
-    """Test covers the run got wrong, most confident mistakes first.
+def misclassified(predictions: pd.DataFrame | None, *, genre: str | None = None,
+                  limit: int = 24) -> pd.DataFrame:
+    """Test covers a run got wrong, most confident mistakes first.
+
+    Parameters
+    ----------
+    predictions : DataFrame or None
+        A run's test predictions (``Run.predictions()``, or the same columns scored afresh).
 
     Returns
     -------
     DataFrame
         ``path, genre, predicted, p1`` (and the other top-3 columns), at most
         ``limit`` rows, only true ``genre`` when given; empty without predictions.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"path": ["a", "b", "c"], "genre": ["jazz"] * 3,
+    ...                       "predicted": ["metal", "jazz", "pop"], "p1": [0.5, 0.9, 0.7]})
+    >>> misclassified(table)["path"].tolist()
+    ['c', 'a']
     """
-    table = Run(run_dir).predictions()
-    if table is None:
+    if predictions is None:
         return pd.DataFrame(columns=["path", "genre", "predicted", "p1"])
-    wrong = table[table["genre"] != table["predicted"]]
+    wrong = predictions[predictions["genre"] != predictions["predicted"]]
     if genre is not None:
         wrong = wrong[wrong["genre"] == genre]
     return wrong.sort_values("p1", ascending=False).head(limit).reset_index(drop=True)
