@@ -4,12 +4,14 @@ import streamlit as st
 import ui
 from cover_model import hosting
 from cover_model.color.figures import histogram_figure, profile_similarity_figure
+from cover_model.baselines.specs import FeatureError
 from cover_model.color.profile import profile_cover
 from cover_model.images import ImageDecodeError, decode_image
 from cover_model.plots import grad_cam_overlay, top_genres_figure
 from cover_model.networks.tables import run_label
 from cover_model.networks.runs import Run, RunError
 from cover_model.shipped import model_card_text, model_summary, shipped_run
+from cover_model.style_map import embed_cover, style_map
 
 st.title("Predict")
 SHIPPED = shipped_run()
@@ -45,9 +47,9 @@ if not uploads:
     st.stop()
 
 
-def colour_analysis(rgb, key: str) -> None:
+def colour_analysis(rgb, data: bytes, key: str) -> None:
     """The cover's colour histogram against the real covers' genre means (shipped) and
-    against the sidebar's dataset, with its nearest covers there."""
+    against the sidebar's dataset, with its nearest covers there by colour and by embedding."""
     st.markdown("**Colour analysis**")
     tabs = st.tabs(["Against the real covers", "Against the sidebar's dataset"])
     reference = ui.shipped_color_reference() if SHIPPED else None
@@ -75,11 +77,46 @@ def colour_analysis(rgb, key: str) -> None:
         st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
         st.caption("Closest genre by colour, per metric: " +
                    ", ".join(f"{metric}: {genre}" for metric, genre in profile.closest.items()))
-        st.markdown("**Nearest covers by colour**")
         ui.synthetic_notice()
-        ui.cover_gallery(profile.neighbours["path"], width=110,
-                         captions=[f"{g} ({s:.2f})" for g, s in zip(profile.neighbours["genre"],
-                                                                   profile.neighbours["score"])])
+        by_colour, by_embedding = st.columns(2)
+        with by_colour:
+            st.markdown("**Nearest covers by colour**")
+            ui.cover_gallery(profile.neighbours["path"], width=110,
+                             captions=[f"{g} ({s:.2f})" for g, s in zip(profile.neighbours["genre"],
+                                                                       profile.neighbours["score"])])
+        with by_embedding:
+            placed = nearest_by_embedding(dataset, data, key)
+        if placed:
+            ui.style_map_chart(dataset, placed[0], key=f"map-{key}", new_point=placed[1])
+
+
+def nearest_by_embedding(dataset, data: bytes, key: str):
+    """The cover's nearest covers by ImageNet embedding, and the style map with where the
+    cover goes on it: the mean position of those neighbours (t-SNE cannot place a new point)."""
+    st.markdown("**Nearest covers by embedding**")
+    cfg = ui.style_map_settings()
+    smap = style_map(dataset, cfg, compute=False)
+    if smap is None:
+        st.caption(f"The style map of these {len(dataset):,} covers is not laid out yet "
+                   "(once per dataset: their embeddings, then t-SNE).")
+        if not st.button("Lay out the style map", key=f"map-build-{key}"):
+            return None
+        try:
+            with st.spinner("Embedding the covers and laying them out..."):
+                smap = style_map(dataset, cfg)
+        except (ValueError, FeatureError) as exc:           # too few covers, weights missing
+            st.caption(hosting.visitor_message(str(exc)))
+            return None
+    embedding = embed_cover(data, cfg.network)
+    order, distance = smap.nearest(embedding, cfg.neighbours)
+    rows = smap.index[order]
+    ui.cover_gallery(dataset.items["path"][rows], width=110,
+                     captions=[f"{g} ({d:.1f})" for g, d in zip(dataset.items["genre"][rows], distance)])
+    st.caption(f"Distance in the map's {smap.features.shape[1]} PCA components of the "
+               f"{cfg.network} features; the star sits at the mean position of these "
+               f"{len(rows)} covers.")
+    x, y = smap.place(embedding, cfg.neighbours)
+    return smap, (x, y, "this cover")
 
 
 for upload in uploads:
@@ -98,4 +135,4 @@ for upload in uploads:
                         key=f"top-{upload.file_id}")
     heat.image(grad_cam_overlay(rgb, answer.grad_cam), width="stretch",
                caption=f"Grad-CAM: where the network looked for '{best}'")
-    colour_analysis(rgb, upload.file_id)
+    colour_analysis(rgb, upload.getvalue(), upload.file_id)

@@ -16,7 +16,9 @@ def settings_sidebar() -> StyleMapConfig | None:
     """Ranges, choices, defaults and help come from StyleMapConfig."""
     with st.sidebar:
         st.subheader("Style map")
-        values = {name: widget(name) for name in ("network", "perplexity", "pca_dims", "max_iter", "seed")}
+        values = {"network": widget("network"), "perplexity": widget("perplexity"),
+                  "pca_dims": widget("pca_dims", label="PCA components"),
+                  "max_iter": widget("max_iter", label="Iterations"), "seed": widget("seed")}
     return checked_config(StyleMapConfig, values)
 
 

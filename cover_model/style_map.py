@@ -141,22 +141,34 @@ def style_map(dataset: Dataset, cfg: StyleMapConfig = StyleMapConfig(), *, use_c
     FeatureError
         The network's ImageNet weights are missing.
     """
-    spec = embedding_spec(cfg.network)
-    path = cache_dir() / "embeddings" / (f"{embedding_key(dataset, spec)}-map-{cfg.layout_key()}"
-                                         f"-v{CACHE_VERSION}.npz")
+    path = layout_path(dataset, cfg)
     if use_cache and (cached := _read_cache(path)) is not None:
         mark_used(path)
         return cached
     if not compute:
         return None
     check_size(len(dataset), cfg)
-    X, index = embedding_features(dataset, spec, progress=progress, device=device)
+    X, index = embedding_features(dataset, embedding_spec(cfg.network), progress=progress, device=device)
     check_size(len(X), cfg)
     result = layout(X, index, cfg)
     if use_cache:
-        _write_cache(path, result)
-        enforce_disk_budget(keep=(path,))
+        save_layout(path, result)
     return result
+
+
+def layout_path(dataset: Dataset, cfg: StyleMapConfig) -> Path:
+    """Where the layout of ``dataset`` under ``cfg`` is cached: beside its embeddings (the disk
+    budget's ``embeddings`` kind), named by their key and the layout settings."""
+    key = embedding_key(dataset, embedding_spec(cfg.network))
+    return cache_dir() / "embeddings" / f"{key}-map-{cfg.layout_key()}-v{CACHE_VERSION}.npz"
+
+
+def save_layout(path: Path, smap: StyleMap) -> None:
+    """Cache a layout at ``path`` (:func:`layout_path`)."""
+    with atomic_write(path) as fh:
+        np.savez(fh, xy=smap.xy, index=smap.index, features=smap.features, mean=smap.mean,
+                 components=smap.components, seconds=smap.seconds)
+    enforce_disk_budget(keep=(path,))
 
 
 def check_size(n_covers: int, cfg: StyleMapConfig) -> None:
@@ -290,9 +302,3 @@ def _read_cache(path: Path) -> StyleMap | None:
                             data["components"], float(data["seconds"]))
     except (OSError, ValueError, KeyError, EOFError):     # missing or damaged: laid out again
         return None
-
-
-def _write_cache(path: Path, smap: StyleMap) -> None:
-    with atomic_write(path) as fh:
-        np.savez(fh, xy=smap.xy, index=smap.index, features=smap.features, mean=smap.mean,
-                 components=smap.components, seconds=smap.seconds)

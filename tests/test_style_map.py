@@ -108,3 +108,21 @@ def test_the_page_draws_the_map_and_a_selection_shows_its_covers(covers, app_mai
 
 def test_selected_rows_reads_the_rows_and_skips_the_uploaded_marker():
     assert selected_rows([{"customdata": [4, "a.jpg"]}, {"x": 1.0}, {"customdata": ["7", "b"]}]) == [4, 7]
+
+
+def test_predict_shows_an_uploads_nearest_covers_by_embedding_and_puts_it_on_the_map(covers, app_main):
+    smap = style_map(covers, SMALL)
+    own = int(smap.index[7])
+    at = open_page("app_pages/predict.py")
+    at.session_state["style_map_perplexity"] = SMALL.perplexity        # the Style map page's
+    at.session_state["style_map_max_iter"] = SMALL.max_iter            # settings, as left there
+    at.sidebar.radio(key="dataset_kind").set_value(ON_SERVER).run()
+    at.sidebar.text_input(key="dataset_path").input(str(covers.root)).run()
+    data = open(covers.items["path"][own], "rb").read()
+    at.file_uploader(key="predict_uploads").set_value([("mine.jpg", data, "image/jpeg")]).run()
+    assert not at.exception
+    assert any(md.value == "**Nearest covers by embedding**" for md in at.markdown)
+    galleries = [image.captions for image in at.get("image") if len(image.captions) == SMALL.neighbours]
+    by_embedding = galleries[-1]
+    assert by_embedding[0] == f"{covers.items['genre'][own]} (0.0)"        # its own copy first
+    assert any("mean position of these 10 covers" in c.value for c in at.caption)
