@@ -60,8 +60,7 @@ def test_confusion_cell_leak_check_label_review_and_a_round_against_the_model(se
     # 4. Label review: score, mark one cover for removal, download the reviewed manifest
     page.get_by_role("button", name=re.compile(r"^Score [\d,]+ covers with this run")).click()
     page.get_by_text("Covers to review").first.wait_for(timeout=90_000)
-    fix = page.locator('[data-testid="stSelectbox"]').filter(has_text="keep").first
-    fix.click()
+    page.get_by_role("combobox", name="Fix").first.click()
     page.get_by_role("option", name="remove").click()
     page.get_by_text("0 relabelled, 1 removed.").wait_for(timeout=30_000)
     with page.expect_download() as download:
