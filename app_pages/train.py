@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from cover_model import hosting
-from cover_model.networks import jobs
+from cover_model.networks import cluster, jobs
 from cover_model.networks.runs import Run
 from cover_model.config import from_dict
 from cover_model.networks.tables import run_label
@@ -42,6 +42,16 @@ def settings_sidebar() -> dict:
     values |= config_widgets(TrainConfig, key_prefix="train", fields=OTHER,
                              container=st.sidebar.expander("Preprocessing, split, seed, weights"))
     return values
+
+
+def cluster_sidebar() -> dict | None:
+    """The job's resources, where this server sends jobs through submitit
+    (``COVER_LAB_EXECUTOR=submitit``); None: a local process, as always."""
+    if not cluster.cluster_configured():
+        return None
+    fields = [f.name for f in dataclasses.fields(cluster.ExecutorConfig) if f.name != "executor"]
+    return config_widgets(cluster.ExecutorConfig, key_prefix="cluster", fields=fields,
+                          container=st.sidebar.expander("Cluster (submitit)", expanded=True))
 
 
 def run_config(run_dir: Path) -> dict:
@@ -104,7 +114,8 @@ def live_panel(run_dir: str) -> None:
     if status["state"] != "running":
         st.rerun()                       # the whole page switches to the finished view
     label = job_label(run_dir)
-    st.markdown(f"**Training** {label} · `{run_dir.name}`")
+    where = "" if hosting.is_public() or not status["where"] else f" · {status['where']}"
+    st.markdown(f"**Training** {label} · `{run_dir.name}`{where}")
     step = status.get("progress")
     if not step:
         st.progress(0.0, text="Preparing: loading the covers...")
@@ -161,12 +172,12 @@ def resume_button(run_dir: Path) -> None:
         st.rerun()
 
 
-def start(cfg: TrainConfig, dataset) -> None:
+def start(cfg: TrainConfig, dataset, executor: cluster.ExecutorConfig | None) -> None:
     """Queue ``cfg`` for this visitor and watch it; a refusal (limits, a read-only
     folder) is shown, and the same settings already queued or running are found."""
     before = {*jobs.running_jobs(), *jobs.queued_jobs()}
     try:
-        run_dir = jobs.start_job(cfg, owner=ui.visitor_id(), dataset=dataset,
+        run_dir = jobs.start_job(cfg, owner=ui.visitor_id(), dataset=dataset, executor=executor,
                                  preset=preset_name(cfg, st.session_state.get("train_preset")))
     except jobs.JobError as exc:
         st.error(str(exc), icon=":material/block:")
@@ -202,6 +213,7 @@ def watched_job(running: list[Path]) -> Path | None:
 
 
 values = settings_sidebar()
+resources = cluster_sidebar()
 st.title("Train")
 data = ui.current_data_source()
 dataset = ui.current_dataset()                 # a wrong path stops here, not in the job
@@ -210,6 +222,7 @@ st.caption(f"Dataset `{hosting.visitor_message(data)}`: {len(dataset):,} covers 
            "in its own process: leave or refresh this page and it keeps going.")
 try:
     cfg = from_dict(TrainConfig, values | {"data": data})
+    executor = None if resources is None else cluster.ExecutorConfig(executor="submitit", **resources)
 except ValueError as exc:
     st.error(f"Check the settings in the sidebar: {exc}", icon=":material/tune:")
     cfg = None
@@ -221,9 +234,12 @@ if cfg is not None and cfg.head == "logistic":       # no epochs: the loop's set
 elif cfg is not None:
     st.caption(f"Will train **{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px for {cfg.epochs} epoch(s): "
                f"batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, seed {cfg.seed}.")
+if cfg is not None and executor is not None:
+    st.caption(f"As a submitit job ({cluster.backend()}): {executor.nodes} node(s) x "
+               f"{executor.tasks_per_node} process(es), {executor.gpus_per_node} GPU(s) per node.")
 if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
              key="train_start"):
-    start(cfg, dataset)
+    start(cfg, dataset, executor)
 
 running = jobs.running_jobs()
 watched = watched_job(running)

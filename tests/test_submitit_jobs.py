@@ -15,9 +15,14 @@ import pytest
 from cover_model.cli import main
 from cover_model.networks import cluster, jobs, runs
 from cover_model.networks.config import PRESETS, TrainConfig
+from cover_model.dataset import load_dataset
+from cover_model.report.config import make_config, network_plans
+from cover_model.report.networks import network_jobs, network_step
+from cover_model.report.runner import ReportContext, run_steps
+from cover_model.splits import assign_splits
 from cover_model.synth import generate
 
-from .helpers import wait_for
+from .helpers import open_page, wait_for
 
 SUBMITIT_ONLY = {"submitit", "submitted.json", "log.txt"}     # log.txt: a local job's output
 
@@ -103,3 +108,37 @@ def test_a_job_refuses_a_run_folder_it_cannot_see(covers, tmp_path):
     job = executor.submit(cluster.TrainingJob(run.path, token="abc"))
     with pytest.raises(Exception, match="is not visible from node .*filesystem all nodes share"):
         job.result()
+
+
+def test_the_train_page_shows_cluster_settings_only_where_jobs_go_through_submitit(
+        embedded_data, app_main, monkeypatch):
+    keys = lambda at: {w.key for w in at.sidebar.number_input}         # noqa: E731
+    assert "cluster_tasks_per_node" not in keys(open_page("app_pages/train.py"))
+    monkeypatch.setenv(cluster.EXECUTOR_ENV, "submitit")
+    at = open_page("app_pages/train.py")
+    at.sidebar.number_input(key="cluster_tasks_per_node").set_value(2).run()
+    assert not at.exception
+    assert any("As a submitit job (local): 1 node(s) x 2 process(es)" in c.value for c in at.caption)
+
+
+def test_the_reports_network_steps_train_at_once_as_jobs_and_are_gathered(covers, tmp_path):
+    cfg = make_config(quick=True, lite_models=(), best=False, parallel_networks=True)
+    plans = network_plans(cfg)                          # the paper's CNN and AlexNet, 1 epoch
+    dataset = assign_splits(load_dataset(str(covers)), scheme="auto", seed=0)
+    ctx = ReportContext(dataset=dataset, data=str(covers), cfg=cfg, out_dir=tmp_path / "report",
+                        figures=None, say=lambda line: None,
+                        executor=cluster.ExecutorConfig(executor="submitit"))
+    steps = [network_step(plan, ctx) for plan in plans]
+    with network_jobs(ctx, plans):
+        started = {key: jobs.job_status(run_dir) for key, (run_dir, _) in ctx.network_jobs.items()}
+        timings = run_steps(steps, ctx)
+    assert [t.action for t in timings] == ["ran", "ran"], [ctx.records[p.key] for p in plans]
+    assert all(s["state"] == "running" and s["job_id"] for s in started.values())   # both at once
+    for plan in plans:
+        record = ctx.records[plan.key]
+        assert record["test"] and not record["reused"]
+        assert record["run_dir"] == str(ctx.network_jobs[plan.key][0].resolve())
+    # the next report skips them, as after a report that trained them one after another
+    again = ReportContext(dataset=dataset, data=str(covers), cfg=cfg, out_dir=tmp_path / "report",
+                          figures=None, say=lambda line: None)
+    assert [t.action for t in run_steps(steps, again)] == ["skipped", "skipped"]

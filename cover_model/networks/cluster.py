@@ -9,7 +9,7 @@
 The job queue (:mod:`.jobs`) decides when a job starts, whichever executor runs it;
 :func:`submit` hands a queued job to ``submitit.AutoExecutor`` (SLURM where ``sbatch``
 exists, one machine's processes otherwise). The submitted callable, :class:`TrainingJob`,
-runs the very ``train`` command line a local job's process runs (:func:`jobs.train_args`),
+runs the very ``train`` command line a local job's process runs (``Run.train_args``),
 so status, progress, metrics and weights land in the same run folder through
 :class:`~cover_model.networks.runs.Run`. submitit starts ``nodes x tasks_per_node``
 processes; each exports its rank and world size from submitit's ``JobEnvironment`` and
@@ -82,9 +82,15 @@ def cluster_configured() -> bool:
     return default_executor() == "submitit"
 
 
+def backend() -> str:
+    """Which submitit backend a job goes to here: ``slurm`` where ``sbatch`` exists, else
+    ``local`` (``COVER_LAB_SUBMITIT_CLUSTER`` forces one)."""
+    return os.environ.get(CLUSTER_ENV) or submitit.AutoExecutor.which()
+
+
 def make_executor(folder: Path, settings: ExecutorConfig):
     """A ``submitit.AutoExecutor`` writing into ``folder``, with ``settings``' resources."""
-    executor = submitit.AutoExecutor(folder=folder, cluster=os.environ.get(CLUSTER_ENV) or None)
+    executor = submitit.AutoExecutor(folder=folder, cluster=backend())
     parameters = {"name": "cover-lab-train", "timeout_min": settings.timeout_min,
                   "nodes": settings.nodes, "tasks_per_node": settings.tasks_per_node,
                   "gpus_per_node": settings.gpus_per_node, "cpus_per_task": settings.cpus_per_task,
@@ -191,14 +197,13 @@ class TrainingJob(Checkpointable):
 
     def __call__(self) -> int:
         from ..cli import build_parser
-        from .jobs import train_args
         env = submitit.JobEnvironment()
         run = runs.Run(self.run_dir)
         check_visible(run, self.token, env.hostname)
         if env.num_tasks > 1:           # RANK, WORLD_SIZE, MASTER_ADDR/PORT, as torchrun sets them
             TorchDistributedEnvironment().export(
                 set_cuda_visible_devices=False, overwrite=True)   # training picks cuda:LOCAL_RANK
-        args = build_parser().parse_args(train_args(run, resume=self.resume))
+        args = build_parser().parse_args(run.train_args(resume=self.resume))
         return args.run(args)
 
     def checkpoint(self, *args, **kwargs):

@@ -379,16 +379,6 @@ def _dispatch_locked(root: Path) -> list[Path]:
     return started
 
 
-def train_args(run: runs.Run, *, resume: bool | None = None) -> list[str]:
-    """The ``train`` command line of a job, whichever executor runs it: a fresh run reads its
-    request, a resumed one its own run folder (``resume``: None = as its request says)."""
-    if run.request().get("resume") if resume is None else resume:
-        args = ["--resume", str(run.path)]
-    else:
-        args = ["--request", str(run.request_file), "--run-dir", str(run.path)]
-    return ["train", *args, "--progress-file", str(run.progress_file)]
-
-
 def _launch(run_dir: Path) -> None:
     """Start a queued job and mark it running (the caller holds the lock): a process here,
     or a submitit job when its request names that executor (:mod:`.cluster`)."""
@@ -399,7 +389,7 @@ def _launch(run_dir: Path) -> None:
     try:
         with open(run.log_file, log_mode) as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "cover_model", *train_args(run)],
+                [sys.executable, "-m", "cover_model", *run.train_args()],
                 cwd=PROJECT_ROOT, env=tuned_env(), stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)      # survives the page, and the server, that started it
     except OSError as exc:                   # never retried forever: the job fails, the queue moves

@@ -292,6 +292,16 @@ class Run:
     def write_request(self, request: dict) -> None:
         write_json(self.request_file, request)
 
+    def train_args(self, *, resume: bool | None = None) -> list[str]:
+        """The ``train`` command line of this run's job, whichever executor runs it: a fresh
+        run reads its request, a resumed one its own folder (``resume``: None = as its
+        request says)."""
+        if self.request().get("resume") if resume is None else resume:
+            args = ["--resume", str(self.path)]
+        else:
+            args = ["--request", str(self.request_file), "--run-dir", str(self.path)]
+        return ["train", *args, "--progress-file", str(self.progress_file)]
+
     @property
     def log_file(self) -> Path:
         """A job's process writes its output here."""

@@ -2,6 +2,7 @@
 
     python -m cover_model report --data ../shared/data/real-covers --out reports/real-covers
     python -m cover_model report --quick --out reports/smoke         # a minute, on synth
+    python -m cover_model report --quick --parallel-networks [--executor submitit]
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from .. import config
 from ..data_cli import resolve_dataset
+from ..networks.cluster import ExecutorConfig, default_executor
 from ..paths import PROJECT_ROOT
 from ..progress import terminal_progress
 from .config import ReportConfig, make_config
@@ -25,6 +27,9 @@ def add_report(parser) -> None:
     parser.add_argument("--out", type=Path, help="report folder (default: reports/<dataset name> "
                         "in the project)")
     config.add_arguments(parser, ReportConfig, only_given=True)
+    config.add_arguments(parser.add_argument_group(
+        "where --parallel-networks trains", "the networks' jobs: local processes, or submitit "
+        "(docs/cluster.md)"), ExecutorConfig, only_given=True)
     parser.set_defaults(run=run_report)
 
 
@@ -37,7 +42,7 @@ def run_report(args) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)   # kill: stop like Ctrl-C, keep what is done
     try:
         result = run(args.data, out, cfg, dataset=dataset, progress=terminal_progress,
-                     command=_command(args.data, out, given))
+                     command=_command(args.data, out, given), executor=_executor(args))
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished steps (and finished training epochs) are kept; run the "
               f"same command again to continue ({out})", file=sys.stderr)
@@ -49,6 +54,12 @@ def run_report(args) -> int:
     for title in result.failed:
         print(f"failed: {title} (run the same command again to retry)", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def _executor(args) -> ExecutorConfig:
+    """The networks' jobs' executor: the flags given, else ``COVER_LAB_EXECUTOR``'s."""
+    return config.from_dict(ExecutorConfig, {"executor": default_executor(),
+                                             **config.given(ExecutorConfig, args)})
 
 
 def _interrupt(signum, frame):

@@ -49,6 +49,9 @@ class ReportConfig(Config):
                          choices=("auto", "cpu", "cuda", "mps"))
     quick: bool = option(False, "smoke run in about a minute: 3 trials, a few models, 1-5 "
                          "epochs at small sizes, EfficientNet-Lite0 only")
+    parallel_networks: bool = option(False, "train the networks at once as separate jobs through "
+                                     "the job executor (--executor; as many at a time as "
+                                     "COVER_LAB_MAX_RUNNING_JOBS), then gather them as usual")
 
     def problems(self) -> list[str]:
         if self.pretrained_px and self.pretrained_px < 16:

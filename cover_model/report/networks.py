@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..networks import runs
@@ -102,10 +103,13 @@ def train_or_reuse(ctx: ReportContext, plan: NetworkPlan) -> dict:
         return {"available": False, "reason": missing, "arch": cfg.arch, "mode": cfg.mode,
                 "table": plan.table, "label": describe(cfg)}
     run_dir, state = find_run(cfg, ctx.dataset.fingerprint)
-    if state == "running":
+    if plan.key in ctx.network_jobs:            # training as a job since the report began
+        run_dir, state = ctx.network_jobs[plan.key]
+        _gather(ctx, cfg, run_dir)
+    elif state == "running":
         raise RuntimeError(f"{run_dir} is training these settings in another process; "
                            "run the report again when it has finished")
-    if state == "done":
+    elif state == "done":
         ctx.say(f"  reusing the finished run {run_dir}")
     else:
         if state == "resumable":
@@ -125,6 +129,49 @@ def train_or_reuse(ctx: ReportContext, plan: NetworkPlan) -> dict:
     if state == "done":
         record["computed_s"] = record["train_s"]     # what it cost when it was trained
     return record
+
+
+@contextmanager
+def network_jobs(ctx: ReportContext, plans: list[NetworkPlan]):
+    """Queue every network of ``plans`` that needs training as a job (``parallel_networks``),
+    into ``ctx.network_jobs``; their steps then gather them one after another as they finish.
+    Stopped before that (Ctrl-C, a kill), the jobs still running are cancelled: the next
+    report resumes them from their last epoch, as it resumes its own."""
+    from ..networks import jobs
+    for plan in plans:
+        cfg = train_config(plan, ctx)
+        run_dir, state = find_run(cfg, ctx.dataset.fingerprint)
+        if state in ("done", "running") or _missing_weights(cfg):
+            continue                            # reused, another's, or reported as unavailable
+        preprocess_dataset(ctx.dataset, size_px=cfg.input_px, method=cfg.preprocess,
+                           seed=cfg.seed)      # before the jobs, which would all write it
+        run_dir = (jobs.resume_job(run_dir, executor=ctx.executor) if state == "resumable"
+                   else jobs.start_job(cfg, executor=ctx.executor))
+        ctx.network_jobs[plan.key] = (run_dir, state)
+    try:
+        yield
+    finally:
+        for run_dir, _ in ctx.network_jobs.values():
+            jobs.cancel_job(run_dir)           # only what is still queued or running
+
+
+def _gather(ctx: ReportContext, cfg: TrainConfig, run_dir: Path) -> None:
+    """Wait for the job training ``run_dir``, with its progress as a bar; raise if it did
+    not finish."""
+    from ..networks import jobs
+    report = ctx.progress(f"training {cfg.arch} {cfg.mode} (job)")
+    while (status := jobs.job_status(run_dir))["state"] in jobs.ACTIVE:
+        if report:
+            report(min(int(status["fraction"] * 1000), 999), 1000)
+        time.sleep(JOB_POLL_S)
+    if status["state"] != "done":
+        raise RuntimeError(f"the job training {run_dir.name} {status['state']}: "
+                           f"{status.get('error') or status.get('log_tail', '')[-300:]}")
+    if report:
+        report(1000, 1000)
+
+
+JOB_POLL_S = 1.0
 
 
 def _training_seconds(run_dir: Path, history: list[dict]) -> float:

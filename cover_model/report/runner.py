@@ -72,6 +72,9 @@ class ReportContext:
     progress: Callable[[str], Callable[[int, int], None] | None] = lambda label: None
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     records: dict[str, dict] = field(default_factory=dict)
+    executor: object = None     # ExecutorConfig of the networks' jobs (parallel_networks)
+    # plan key -> (run folder, "missing" | "resumable"): networks training as jobs right now
+    network_jobs: dict[str, tuple] = field(default_factory=dict)
 
     def path(self, *parts: str) -> Path:
         """A path inside the report folder (parents created)."""

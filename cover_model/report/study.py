@@ -13,11 +13,12 @@ from ..dataset import Dataset, load_dataset
 from ..files import atomic_write
 from ..networks.runs import config_digest
 from ..splits import assign_splits
-from .config import ReportConfig, network_plans
+from ..networks.cluster import ExecutorConfig, default_executor
+from .config import ReportConfig, best_plan, network_plans
 from .figures import FigureWriter
 from .markdown import render, timing_table
 from .network_results import best_step, tables_key, tables_step
-from .networks import network_step
+from .networks import network_jobs, network_step
 from .runner import ReportContext, Step, report_lock, run_steps
 from .steps import baselines_key, baselines_step, color_key, color_step, dataset_step
 
@@ -59,9 +60,14 @@ def build_steps(ctx: ReportContext) -> list[Step]:
     return steps
 
 
+def all_network_plans(cfg: ReportConfig) -> list:
+    """Every network the report trains: Tables 3 and 4, then our best model."""
+    return network_plans(cfg) + ([best_plan(cfg)] if cfg.best else [])
+
+
 def run_report(data: str, out_dir, cfg: ReportConfig = ReportConfig(), *,
                dataset: Dataset | None = None, progress=None, say=None,
-               command: str | None = None) -> ReportResult:
+               command: str | None = None, executor=None) -> ReportResult:
     """Run (or resume) the study on ``data`` and write the report into ``out_dir``.
 
     Parameters
@@ -80,6 +86,9 @@ def run_report(data: str, out_dir, cfg: ReportConfig = ReportConfig(), *,
         ``say(line)`` for step-by-step news (default: standard error).
     command : str, optional
         The command line, quoted in the report.
+    executor : ExecutorConfig, optional
+        Where ``cfg.parallel_networks`` runs the networks' jobs (default: a local process
+        each, or what ``COVER_LAB_EXECUTOR`` says).
 
     Returns
     -------
@@ -96,10 +105,12 @@ def run_report(data: str, out_dir, cfg: ReportConfig = ReportConfig(), *,
                                 scheme="auto", seed=0)
         with FigureWriter(out_dir) as figures:
             ctx = ReportContext(dataset=dataset, data=str(data), cfg=cfg, out_dir=out_dir,
-                                figures=figures, progress=progress or no_progress)
+                                figures=figures, progress=progress or no_progress,
+                                executor=executor or ExecutorConfig(executor=default_executor()))
             if say:
                 ctx.say = say
-            timings = run_steps(build_steps(ctx), ctx)
+            with network_jobs(ctx, all_network_plans(cfg) if cfg.parallel_networks else []):
+                timings = run_steps(build_steps(ctx), ctx)
             text = render(ctx.records, timings, cfg=cfg, data=str(data),
                           command=command or f"python -m cover_model report --data {data}",
                           figures_problem=figures.problem, device=_device_name(cfg.device))
