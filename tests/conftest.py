@@ -1,4 +1,6 @@
 """Shared fixtures: tiny image datasets the tests make, and the real covers when present."""
+import fcntl
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,13 +45,23 @@ def bad_inputs(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def synth_data_dir(tmp_path_factory) -> Path:
-    """A data folder holding the default embedded covers, generated once per test session."""
+def synth_data_dir(tmp_path_factory, worker_id) -> Path:
+    """A data folder holding the default embedded covers, per test session.
+
+    Generating them takes about 35 s of CPU, so under xdist one worker generates them once
+    for all (the others wait on a lock) and each copies them into a folder of its own:
+    tests write caches into it and must not see another worker's files."""
     from cover_model.synth import ensure_default_dataset
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if worker_id != "master" else base) / "synth-data-shared"
+    shared.mkdir(exist_ok=True)
+    with open(shared.parent / "synth-data-shared.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)          # released when the file closes
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("COVER_LAB_DATA", str(shared))
+            generated = ensure_default_dataset()
     root = tmp_path_factory.mktemp("synth-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COVER_LAB_DATA", str(root))
-        ensure_default_dataset()
+    shutil.copytree(generated, root / generated.relative_to(shared))
     return root
 
 
