@@ -270,8 +270,9 @@ with right:
     a.metric("Test accuracy", f"{test['accuracy']:.1%}")
     b.metric(f"Top-{test.get('k', 3)}", f"{test['top_k']:.1%}")
     c.metric("Test covers", f"{test['n']:,}")
-    st.caption(f"Data `{config.get('data')}` · best epoch {metrics.get('best_epoch')} of "
-               f"{len(metrics.get('history') or [])} · `{run_dir.name}`")
+    epochs = len(metrics.get("history") or [])        # none for a head fitted in one go
+    st.caption(f"Data `{config.get('data')}` · " + (f"best epoch {metrics.get('best_epoch')} of "
+               f"{epochs} · " if epochs else "") + f"`{run_dir.name}`")
     with st.expander("Settings (config.json)"):
         st.json(config, expanded=False)
     downloads(run_dir, metrics)

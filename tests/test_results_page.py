@@ -38,6 +38,7 @@ def test_the_shipped_model_is_listed_with_its_figures_before_any_training(with_s
     per_genre = at.dataframe[1].value
     assert "metal" in per_genre.index and "reggae" in per_genre.index
     assert len(at.get("plotly_chart")) >= 2          # per-genre bars, confusion matrix
+    assert "best epoch" not in texts(at, "caption")   # a head fitted in one go has no epochs
 
 
 @pytest.fixture
@@ -71,6 +72,7 @@ def test_one_finished_run_tables_confusion_gallery_and_downloads(finished_run):
     shown = float(at.metric[0].value.rstrip("%"))
     assert per_genre.loc["overall", "custom scratch 32px"] == pytest.approx(shown, abs=0.05)
     assert len(at.get("download_button")) == 3
+    assert "best epoch 1 of 1" in texts(at, "caption")
     assert "synthetic" in texts(at, "info")
     gallery = at.get("image")
     assert gallery and "→" in str(gallery[0].proto)   # captions: true -> predicted
