@@ -137,6 +137,7 @@ def test_the_reports_network_steps_train_at_once_as_jobs_and_are_gathered(covers
     for plan in plans:
         record = ctx.records[plan.key]
         assert record["test"] and not record["reused"]
+        assert record["computed_s"] == record["train_s"]       # its training, not the wait
         assert record["run_dir"] == str(ctx.network_jobs[plan.key][0].resolve())
     # the next report skips them, as after a report that trained them one after another
     again = ReportContext(dataset=dataset, data=str(covers), cfg=cfg, out_dir=tmp_path / "report",

@@ -126,8 +126,8 @@ def train_or_reuse(ctx: ReportContext, plan: NetworkPlan) -> dict:
               "class_names": metrics.get("class_names"),
               "cross_validation": metrics.get("cross_validation"),
               "train_s": _training_seconds(Path(run_dir), history)}
-    if state == "done":
-        record["computed_s"] = record["train_s"]     # what it cost when it was trained
+    if state == "done" or plan.key in ctx.network_jobs:
+        record["computed_s"] = record["train_s"]     # what it cost, not the wait for it
     return record
 
 
