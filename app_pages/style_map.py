@@ -36,6 +36,12 @@ try:
     check_size(len(dataset), cfg)
     smap = style_map(dataset, cfg, compute=False)
     if smap is None:
+        # A first layout embeds every cover (about a minute per 1,000 on CPU): asked for, not
+        # started by opening the page; once cached, every visitor gets it at once.
+        st.info(f"These {len(dataset):,} covers have no map with these settings yet: their "
+                "embeddings (cached after the first time), then t-SNE.", icon=":material/scatter_plot:")
+        if not st.button(f"Lay out {len(dataset):,} covers", key="style_map_build", type="primary"):
+            st.stop()
         bar = st.progress(0.0, text=f"Embedding {len(dataset):,} covers with {cfg.network}, "
                                     "then laying them out (once per dataset and settings)...")
         smap = style_map(dataset, cfg, progress=lambda done, total: bar.progress(done / total))

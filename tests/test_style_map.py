@@ -79,11 +79,11 @@ def test_the_cli_writes_an_interactive_html_with_cover_pictures_and_a_png(covers
     assert "40 covers mapped" in capsys.readouterr().out
 
 
-def test_the_page_draws_the_map_and_a_selection_shows_its_covers(covers, app_main, monkeypatch):
+def test_the_page_lays_out_on_request_and_a_selection_shows_its_covers(covers, app_main, monkeypatch):
     """AppTest cannot drag a lasso: st.plotly_chart answers with the selection a browser would
     send (tests/e2e/test_style_map_browser.py drags a real one)."""
-    smap = style_map(covers, SMALL)
-    picked = [int(smap.index[i]) for i in (2, 5, 11)]
+    style_map(covers, SMALL)                                    # the embeddings, cached
+    picked = [2, 5, 11]                                         # rows of the dataset
     drawn = []
 
     def plotly_chart(fig, **kwargs):
@@ -95,12 +95,15 @@ def test_the_page_draws_the_map_and_a_selection_shows_its_covers(covers, app_mai
     at = open_page("app_pages/style_map.py")
     at.sidebar.radio(key="dataset_kind").set_value(ON_SERVER).run()
     at.sidebar.text_input(key="dataset_path").input(str(covers.root)).run()
-    at.sidebar.slider(key="style_map_perplexity").set_value(5.0)
+    at.sidebar.slider(key="style_map_perplexity").set_value(6.0)
     at.sidebar.slider(key="style_map_max_iter").set_value(250).run()
+    assert not drawn and not at.exception                       # no layout with these settings yet
+    at.button(key="style_map_build").click().run()
     assert not at.exception and not at.error
     fig = drawn[-1]
     assert sorted(t.name for t in fig.data) == sorted(covers.class_names)     # a trace per genre
     assert sum(len(t.x) for t in fig.data) == 40
+    assert style_map(covers, replace(SMALL, perplexity=6.0), compute=False) is not None
     assert "3 selected cover(s)" in at.markdown[-1].value
     captions = [c for image in at.get("image") for c in image.captions]
     assert captions == list(covers.items["genre"][picked])
