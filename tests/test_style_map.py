@@ -47,6 +47,21 @@ def test_layout_has_a_point_per_cover_and_repeats_from_the_cache_and_without(cov
     assert style_map(covers, replace(SMALL, seed=1), compute=False) is None
 
 
+def test_cached_embeddings_are_read_back_without_decoding_a_cover_or_building_the_network(
+        covers, monkeypatch):
+    from cover_model.baselines import embeddings
+    spec = embeddings.embedding_spec("efficientnet_lite0")
+    X, index = embeddings.embedding_features(covers, spec)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("decoded the covers or built the network again")
+    monkeypatch.setattr(embeddings, "preprocess_dataset", boom)
+    monkeypatch.setattr(embeddings, "build_model", boom)
+    again, rows = embeddings.embedding_features(covers, spec)
+    np.testing.assert_array_equal(again, X)
+    np.testing.assert_array_equal(rows, index)
+
+
 def test_a_covers_own_copy_is_its_nearest_and_placement_is_the_mean_of_its_neighbours(covers):
     smap = style_map(covers, SMALL)
     for position in (0, 17, 39):

@@ -150,12 +150,17 @@ def _jitter(x: torch.Tensor, strength: float, generator) -> torch.Tensor:
     return x.clamp_(0, 1)
 
 
+def embedding_path(cache_key: str, *, flip: bool = False):
+    """Where :func:`embed` caches the features named ``cache_key``."""
+    return cache_dir() / "embeddings" / f"{cache_key}{'-flipped' if flip else ''}.npy"
+
+
 @torch.no_grad()
 def embed(model, images: torch.Tensor, ctx, *, cache_key: str, flip: bool = False,
           progress=None) -> torch.Tensor:
     """Backbone features of every image (mirrored with ``flip``), (n, d) float32;
     cached on disk by ``cache_key``. ``progress(done, total)`` after each batch."""
-    path = cache_dir() / "embeddings" / f"{cache_key}{'-flipped' if flip else ''}.npy"
+    path = embedding_path(cache_key, flip=flip)
     if path.is_file():
         try:
             cached = np.load(path, allow_pickle=False)
