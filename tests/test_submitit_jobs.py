@@ -9,6 +9,7 @@ import os
 import re
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -143,3 +144,21 @@ def test_the_reports_network_steps_train_at_once_as_jobs_and_are_gathered(covers
     again = ReportContext(dataset=dataset, data=str(covers), cfg=cfg, out_dir=tmp_path / "report",
                           figures=None, say=lambda line: None)
     assert [t.action for t in run_steps(steps, again)] == ["skipped", "skipped"]
+
+
+@pytest.mark.parametrize("slurm_state, cancelled, state", [
+    ("PENDING", False, "running"), ("NODE_FAIL", False, "failed"),
+    ("CANCELLED by 1000", True, "cancelled")])
+def test_a_slurm_job_reads_as_sacct_says_once_it_has_ended(tmp_path, monkeypatch, slurm_state,
+                                                           cancelled, state):
+    run = runs.Run(tmp_path / "run")
+    run.path.mkdir()
+    run.write_status("running", executor="submitit", cluster="slurm", job_id="42")
+    if cancelled:
+        run.request_cancel()
+    monkeypatch.setattr(cluster, "_job", lambda run, status: SimpleNamespace(state=slurm_state))
+    status = jobs.job_status(run.path)
+    assert status["state"] == state
+    assert status["where"] == "submitit job 42 (slurm" + (", PENDING)" if state == "running" else ")")
+    if state == "failed":
+        assert "ended as NODE_FAIL" in status["error"] and "all nodes share" in status["error"]

@@ -142,7 +142,7 @@ def refine_status(run: runs.Run, status: dict) -> dict:
     except Exception:                   # noqa: BLE001 - sacct unreachable: trust the record
         return status
     if not state.upper().startswith(ENDED):
-        return status
+        return status | {"cluster_state": state}       # PENDING in SLURM's queue, RUNNING
     if run.cancel_requested():
         return status | {"state": "cancelled"}
     return status | {"state": "failed", "error": status.get("error") or (

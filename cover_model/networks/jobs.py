@@ -415,13 +415,15 @@ def job_location(status: dict) -> str:
     """Where a job runs, in words: ``local process 1234 on host`` or ``submitit job 5678
     (slurm)``; '' before it started.
 
-    >>> job_location({"executor": "submitit", "cluster": "slurm", "job_id": "42"})
-    'submitit job 42 (slurm)'
+    >>> job_location({"executor": "submitit", "cluster": "slurm", "job_id": "42",
+    ...               "cluster_state": "PENDING"})
+    'submitit job 42 (slurm, PENDING)'
     >>> job_location({"pid": 7, "host": "box"})
     'local process 7 on box'
     """
     if status.get("job_id"):
-        return f"submitit job {status['job_id']} ({status.get('cluster', '?')})"
+        where = ", ".join(filter(None, [status.get("cluster", "?"), status.get("cluster_state")]))
+        return f"submitit job {status['job_id']} ({where})"
     if status.get("pid"):
         return f"local process {status['pid']}" + (f" on {status['host']}" if status.get("host") else "")
     return ""
