@@ -275,7 +275,7 @@ def write_map(dataset: Dataset, smap: StyleMap, out: Path, *, thumbnails: bool =
 
 def hover_script(dataset: Dataset, smap: StyleMap) -> str:
     """JavaScript for the HTML export: plotly's hover label cannot show an image, so a corner
-    box shows the hovered cover, from small JPEG thumbnails embedded as base64."""
+    box (bottom right) shows the hovered cover, from small JPEG thumbnails embedded as base64."""
     paths = dataset.items["path"].to_numpy()[smap.index]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:   # decoders release the GIL
         pictures = list(pool.map(_data_url, paths))
@@ -283,7 +283,7 @@ def hover_script(dataset: Dataset, smap: StyleMap) -> str:
     return ("var THUMBS = " + thumbs + ";\n"
             "var gd = document.getElementById('{plot_id}');\n"
             "var box = document.createElement('img');\n"
-            "box.style.cssText = 'position:fixed;top:12px;right:12px;width:160px;display:none;"
+            "box.style.cssText = 'position:fixed;bottom:12px;right:12px;width:160px;display:none;"
             "border:2px solid #333;background:#fff;z-index:10';\n"
             "document.body.appendChild(box);\n"
             "gd.on('plotly_hover', function (e) { var d = e.points[0].customdata;\n"
