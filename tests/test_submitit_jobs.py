@@ -37,6 +37,9 @@ def covers(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def local_submitit(monkeypatch):
     monkeypatch.setenv(cluster.CLUSTER_ENV, "local")
+    yield
+    for run_dir in jobs.running_jobs():          # a failed test leaves no job behind
+        jobs.cancel_job(run_dir)
 
 
 def smoke(covers, **changes) -> TrainConfig:
