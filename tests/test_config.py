@@ -11,6 +11,7 @@ from cover_model.baselines.config import BaselineConfig
 from cover_model.color import ColorConfig
 from cover_model.config import Config, option
 from cover_model.paths import PROJECT_ROOT
+from cover_model.style_map import StyleMapConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +106,8 @@ def test_the_widget_of_a_ranged_field_offers_exactly_that_range():
 
 # --- the pages: every slider, select slider and multiselect within its config's range ---------
 
-PAGES = {"app_pages/color.py": ("color", ColorConfig), "app_pages/baselines.py": ("baselines", BaselineConfig)}
+PAGES = {"app_pages/color.py": ("color", ColorConfig), "app_pages/baselines.py": ("baselines", BaselineConfig),
+         "app_pages/style_map.py": ("style_map", StyleMapConfig)}
 
 
 @pytest.fixture
