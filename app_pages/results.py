@@ -56,10 +56,10 @@ def test_predictions(run_dir: Path):
     kept = runs.Run(run_dir).predictions()
     if kept is not None:
         return kept
-    dataset = ui.current_dataset()
-    n_test = int((dataset.items["split"] == "test").sum())
-    if runs.Run(run_dir).config(missing_ok=True).get("dataset_fingerprint") != dataset.fingerprint \
-            or not n_test:
+    dataset = ui.dataset_if_ready()
+    n_test = int((dataset.items["split"] == "test").sum()) if dataset is not None else 0
+    if not n_test or runs.Run(run_dir).config(missing_ok=True).get("dataset_fingerprint") \
+            != dataset.fingerprint:
         st.caption("This run kept no per-cover predictions. Choose the dataset it was tested on "
                    "in the sidebar to score its test covers and see them here.")
         return None
@@ -219,10 +219,11 @@ if not finished:
     st.info("No run has finished yet: their test results appear here when they do.")
     st.stop()
 labels = run_labels(finished)
-# First shown: the newest run on the sidebar's dataset (what its owner just trained), else the first.
-fingerprint = ui.current_dataset().fingerprint
-on_this_data = [d for d in finished
-                if runs.Run(d).config(missing_ok=True).get("dataset_fingerprint") == fingerprint]
+# First shown: the newest run on the sidebar's dataset (what its owner just trained), else the
+# first. On first launch the embedded covers are still being generated: no waiting for them.
+sidebar_data = ui.dataset_if_ready()
+on_this_data = [d for d in finished if sidebar_data is not None and
+                runs.Run(d).config(missing_ok=True).get("dataset_fingerprint") == sidebar_data.fingerprint]
 chosen = st.multiselect("Runs to compare", [str(d) for d in finished],
                         default=str((on_this_data or finished)[0]),
                         format_func=lambda d: labels[Path(d)], key="results_runs",

@@ -10,6 +10,8 @@ from cover_model.files import write_json
 from cover_model.paths import PROJECT_ROOT
 from cover_model.networks.config import TrainConfig
 
+from cover_model.shipped import shipped_run
+
 from .helpers import open_page
 
 PAGE = "app_pages/results.py"
@@ -39,6 +41,16 @@ def test_the_shipped_model_is_listed_with_its_figures_before_any_training(with_s
     assert "metal" in per_genre.index and "reggae" in per_genre.index
     assert len(at.get("plotly_chart")) >= 2          # per-genre bars, confusion matrix
     assert "best epoch" not in texts(at, "caption")   # a head fitted in one go has no epochs
+
+
+def test_on_first_launch_the_runs_show_while_the_embedded_covers_are_generated(
+        with_shipped, embedded_data, app_main, monkeypatch):
+    """Results answers with the shipped model at once; only the label review at its end
+    waits for the embedded covers (it stopped the whole page before the runs, once)."""
+    monkeypatch.setattr("ui.default_dataset_ready", lambda **_: False)   # still generating
+    at = open_page(PAGE)
+    assert at.multiselect(key="results_runs").value == [str(shipped_run())]
+    assert at.get("plotly_chart") and "best epoch" not in texts(at, "caption")
 
 
 @pytest.fixture
