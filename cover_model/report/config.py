@@ -20,7 +20,7 @@ PROBE_KEY = "net-efficientnet_lite0-probe"
 @dataclass(frozen=True)
 class ReportConfig(Config):
     """Settings of the whole study. The defaults keep the real covers (about 5,000) under
-    90 minutes on 2 CPU cores; ``--quick`` swaps in :data:`QUICK`, a smoke run of a minute."""
+    90 minutes on 2 CPU cores; ``--quick`` swaps in :data:`QUICK`, a smoke run of about 3 minutes."""
     trials: int = option(20, "colour analysis: repetitions of the paper's two-sample protocol",
                          ge=1)
     n_per_genre: int = option(50, "colour analysis: covers per sample (the paper: 50)", ge=1)
@@ -47,7 +47,7 @@ class ReportConfig(Config):
                              ge=0)
     device: str = option("auto", "where networks train: auto = CUDA, then Apple MPS, then CPU",
                          choices=("auto", "cpu", "cuda", "mps"))
-    quick: bool = option(False, "smoke run in about a minute: 3 trials, a few models, 1-5 "
+    quick: bool = option(False, "smoke run in about 3 minutes on 2 cores: 3 trials, a few models, 1-5 "
                          "epochs at small sizes, EfficientNet-Lite0 only")
     parallel_networks: bool = option(False, "train the networks at once as separate jobs through "
                                      "the job executor (--executor; as many at a time as "
