@@ -47,8 +47,8 @@ class ReportConfig(Config):
                              ge=0)
     device: str = option("auto", "where networks train: auto = CUDA, then Apple MPS, then CPU",
                          choices=("auto", "cpu", "cuda", "mps"))
-    quick: bool = option(False, "smoke run in about 3 minutes on 2 cores: 3 trials, a few models, 1-5 "
-                         "epochs at small sizes, EfficientNet-Lite0 only")
+    quick: bool = option(False, "smoke run in about 3 minutes on 2 cores: 3 trials, a few "
+                         "models, 1-5 epochs at small sizes, EfficientNet-Lite0 only")
     parallel_networks: bool = option(False, "train the networks at once as separate jobs through "
                                      "the job executor (--executor; as many at a time as "
                                      "COVER_LAB_MAX_RUNNING_JOBS), then gather them as usual")
