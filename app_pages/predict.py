@@ -99,6 +99,10 @@ def nearest_by_embedding(dataset, data: bytes, key: str):
     if smap is None:
         st.caption(f"The style map of these {len(dataset):,} covers is not laid out yet "
                    "(once per dataset: their embeddings, then t-SNE).")
+        too_much = hosting.page_work_problem(len(dataset), "The style map")
+        if too_much:
+            st.caption(too_much)
+            return None
         if not st.button("Lay out the style map", key=f"map-build-{key}"):
             return None
         try:

@@ -63,6 +63,10 @@ def test_predictions(run_dir: Path):
         st.caption("This run kept no per-cover predictions. Choose the dataset it was tested on "
                    "in the sidebar to score its test covers and see them here.")
         return None
+    too_much = hosting.page_work_problem(n_test, "Scoring a run's test covers")
+    if too_much:
+        st.caption(too_much)
+        return None
     wanted = (str(run_dir), dataset.fingerprint, ("test",))
     if st.session_state.get("results_scored") != wanted:
         if not st.button(f"Score its {n_test:,} test covers to see them", key="results_score",
@@ -140,8 +144,11 @@ def label_review_section(run_dir: Path, class_names) -> None:
                             format_func=lambda s: s or "unsplit")
     wanted = (str(run_dir), dataset.fingerprint, tuple(splits))
     n_covers = int(dataset.items["split"].isin(splits).sum())
+    too_much = hosting.page_work_problem(n_covers, "The label review")
+    if too_much:
+        st.caption(too_much)
     if st.button(f"Score {n_covers:,} covers with this run", key="review_start",
-                 disabled=not n_covers, icon=":material/fact_check:"):
+                 disabled=not n_covers or bool(too_much), icon=":material/fact_check:"):
         st.session_state.review_scored = wanted
     if st.session_state.get("review_scored") != wanted:
         st.caption("On 2 CPU cores the shipped model (300 px) scores about 13 covers a second: "

@@ -5,7 +5,7 @@ import streamlit as st
 
 import ui
 from cover_model.baselines.specs import FeatureError
-from cover_model.hosting import visitor_message
+from cover_model.hosting import page_work_problem, visitor_message
 from cover_model.style_map import StyleMapConfig, check_size, style_map
 from ui_widgets import checked_config, config_widget
 
@@ -40,6 +40,10 @@ try:
         # started by opening the page; once cached, every visitor gets it at once.
         st.info(f"These {len(dataset):,} covers have no map with these settings yet: their "
                 "embeddings (cached after the first time), then t-SNE.", icon=":material/scatter_plot:")
+        too_much = page_work_problem(len(dataset), "The style map")
+        if too_much:
+            st.warning(too_much, icon=":material/block:")
+            st.stop()
         if not st.button(f"Lay out {len(dataset):,} covers", key="style_map_build", type="primary"):
             st.stop()
         bar = st.progress(0.0, text=f"Embedding {len(dataset):,} covers with {cfg.network}, "

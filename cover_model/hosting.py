@@ -67,6 +67,10 @@ class Limits:
     max_attempts_bytes : int
         One (dataset, model) file of kept challenge rounds (0 = no cap); a full one
         keeps no more rounds.
+    max_page_covers : int
+        Covers a page may embed or score while a visitor waits (the style map's layout, the
+        label review, a run's test covers); more is the command line's work (0 = no cap).
+        The page runs it in the server process, outside the job queue.
     """
     max_running_jobs: int
     max_jobs_per_session: int
@@ -78,12 +82,13 @@ class Limits:
     max_decode_bytes: int
     max_challenge_covers: int
     max_attempts_bytes: int
+    max_page_covers: int
 
 
 LOCAL = Limits(max_running_jobs=2, max_jobs_per_session=0, max_job_work=0,
                upload_quota_bytes=0, upload_ttl_s=0, disk_budget_bytes=0,
                max_manifest_rows=1_000_000, max_decode_bytes=2 * GB,
-               max_challenge_covers=0, max_attempts_bytes=0)
+               max_challenge_covers=0, max_attempts_bytes=0, max_page_covers=0)
 # A hosted demo on a small machine (2 cores, a few GB): one job at a time, each about a
 # paper-sized job (10 epochs x 1,000 covers x 224^2 px is 5e8), uploads of a few hundred MB.
 PUBLIC = Limits(max_running_jobs=1, max_jobs_per_session=1, max_job_work=2e9,
@@ -91,7 +96,27 @@ PUBLIC = Limits(max_running_jobs=1, max_jobs_per_session=1, max_job_work=2e9,
                 max_manifest_rows=20_000, max_decode_bytes=400 * MB,
                 # a round is a few minutes of play; a kept round is ~400 bytes (9 genres),
                 # so ~2,700 rounds
-                max_challenge_covers=50, max_attempts_bytes=1 * MB)
+                max_challenge_covers=50, max_attempts_bytes=1 * MB,
+                # embedding 1,000 covers is about a minute of both cores: the embedded
+                # covers fit, a visitor's 20,000-cover zip does not
+                max_page_covers=2_000)
+
+
+def page_work_problem(n_covers: int, what: str) -> str | None:
+    """Why a page must not embed or score ``n_covers`` covers for ``what`` now, or None.
+
+    >>> import os; os.environ["COVER_LAB_PUBLIC"] = "1"
+    >>> page_work_problem(5_000, "The style map")
+    'The style map is limited to 2,000 covers on this server (5,000 here): run it on your own machine (python -m cover_model).'
+    >>> page_work_problem(1_000, "The style map") is None
+    True
+    >>> del os.environ["COVER_LAB_PUBLIC"]
+    """
+    cap = limits().max_page_covers
+    if cap and n_covers > cap:
+        return (f"{what} is limited to {cap:,} covers on this server ({n_covers:,} here): run it "
+                "on your own machine (python -m cover_model).")
+    return None
 
 
 def is_public() -> bool:

@@ -172,3 +172,19 @@ def test_a_failing_page_shows_an_id_and_logs_the_trace(public_mode, monkeypatch,
     else:
         assert "secret.py" in dataset_page.exception[0].message       # a local user sees it
     os.environ.pop("COVER_LAB_PUBLIC", None)
+
+
+def test_a_page_embeds_no_more_covers_than_public_mode_allows(public, embedded_data, monkeypatch):
+    """The style map's first layout runs in the server process, outside the job queue: in
+    public mode a dataset over the cap gets a clear refusal, not a button (the embedded
+    1,000 covers fit the default cap of 2,000; here the cap is moved below them)."""
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    page = at.switch_page("app_pages/style_map.py").run()
+    assert not page.exception and page.button(key="style_map_build")   # within the cap
+    monkeypatch.setenv("COVER_LAB_MAX_PAGE_COVERS", "500")
+    page.run()
+    assert not page.exception
+    assert not [b for b in page.button if b.key == "style_map_build"]
+    assert "limited to 500 covers on this server (1,000 here)" in _texts(page)
