@@ -342,6 +342,7 @@ def color_reference(fingerprint: str, _dataset: Dataset):
 
 
 STYLE_MAP_GALLERY = 24            # covers shown for a selection on the style map
+STYLE_MAP_KEYS = "style_map"      # key prefix of the Style map page's settings widgets
 
 
 def style_map_settings():
@@ -349,10 +350,9 @@ def style_map_settings():
     the defaults: the Predict page places uploads on the same map."""
     from cover_model.config import from_dict
     from cover_model.style_map import StyleMapConfig
-    values = {name: st.session_state[f"style_map_{name}"] for name in StyleMapConfig.__dataclass_fields__
-              if f"style_map_{name}" in st.session_state}
+    from ui_widgets import session_values
     try:
-        return from_dict(StyleMapConfig, values)
+        return from_dict(StyleMapConfig, session_values(StyleMapConfig, key_prefix=STYLE_MAP_KEYS))
     except ValueError:               # the page names the problem; here the defaults do
         return StyleMapConfig()
 
@@ -368,7 +368,7 @@ def style_map_chart(dataset: Dataset, smap, *, key: str, new_point=None) -> None
         st.caption("Drag a box or a lasso around points (or click one) to see their covers; "
                    "hovering names a cover's genre and file.")
         return
-    shown = dataset.items.loc[rows[:STYLE_MAP_GALLERY]]
+    shown = dataset.items.iloc[rows[:STYLE_MAP_GALLERY]]
     more = f", the first {STYLE_MAP_GALLERY} shown" if len(rows) > STYLE_MAP_GALLERY else ""
     st.markdown(f"**{len(rows)} selected cover(s)**{more}")
     cover_gallery(shown["path"], width=110, captions=shown["genre"])

@@ -39,6 +39,18 @@ def config_widgets(config_cls, *, key_prefix: str, fields=None, container=st.sid
         return {name: config_widget(config_cls, name, key_prefix=key_prefix) for name in names}
 
 
+def widget_key(key_prefix: str, name: str) -> str:
+    """The session-state key of a config field's widget."""
+    return f"{key_prefix}_{name}"
+
+
+def session_values(config_cls, *, key_prefix: str) -> dict:
+    """``{field name: value}`` of the widgets of ``config_cls`` this session has shown (another
+    page reads the settings a page left, without drawing its widgets)."""
+    keys = {f.name: widget_key(key_prefix, f.name) for f in dataclasses.fields(config_cls)}
+    return {name: st.session_state[key] for name, key in keys.items() if key in st.session_state}
+
+
 def config_widget(config_cls, name: str, *, key_prefix: str, label: str | None = None,
                   options=None, default=None, one: bool = False, radio: bool = False,
                   more_help: str = "", **kwargs):
@@ -79,7 +91,7 @@ def config_widget(config_cls, name: str, *, key_prefix: str, label: str | None =
     """
     field = next(f for f in dataclasses.fields(config_cls) if f.name == name)
     meta, kind = field.metadata, typing.get_type_hints(config_cls)[name]
-    key = f"{key_prefix}_{name}"
+    key = widget_key(key_prefix, name)
     kwargs = dict(key=key, help=meta.get("help", "") + more_help, persist_state="session") | kwargs
     label = label or field_label(name)
     value = field.default if default is None else default

@@ -113,12 +113,12 @@ def nearest_by_embedding(dataset, data: bytes, key: str):
             return None
     embedding = embed_cover(data, cfg.network)
     order, distance = smap.nearest(embedding, cfg.neighbours)
-    rows = smap.index[order]
-    ui.cover_gallery(dataset.items["path"][rows], width=110,
-                     captions=[f"{g} ({d:.1f})" for g, d in zip(dataset.items["genre"][rows], distance)])
+    nearest = dataset.items.iloc[smap.index[order]]
+    ui.cover_gallery(nearest["path"], width=110,
+                     captions=[f"{g} ({d:.1f})" for g, d in zip(nearest["genre"], distance)])
     st.caption(f"Distance in the map's {smap.features.shape[1]} PCA components of the "
                f"{cfg.network} features; the star sits at the mean position of these "
-               f"{len(rows)} covers.")
+               f"{len(nearest)} covers.")
     x, y = smap.place(embedding, cfg.neighbours)
     return smap, (x, y, "this cover")
 

@@ -9,7 +9,7 @@ from cover_model.hosting import page_work_problem, visitor_message
 from cover_model.style_map import StyleMapConfig, check_size, style_map
 from ui_widgets import checked_config, config_widget
 
-widget = functools.partial(config_widget, StyleMapConfig, key_prefix="style_map")
+widget = functools.partial(config_widget, StyleMapConfig, key_prefix=ui.STYLE_MAP_KEYS)
 
 
 def settings_sidebar() -> StyleMapConfig | None:

@@ -256,7 +256,7 @@ class Run:
             # submitit's local controller: it outlives a requeue, when the task's pid changes
             watched = status["job_id"]
         if not _pid_alive(watched):
-            if (self.path / _CANCEL_MARK).exists():
+            if self.cancel_requested():
                 return status | {"state": "cancelled"}
             return status | {"state": "failed", "error": status.get("error") or
                              "the training process died (killed, or the machine restarted)"}
