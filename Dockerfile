@@ -10,13 +10,26 @@
 # user and writes only to /var/lib/cover-lab (data, caches, uploads, training runs).
 # docs/hosting.md: what each image offers, the settings, streamlit run on other hosts.
 # tests/test_container.py runs the dashboard's command as this file sets it up.
+#
+# Build arguments; their defaults are the public build above:
+#   BASE_IMAGE      any Debian-based image with python3 and its venv module
+#                   (scripts/build-images.sh makes one from Debian's packages)
+#   TORCH_PIP_ARGS  where pip finds torch and torchvision: the PyTorch CPU index
+#   EXTRA_PIP_ARGS  pip options added to every pip install (a mirror, a certificate): none
+# scripts/build-images.sh builds and runs both images on a machine without Docker,
+# passing its own values with --build-arg and its local package folders with --volume.
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS base
+FROM ${BASE_IMAGE} AS base
+# Python's packages go in a virtual environment put first on PATH, so that `python` and
+# `pip` are the same commands on any base (Debian's own Python has `python3` only).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN useradd --system --uid 10001 --create-home --home-dir /home/app app \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
+RUN python3 -m venv /opt/venv \
+    && useradd --system --uid 10001 --create-home --home-dir /home/app app \
     && mkdir -p /var/lib/cover-lab/data /var/lib/cover-lab/checkpoints \
     && chown -R app:app /var/lib/cover-lab
 WORKDIR /app
@@ -24,27 +37,31 @@ WORKDIR /app
 
 # --- torch and the dashboard's requirements (no test tools) -----------------------------
 FROM base AS torch
+ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+ARG EXTRA_PIP_ARGS=""
 COPY requirements-serve.txt requirements-light.txt ./
-# torch first, alone: the CPU wheels of the pinned versions from the PyTorch CPU index
-# (about 0.7 GB installed, against 6.5 GB for the CUDA build the development machines
-# install from their local disk). The pins in requirements-serve.txt then find it there.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu \
+# torch first, alone: by default the CPU wheels of the pinned versions from the PyTorch
+# CPU index (about 0.7 GB installed, against 5.5 GB for the CUDA build that PyPI and the
+# development machines' local disk have). The pins in requirements-serve.txt then find it.
+RUN pip install $EXTRA_PIP_ARGS $TORCH_PIP_ARGS \
         $(grep -E '^(torch|torchvision)==' requirements-serve.txt) \
-    && pip install -r requirements-serve.txt
+    && pip install $EXTRA_PIP_ARGS -r requirements-serve.txt
 
 
 # --- the shipped model as ONNX, for the light image (export needs torch) -----------------
 FROM torch AS onnx-export
+ARG EXTRA_PIP_ARGS=""
 COPY requirements.txt ./
-RUN pip install $(grep -E '^(onnx|onnxscript)==' requirements.txt)
+RUN pip install $EXTRA_PIP_ARGS $(grep -E '^(onnx|onnxscript)==' requirements.txt)
 COPY . /app
 RUN python -m cover_model export-onnx checkpoints/real-covers --out /export/real-covers.onnx
 
 
 # --- light: the shipped model's top genres on onnxruntime; no torch, no dashboard --------
 FROM base AS light
+ARG EXTRA_PIP_ARGS=""
 COPY requirements-light.txt ./
-RUN pip install -r requirements-light.txt
+RUN pip install $EXTRA_PIP_ARGS -r requirements-light.txt
 COPY cover_model /app/cover_model
 COPY --from=onnx-export /export/real-covers.onnx /app/models/real-covers.onnx
 RUN python -m compileall -q /app && chmod -R a-w /app

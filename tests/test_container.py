@@ -65,12 +65,37 @@ def stage_chain(stages, name: str) -> list[tuple[str, str]]:
     return (stage_chain(stages, parent) if parent in stages else []) + stages[name]
 
 
-def stage_env(instructions) -> dict[str, str]:
-    env = {}
+def stage_env(instructions, outside: dict[str, str] | None = None) -> dict[str, str]:
+    """A stage's ENV settings, with ``$NAME`` and ``${NAME}`` read from the settings before
+    them, then from ``outside`` (the base image's environment; this process's by default)."""
+    env, outside = {}, os.environ if outside is None else outside
+
+    def value(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        return env.get(name, outside.get(name, ""))
+
     for keyword, arguments in instructions:
         if keyword == "ENV":
-            env.update(pair.split("=", 1) for pair in shlex.split(arguments))
+            for pair in shlex.split(arguments):
+                name, setting = pair.split("=", 1)
+                env[name] = re.sub(r"\$\{(\w+)\}|\$(\w+)", value, setting)
     return env
+
+
+def build_args(path: Path = DOCKERFILE) -> dict[str, dict[str, str]]:
+    """Each ARG's default, by where it is declared: {"" (before the first FROM) or a stage
+    name: {name: default}}. An ARG without a default reads as ""."""
+    args, where = {"": {}}, ""
+    for line in _logical_lines(path.read_text()):
+        keyword, _, arguments = line.partition(" ")
+        if keyword.upper() == "FROM":
+            words = arguments.split()
+            where = words[2] if len(words) > 2 else str(len(args) - 1)
+            args.setdefault(where, {})
+        elif keyword.upper() == "ARG":
+            name, _, default = arguments.strip().partition("=")
+            args[where][name] = shlex.split(default)[0] if default.strip() else ""
+    return args
 
 
 def last(instructions, keyword: str) -> str:
@@ -224,6 +249,42 @@ def test_the_image_serves_public_mode_as_an_unprivileged_user_with_a_health_chec
     args = build_parser().parse_args(argv[3:])
     assert argv[:3] == ["python", "-m", "cover_model"] and args.command == "dashboard"
     assert args.public and args.address == "0.0.0.0" and args.port == 8501
+
+
+PUBLIC_BASE = "python:3.11-slim"
+PUBLIC_TORCH = "--index-url https://download.pytorch.org/whl/cpu"
+
+
+def test_the_defaults_are_the_public_build_and_a_machine_without_docker_hub_can_change_them():
+    """Base image and torch source are build arguments (scripts/build-images.sh passes its
+    own); their defaults are the public build: python:3.11-slim and torch's CPU wheels from
+    the PyTorch CPU index. No machine's own package folders or settings are defaults."""
+    args, stages = build_args(), dockerfile_stages()
+    assert args[""] == {"BASE_IMAGE": PUBLIC_BASE}
+    assert [name for name, body in stages.items()
+            if body[0][1].split()[0] == "${BASE_IMAGE}"] == ["base"]
+    assert all(body[0][1].split()[0] in stages for name, body in stages.items() if name != "base")
+    assert args["torch"] == {"TORCH_PIP_ARGS": PUBLIC_TORCH, "EXTRA_PIP_ARGS": ""}
+    installs = {name: [a for kw, a in body if kw == "RUN" and "pip install" in a]
+                for name, body in stages.items()}
+    torch_install = installs["torch"][0].split("&&")[0]
+    assert "$TORCH_PIP_ARGS" in torch_install and "torch|torchvision" in torch_install
+    for name, runs in installs.items():          # each pip install takes the extra options
+        for run in runs:
+            assert run.count("pip install") == run.count("pip install $EXTRA_PIP_ARGS"), run
+            assert "EXTRA_PIP_ARGS" in args[name], f"stage {name} does not declare EXTRA_PIP_ARGS"
+    text = DOCKERFILE.read_text()
+    for local in ("file://", "/opt/wheels", "/opt/pypi", "bookworm-py", "pypi.org", "--cert"):
+        assert local not in text, local
+
+
+def test_python_and_pip_are_the_venvs_on_any_base(serving_stage):
+    """A venv first on PATH: `python` (the command and the health check) is the same
+    on python:3.11-slim and on a base with Debian's python3 only."""
+    base = dockerfile_stages()["base"]
+    assert stage_env(base, {"PATH": "/usr/bin"})["PATH"] == "/opt/venv/bin:/usr/bin"
+    assert [a for kw, a in base if kw == "RUN"][0].startswith("python3 -m venv /opt/venv ")
+    assert json.loads(last(serving_stage, "CMD"))[0] == "python"
 
 
 def test_serving_requirements_hold_no_test_tools_and_the_light_ones_no_torch():
