@@ -1,8 +1,9 @@
 """Safe extraction of a dataset zip (an upload from a stranger, in the demo).
 
 Refuses path traversal, absolute paths, links, names no folder can hold, a
-member that is both a file and a folder, and size or count bombs, before
-writing anything; nested archives are skipped and reported, not opened.
+member that is both a file and a folder, members that need a password or a
+compression zipfile cannot read, and size or count bombs, before writing
+anything; nested archives are skipped and reported, not opened.
 """
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ MAX_NAME_PART_BYTES = 255         # one file or folder name (Linux, macOS, Windo
 MAX_NAME_BYTES = 1024             # a whole member path
 NESTED_ARCHIVES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_ENCRYPTED_FLAG = 0x1             # general-purpose bit 0: ZipCrypto or AES, a password is needed
+_READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "Deflate",
+                     zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}
+_METHOD_NAMES = {9: "Deflate64", 93: "Zstandard", 95: "xz", 98: "PPMd", 99: "AES"}
 _CHUNK = 1 << 20
 _DONE_MARKER = ".extracted"
 
@@ -58,7 +63,8 @@ def extract_zip(zip_path, *, extract_to: Path | None = None,
     Raises
     ------
     ArchiveError
-        Not a zip, an unsafe member path or link, or over the size/count bounds.
+        Not a zip, an unsafe member path or link, a member that needs a password or
+        an unreadable compression, or over the size/count bounds.
     """
     zip_path = Path(zip_path)
     dest = Path(extract_to or data_dir() / "imports") / f"{zip_path.stem}-{_sha1(zip_path)[:12]}"
@@ -92,6 +98,7 @@ def _vet_members(archive: zipfile.ZipFile, name: str, max_total_bytes: int, max_
         if info.filename.lower().endswith(NESTED_ARCHIVES):
             skipped.append((info.filename, "nested archive, not extracted"))
             continue
+        _check_readable(info, name)
         members.append(info)
     if not members:
         raise ArchiveError(_no_covers(name, [member for member, _ in skipped]))
@@ -131,6 +138,20 @@ def _check_member_path(info: zipfile.ZipInfo, name: str) -> None:
                            f"bytes, over the limit of {MAX_NAME_BYTES:,} (name too long)")
 
 
+def _check_readable(info: zipfile.ZipInfo, name: str) -> None:
+    """Refuse a member zipfile would raise on when opened (RuntimeError for a password,
+    NotImplementedError for a compression it lacks): here, before anything is written."""
+    if info.flag_bits & _ENCRYPTED_FLAG:
+        raise ArchiveError(f"{name}: {_shown(info.filename)} is encrypted; upload a zip "
+                           "without a password")
+    if info.compress_type not in _READABLE_METHODS:
+        method = info.compress_type
+        named = f" ({_METHOD_NAMES[method]})" if method in _METHOD_NAMES else ""
+        raise ArchiveError(f"{name}: {_shown(info.filename)} is compressed with method {method}"
+                           f"{named}, which cannot be read here; zip it again with the usual "
+                           "compression (Deflate)")
+
+
 def _shown(member: str, n_chars: int = 60) -> str:
     """A member's name as a message quotes it: a long one cut short."""
     return repr(member) if len(member) <= n_chars else repr(member[:n_chars]) + "..."
@@ -168,6 +189,8 @@ def _extract_atomically(archive, name: str, members, dest: Path, max_total_bytes
             except OSError as exc:        # whatever the checks above did not foresee
                 raise ArchiveError(f"{name}: cannot unpack {_shown(info.filename)} "
                                    f"({exc.strerror or exc})") from None
+            except (RuntimeError, NotImplementedError) as exc:    # zipfile's own refusals
+                raise ArchiveError(f"{name}: cannot unpack {_shown(info.filename)} ({exc})") from None
         (tmp / _DONE_MARKER).touch()
         try:
             os.rename(tmp, dest)

@@ -297,6 +297,8 @@ def _zip_cases(folder: Path) -> list[Case]:
     with zipfile.ZipFile(only_nested, "w") as archive:
         archive.writestr("inner.zip", inner.getvalue())
 
+    encrypted = encrypted_zip(folder / "encrypted.zip", good)
+
     return [
         Case("zip_traversal", "zip", traversal, "a zip with a `../` member path",
              "points outside the archive"),
@@ -307,10 +309,37 @@ def _zip_cases(folder: Path) -> list[Case]:
              "has a name of 300 bytes, over the limit of 255 for a file or folder (name too long)"),
         Case("zip_only_nested", "zip", only_nested, "a zip holding only another zip",
              "holds no covers; skipped nested archive inner.zip (nested archives are not opened)"),
+        Case("zip_encrypted", "zip", encrypted, "a zip whose covers need a password",
+             "'covers/metal/0.jpg' is encrypted; upload a zip without a password"),
         Case("zip_bomb", "zip", bomb, f"a zip bomb ({ZIP_BOMB_BYTES // 1024**2} MB of zeros in "
              f"{bomb.stat().st_size // 1024} kB)", "possible zip bomb"),
         Case("zip_nested", "zip", nested, "a zip holding another zip", "nested archive, not extracted"),
     ]
+
+
+def encrypted_zip(path: Path, members: dict[str, bytes]) -> Path:
+    """A zip whose members are marked as encrypted (general-purpose flag bit 0), as
+    ``zip -P`` or an archiver's "set password" writes them.
+
+    Python's zipfile cannot encrypt, so the zip is written plain and the flag set by hand
+    in each member's local and central headers: a reader asks for a password on that
+    flag alone, before it reads any data, so the data need not really be encrypted.
+    """
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with zipfile.ZipFile(path) as archive:
+        local_offsets, central_offset = [i.header_offset for i in archive.infolist()], archive.start_dir
+    data = bytearray(path.read_bytes())
+    for offset in local_offsets:                     # local header: signature, version, flags
+        data[offset + 6] |= 0x01
+    offset = central_offset
+    while data[offset:offset + 4] == b"PK\x01\x02":   # central header: flags at +8
+        data[offset + 8] |= 0x01
+        name_len, extra_len, comment_len = struct.unpack("<HHH", data[offset + 28:offset + 34])
+        offset += 46 + name_len + extra_len + comment_len
+    path.write_bytes(bytes(data))
+    return path
 
 
 def _manifest_case(folder: Path) -> Case:

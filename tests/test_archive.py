@@ -4,6 +4,8 @@ before anything is written; an unpacked dataset is readable by the server's othe
 The same zips go through the CLI and the dashboard's uploader in tests/test_bad_inputs.py.
 """
 import os
+import shutil
+import subprocess
 import zipfile
 
 import pytest
@@ -98,3 +100,36 @@ def test_an_unpacked_dataset_has_the_modes_mkdir_and_open_give(tmp_path):
     for folder in (unpacked, root, root / "rock"):
         assert folder.stat().st_mode & 0o777 == FOLDER_MODE, folder
     assert (root / "rock" / "a.jpg").stat().st_mode & 0o777 == FILE_MODE
+
+
+def test_a_zip_whose_covers_need_a_password_is_refused_naming_the_member(tmp_path):
+    from .bad_inputs import encrypted_zip
+    # A plain cover first: refused before it is written, not half-way through the zip.
+    archive = encrypted_zip(tmp_path / "locked.zip", {"rock/a.jpg": COVER, "rock/b.jpg": COVER})
+    with zipfile.ZipFile(archive) as check:         # as a reader sees it: password required
+        assert [info.flag_bits & 0x1 for info in check.infolist()] == [1, 1]
+    assert refused(archive, tmp_path) == (
+        "locked.zip: 'rock/a.jpg' is encrypted; upload a zip without a password")
+
+
+@pytest.mark.skipif(not shutil.which("zip"), reason="Info-ZIP's zip is not installed")
+def test_a_zip_made_by_zip_with_a_password_is_refused(tmp_path):
+    covers = tmp_path / "covers" / "jazz"
+    covers.mkdir(parents=True)
+    (covers / "a.jpg").write_bytes(COVER)
+    subprocess.run(["zip", "-q", "-r", "-P", "secret", str(tmp_path / "real.zip"), "covers"],
+                   cwd=tmp_path, check=True)
+    assert refused(tmp_path / "real.zip", tmp_path) == (
+        "real.zip: 'covers/jazz/a.jpg' is encrypted; upload a zip without a password")
+
+
+def test_a_member_compressed_by_a_method_zipfile_cannot_read_is_refused(tmp_path):
+    archive = make_zip(tmp_path / "deflate64.zip", ["rock/a.jpg"])
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as check:
+        local, central = check.infolist()[0].header_offset, check.start_dir
+    data[local + 8] = data[central + 10] = 9        # Deflate64, which Windows writes for big files
+    archive.write_bytes(bytes(data))
+    assert refused(archive, tmp_path) == (
+        "deflate64.zip: 'rock/a.jpg' is compressed with method 9 (Deflate64), which cannot be "
+        "read here; zip it again with the usual compression (Deflate)")

@@ -123,7 +123,8 @@ def test_bad_covers_inside_a_dataset_are_skipped_and_reported(bad_inputs, tmp_pa
     assert len(arrays) == n_good and arrays.images.shape[1:] == (16, 16, 3)
 
 
-UNSAFE_ZIPS = ("zip_traversal", "zip_bomb", "zip_file_and_folder", "zip_long_name", "zip_only_nested")
+UNSAFE_ZIPS = ("zip_traversal", "zip_bomb", "zip_file_and_folder", "zip_long_name", "zip_only_nested",
+               "zip_encrypted")
 
 
 def test_unsafe_zips_are_refused_before_anything_is_written(bad_inputs, tmp_path):
@@ -282,6 +283,8 @@ def test_cli_predict_answers_each_cover_or_says_why_not(cli, bad_inputs):
                               "'... has a name of 300 bytes, over the limit of 255"),
     ("dataset_zip_only_nested", "error: only_nested.zip: holds no covers; skipped nested archive inner.zip "
                                 "(nested archives are not opened)"),
+    ("dataset_zip_encrypted", "error: encrypted.zip: 'covers/metal/0.jpg' is encrypted; upload a zip "
+                              "without a password"),
     ("train_out_of_range", "lr must be in (0, 10], got -0.1; size_px must be 0 (auto) or 16-512"),
     ("train_resume_pickle", "last_state.pt: refused, not a tensors-only checkpoint (it calls "
                             "io.open, which a tensors-only file never does); it was not unpickled"),
