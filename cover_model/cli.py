@@ -46,6 +46,8 @@ COMMANDS = {
                "resumable"),
     "ship": ("cover_model.shipped.cli", "rebuild the shipped real-cover model, its model card "
              "and colour statistics from the data (checkpoints/real-covers)"),
+    "pack": ("cover_model.shipped.cli", "rebuild the shipped model's features pack: the real "
+             "covers as derived numbers, no picture (checkpoints/real-covers/features)"),
     "recipes": ("cover_model.shipped.cli", "score candidate recipes by artist-grouped "
                 "cross-validation, transfer to an unseen source, and test"),
     "dashboard": ("cover_model.serving_cli", "start the Streamlit dashboard"),

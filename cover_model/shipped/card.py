@@ -147,6 +147,8 @@ learnt the look of two sources as well as genre (below).
   (`best.safetensors`, tensors only; `config.json`), the scores (`metrics.json`, this card,
   `card.json`) and the real covers' mean colour histogram per genre (`color_reference.npz`).
 - It loads like any run: `python -m cover_model predict checkpoints/real-covers cover.jpg`.
+- `features/` is the real covers' features pack: numbers derived from each cover, no
+  picture (below).
 
 ## Genres it knows
 
@@ -209,7 +211,7 @@ without one source's country and hiphop covers, the mean recall of those covers
 Artist-grouped cross-validation (balanced accuracy): {_pct(sel.get('cv'))}%. Covers from a
 third source (iTunes, say) are expected to score below the test split.
 
-## What it must not be used for
+{_pack_section(figures.get("features_pack"))}## What it must not be used for
 
 - Labelling, sorting or filtering real catalogues, or any decision about artists or
   their music. It is wrong on most covers of several genres (see the table).
@@ -223,4 +225,46 @@ third source (iTunes, say) are expected to score below the test split.
 ```
 
 Deterministic on one machine and software stack: the same data gives the same files.
+"""
+
+
+def _pack_section(pack: dict | None) -> str:
+    """The card's account of the features pack (``pack.json`` and its refit figures)."""
+    if not pack:
+        return ""
+    refit = pack["refit"]
+    rows = "\n".join(f"| {name} | {_pct(r['cv'])} | {_pct(r['transfer'])} | {_pct(r['test'])} |"
+                      for name, r in (("full pooled features", refit["full"]),
+                                      ("the pack's components", refit["pack"])))
+    return f"""## The features pack (`features/`)
+
+Every page of the dashboard that needs no picture runs on the real covers through this
+pack: {pack['covers']:,} covers as numbers derived from them, {pack['megabytes']:.1f} MB.
+
+- `covers.csv`: each cover's id (the first 16 hex digits of its file's SHA-256), genre,
+  source, split and group (artist).
+- `pack.npz`: the extractor's pooled features (each channel of each stage averaged over
+  the whole cover), standardised and projected on their first {pack['components']}
+  principal components (fitted on train + val, so no test cover shaped them; they keep
+  {_pct(pack['variance_kept'])}% of the variance), as float16, with the mean, scale and
+  components that project a new cover's features the same way; the colour analysis's
+  8-bin RGB histogram of the 32 px cover (pixel counts) and its gradient histogram (9
+  orientations in each cell of a 4 x 4 grid); the leak check's pHash, dHash and
+  contrast; this model's probabilities on the test covers; each cover's position on the
+  style map.
+- `pack.json`: how it was built.
+
+**None of it is a cover**: no array has two spatial axes (no map, no thumbnail, no mean
+cover); every per-cover array is one vector, and the finest spatial grid in the pack is the
+gradient histogram's 4 x 4 cells, each nine edge directions with no colour. A test fails
+if an array could hold a picture.
+
+The pack is enough to refit this model's head (the same recipe, balanced accuracy %):
+
+| features | cross-validation | transfer | test |
+|---|--:|--:|--:|
+{rows}
+
+Rebuilt from the covers (`{pack['rebuild_command']}`), it has the same bytes.
+
 """

@@ -1,16 +1,20 @@
-"""The shipped model's commands: ``ship`` rebuilds it, ``recipes`` shows how it was chosen.
+"""The shipped model's commands: ``ship`` rebuilds it, ``pack`` its features pack alone,
+``recipes`` shows how it was chosen.
 
     python -m cover_model ship --data ../shared/data/real-covers
+    python -m cover_model pack --data ../shared/data/real-covers
     python -m cover_model recipes --data ../shared/data/real-covers --out docs/shipped
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ..progress import StatusPrinter
 from ..report import publish_report
 from . import SHIPPED_DIR
-from .build import build_shipped
+from .build import build_shipped, rebuild_pack
+from .pack import pack_bytes
 from .selection import compare_recipes
 
 
@@ -21,6 +25,14 @@ def add_ship(parser) -> None:
                         help="also publish this finished report as the shipped study "
                              "(docs/study/real-covers), without any image of a cover")
     parser.set_defaults(run=run_ship)
+
+
+def add_pack(parser) -> None:
+    parser.add_argument("--data", required=True, help="the covers the shipped model was built from "
+                        "(the real covers' manifest)")
+    parser.add_argument("--model", type=Path, default=SHIPPED_DIR, help=f"the shipped run (default: {SHIPPED_DIR})")
+    parser.add_argument("--out", type=Path, help="where the pack goes (default: MODEL/features)")
+    parser.set_defaults(run=run_pack)
 
 
 def add_recipes(parser) -> None:
@@ -39,6 +51,14 @@ def run_ship(args) -> int:
     return 0
 
 
+def run_pack(args) -> int:
+    start = time.perf_counter()
+    out = rebuild_pack(args.data, args.model, out=args.out)
+    print(f"features pack written to {out} in {time.perf_counter() - start:.0f} s "
+          f"({pack_bytes(out) / 1e6:.1f} MB)")
+    return 0
+
+
 def run_recipes(args) -> int:
     table = compare_recipes(args.data, max_members=args.max_members, log=print)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -49,4 +69,4 @@ def run_recipes(args) -> int:
     return 0
 
 
-ARGUMENTS = {"ship": add_ship, "recipes": add_recipes}
+ARGUMENTS = {"ship": add_ship, "pack": add_pack, "recipes": add_recipes}

@@ -1,0 +1,365 @@
+"""The features pack: the real covers as numbers, shipped beside the model, never as pictures.
+
+The real covers have no licence, so the repository cannot hold them; numbers
+derived from them it can. The pack holds, for each of the covers the shipped
+model was built from:
+
+- who it is: a stable id (the SHA-256 of the file, 16 hex digits), genre,
+  source, split and group (artist), in ``covers.csv``;
+- what the shipped extractor sees: its pooled features (one number per channel
+  of each stage, averaged over the whole cover: no position survives), standardised
+  and projected on their principal components, fitted on train + val only, so the
+  test covers stay unseen; kept as float16 (:attr:`FeaturePack.features`);
+- what the colour analysis reads: the 8-bin RGB histogram of the 32 px cover as
+  pixel counts, and the gradient histogram (9 orientations in each cell of a 4 x 4
+  grid, no colour);
+- what the leak check reads: pHash, dHash and contrast;
+- what the shipped model answered on its test split (probabilities), and the
+  style map's 2-D position of every cover.
+
+No array has two spatial axes: every per-cover array is one vector per cover,
+and the largest spatial grid in it is the gradient histogram's 4 x 4 cells
+(:func:`picture_like_arrays` checks it; the tests call it). Rebuilt from the
+same covers, the files have the same bytes.
+
+    python -m cover_model pack --data ../shared/data/real-covers    # rebuild it alone
+    python -m cover_model ship --data ../shared/data/real-covers    # the model, then the pack
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..color.analysis import ColorConfig
+from ..color.histograms import compute_gradient_histograms, compute_histograms
+from ..dataset import Dataset
+from ..files import atomic_write, read_json
+from ..preprocess import preprocess_dataset
+from . import SHIPPED_DIR
+
+PACK_DIR = SHIPPED_DIR / "features"
+ARRAYS_FILE = "pack.npz"
+COVERS_FILE = "covers.csv"
+INFO_FILE = "pack.json"
+VERSION = 1
+REBUILD_COMMAND = "python -m cover_model pack --data ../shared/data/real-covers"
+# Principal components kept of the extractor's standardised features. 256 of 2,064 keep the
+# head's test and transfer scores within a point of the full features (docs/shipped-model.md),
+# at an eighth of the bytes; the full float16 features alone would be about 20 MB.
+N_COMPONENTS = 256
+# The colour analysis's defaults (the paper's): 8 bins a channel over the 32 px cover. Stored as
+# pixel counts (a 32 px cover has 1,024 pixels), so the histograms read back exactly.
+COLOR = ColorConfig()
+GRADIENT = ColorConfig(feature="gradient")
+COVER_COLUMNS = ("id", "genre", "source", "split", "group")
+# Each array and what its axes are: "cover" (a row per cover) or a named width, never a
+# spatial side. picture_like_arrays() holds the pack to it.
+ARRAY_AXES = {
+    "features": ("cover", "component"),
+    "color_counts": ("cover", "colour bin"),
+    "gradient": ("cover", "orientation x cell"),
+    "phash": ("cover",), "dhash": ("cover",), "contrast": ("cover",),
+    "test_proba": ("cover", "genre"),
+    "map_xy": ("cover", "map axis"),
+    "feature_mean": ("channel",), "feature_scale": ("channel",),
+    "components": ("component", "channel"),
+}
+
+
+@dataclass(frozen=True)
+class FeaturePack:
+    """The real covers' derived numbers (see the module's docstring).
+
+    Attributes
+    ----------
+    covers : DataFrame
+        One row per cover: ``id``, ``genre``, ``label`` (into ``class_names``), ``source``,
+        ``split``, ``group``.
+    class_names : tuple of str
+        The shipped model's genres, in its order.
+    arrays : dict of str to ndarray
+        As :data:`ARRAY_AXES` names them; rows in ``covers`` order. ``test_proba`` is NaN
+        outside the test split.
+    info : dict
+        How it was built: the extractor, the variance kept, the colour settings, sizes.
+    """
+    covers: pd.DataFrame
+    class_names: tuple[str, ...]
+    arrays: dict
+    info: dict
+
+    def __len__(self) -> int:
+        return len(self.covers)
+
+    @property
+    def features(self) -> np.ndarray:
+        """(n, k) float32: the principal components of each cover's pooled features."""
+        return self.arrays["features"].astype(np.float32)
+
+    def project(self, pooled: np.ndarray) -> np.ndarray:
+        """The extractor's pooled features of new covers, (m, D) or (D,), in the pack's space."""
+        a = self.arrays
+        return ((np.asarray(pooled, np.float32) - a["feature_mean"]) / a["feature_scale"]) @ a["components"].T
+
+    def color_histograms(self) -> np.ndarray:
+        """(n, 512) float32 rows summing to 1: the colour analysis's default histograms."""
+        return self.arrays["color_counts"].astype(np.float32) / COLOR.size_px ** 2
+
+    def gradient_histograms(self) -> np.ndarray:
+        return self.arrays["gradient"].astype(np.float32)
+
+
+def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print) -> FeaturePack:
+    """The pack of a split dataset, with the pooled features of the shipped run ``run_dir``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Split as the run was trained (the real covers' manifest, ``split_scheme`` applied).
+    run_dir : Path
+        A finished run of a frozen EfficientNet-Lite with a linear head (the shipped model).
+    refit : bool, default=True
+        Also refit the run's head recipe on the full features and on the pack's, and keep the
+        scores in ``info["refit"]`` (a minute or two; the model card quotes them).
+    log : callable, default=print
+        One line per step.
+
+    Returns
+    -------
+    FeaturePack
+        Covers that every step could read, in the dataset's order; a cover that fails to
+        decode is left out whole.
+    """
+    from ..leaks import hash_covers
+    from ..networks.runs import Run
+    run = Run(run_dir)
+    cfg = run.train_config()
+    log(f"pack 1/5: pooled features ({cfg.arch} at {cfg.input_px} px, {cfg.pooling})")
+    pooled = _pooled_features(cfg, dataset)
+    log("pack 2/5: colour and gradient histograms of the 32 px covers")
+    small = _by_row(preprocess_dataset(dataset, size_px=COLOR.size_px, method=COLOR.method), dataset)
+    log("pack 3/5: perceptual hashes")
+    hashes = hash_covers(dataset)
+    keep = np.flatnonzero(pooled.ok & small.ok & hashes.ok)
+    covers = _cover_table(dataset, keep)
+    x, images = pooled.values[keep], small.values[keep]
+    log("pack 4/5: principal components (fitted on train + val), the model's test answers")
+    mean, scale, components, kept = _principal_components(x[(covers["split"] != "test").to_numpy()])
+    features = ((x - mean) / scale) @ components.T
+    log("pack 5/5: the style map's layout")
+    arrays = {
+        "features": features.astype(np.float16),
+        "color_counts": _pixel_counts(compute_histograms(images, bins=COLOR.bins, space=COLOR.space)),
+        "gradient": compute_gradient_histograms(images, bins=GRADIENT.orientation_bins,
+                                                grid=GRADIENT.grid).astype(np.float16),
+        "phash": hashes.phash[keep], "dhash": hashes.dhash[keep],
+        "contrast": hashes.contrast[keep].astype(np.float32),
+        "test_proba": _test_probabilities(run, x, covers),
+        "map_xy": _layout(features.astype(np.float16).astype(np.float32)),
+        "feature_mean": mean, "feature_scale": scale, "components": components,
+    }
+    info = {"version": VERSION, "covers": len(covers), "class_names": list(run.class_names),
+            "extractor": {"arch": cfg.arch, "input_px": cfg.input_px, "pooling": cfg.pooling,
+                          "preprocess": cfg.preprocess, "channels": int(x.shape[1])},
+            "components": {"n": int(components.shape[0]), "variance_kept": round(kept, 4),
+                           "fitted_on": "train+val"},
+            "color": _settings(COLOR, "bins", "space", "size_px", "method"),
+            "gradient": _settings(GRADIENT, "orientation_bins", "grid", "size_px", "method"),
+            "dataset_fingerprint": dataset.fingerprint, "left_out": int(len(dataset) - len(keep))}
+    pack = FeaturePack(covers.assign(label=_labels(covers, info["class_names"])),
+                       tuple(info["class_names"]), arrays, info)
+    if refit:
+        log(f"pack: refitting the head (C = {cfg.logistic_c:g}) on the full features and on the pack's")
+        info["refit"] = {"C": cfg.logistic_c, "full": refit_scores(x, pack, c=cfg.logistic_c),
+                         "pack": refit_scores(pack.features, pack, c=cfg.logistic_c)}
+    return pack
+
+
+def pack_figures(pack: FeaturePack, folder: Path) -> dict:
+    """What the model card says of the pack written in ``folder``."""
+    return {"covers": len(pack), "megabytes": round(pack_bytes(folder) / 1e6, 1),
+            "components": pack.info["components"]["n"],
+            "variance_kept": pack.info["components"]["variance_kept"],
+            "refit": pack.info["refit"], "rebuild_command": REBUILD_COMMAND}
+
+
+def write_pack(pack: FeaturePack, folder: Path = PACK_DIR) -> Path:
+    """Write ``pack`` into ``folder``: the same pack gives the same bytes (no time stamp)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_write(folder / COVERS_FILE, "w") as fh:
+        pack.covers.loc[:, list(COVER_COLUMNS)].to_csv(fh, index=False, lineterminator="\n")
+    with atomic_write(folder / ARRAYS_FILE) as fh:
+        # numpy's zip members carry a fixed 1980 date, so the archive's bytes depend on the data alone
+        np.savez_compressed(fh, **{name: pack.arrays[name] for name in ARRAY_AXES})
+    with atomic_write(folder / INFO_FILE, "w") as fh:
+        fh.write(json.dumps(pack.info, indent=1, sort_keys=True) + "\n")
+    return folder
+
+
+def pack_bytes(folder: Path = PACK_DIR) -> int:
+    """What the pack in ``folder`` weighs on disk."""
+    return sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file())
+
+
+def load_pack(folder: Path = PACK_DIR) -> FeaturePack | None:
+    """The pack in ``folder``, or None where it is missing (a partial checkout)."""
+    folder = Path(folder)
+    info = read_json(folder / INFO_FILE)
+    if info is None or not (folder / ARRAYS_FILE).is_file():
+        return None
+    covers = pd.read_csv(folder / COVERS_FILE, dtype=str, keep_default_na=False)
+    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as saved:
+        arrays = {name: saved[name] for name in saved.files}
+    names = tuple(info["class_names"])
+    return FeaturePack(covers.assign(label=_labels(covers, names)), names, arrays, info)
+
+
+def picture_like_arrays(pack: FeaturePack) -> list[str]:
+    """Every array of ``pack`` that could hold a picture, with why; empty for a sound pack.
+
+    An array passes when it is declared in :data:`ARRAY_AXES`, has exactly its declared
+    axes, every ``cover`` axis has one entry per cover, and every other axis has the width
+    its kind allows: colour bins (a histogram over colours, no position), the gradient
+    histogram's cells (a grid under 8 x 8), components, channels, genres or the map's two
+    axes. Never two spatial axes.
+    """
+    info, n = pack.info, len(pack)
+    grid = GRADIENT.grid
+    widths = {"colour bin": COLOR.bins ** 3, "orientation x cell": GRADIENT.orientation_bins * grid ** 2,
+              "component": info["components"]["n"], "channel": info["extractor"]["channels"],
+              "genre": len(pack.class_names), "map axis": 2, "cover": n}
+    problems = [] if grid < 8 else [f"gradient: a {grid} x {grid} grid of cells"]
+    for name, array in pack.arrays.items():
+        axes = ARRAY_AXES.get(name)
+        if axes is None or array.ndim != len(axes):
+            problems.append(f"{name}: shape {array.shape} is not one of the declared arrays")
+        elif array.shape != tuple(widths[a] for a in axes):
+            problems.append(f"{name}: shape {array.shape}, expected {tuple(widths[a] for a in axes)} ({axes})")
+    return problems
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Values aligned with a dataset's rows, and which rows have one."""
+    values: np.ndarray
+    ok: np.ndarray
+
+
+def _by_row(arrays, dataset: Dataset) -> _Rows:
+    values = np.zeros((len(dataset), *arrays.images.shape[1:]), arrays.images.dtype)
+    values[arrays.index] = arrays.images
+    ok = np.zeros(len(dataset), bool)
+    ok[arrays.index] = True
+    return _Rows(values, ok)
+
+
+def _pooled_features(cfg, dataset: Dataset) -> _Rows:
+    """The run's frozen features of every cover, from the training embeddings' cache."""
+    from ..networks.data import load_tensors
+    from ..networks.device import setup_context
+    from ..networks.training import build
+    ctx = setup_context("cpu", seed=cfg.seed)
+    tensors = load_tensors(cfg, ctx, dataset=dataset)
+    model, _, _ = build(cfg, tensors.class_names, ctx)
+    tensors.train_inputs(model, cfg, ctx)
+    parts = [tensors.train, tensors.val, tensors.test]
+    values = np.zeros((len(dataset), parts[0].embeddings.shape[1]), np.float32)
+    ok = np.zeros(len(dataset), bool)
+    for part in parts:
+        values[part.index] = part.embeddings.numpy()
+        ok[part.index] = True
+    return _Rows(values, ok)
+
+
+def _settings(cfg: ColorConfig, *names: str) -> dict:
+    return {name: getattr(cfg, name) for name in names}
+
+
+def _cover_table(dataset: Dataset, rows: np.ndarray) -> pd.DataFrame:
+    items = dataset.items.iloc[rows]
+    source = items["source"] if "source" in items else pd.Series("", index=items.index)
+    return pd.DataFrame({"id": [file_id(p) for p in items["path"]], "genre": items["genre"].to_numpy(),
+                         "source": source.fillna("").astype(str).to_numpy(),
+                         "split": items["split"].astype(str).to_numpy(),
+                         "group": items["group"].fillna("").astype(str).to_numpy()})
+
+
+def file_id(path) -> str:
+    """A cover's stable id: the first 16 hex digits of its file's SHA-256."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def _labels(covers: pd.DataFrame, class_names) -> np.ndarray:
+    return covers["genre"].map({g: i for i, g in enumerate(class_names)}).to_numpy(np.int64)
+
+
+def _principal_components(x: np.ndarray):
+    """Standardise (train + val statistics), then the top :data:`N_COMPONENTS` principal axes.
+
+    Returns the mean and scale per channel, the components (k, D) float32, and the share of
+    the standardised variance they keep. Each axis's sign is fixed (its largest entry
+    positive), so a rebuild gives the same numbers.
+    """
+    x = x.astype(np.float64)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    _, singular, vt = np.linalg.svd(z, full_matrices=False)
+    k = min(N_COMPONENTS, len(vt))
+    components = vt[:k] * np.sign(vt[:k][np.arange(k), np.abs(vt[:k]).argmax(axis=1)])[:, None]
+    kept = float((singular[:k] ** 2).sum() / (singular ** 2).sum())
+    return mean.astype(np.float32), scale.astype(np.float32), components.astype(np.float32), kept
+
+
+def _pixel_counts(histograms: np.ndarray) -> np.ndarray:
+    """Histograms of 32 px covers (fractions of 1,024 pixels) as exact uint16 counts."""
+    counts = np.rint(histograms * COLOR.size_px ** 2)
+    if not np.allclose(counts / COLOR.size_px ** 2, histograms, atol=1e-6):
+        raise ValueError("colour histograms are not pixel counts; the pack cannot store them exactly")
+    return counts.astype(np.uint16)
+
+
+def _test_probabilities(run, x: np.ndarray, covers: pd.DataFrame) -> np.ndarray:
+    """The shipped head's probabilities for the test covers (NaN elsewhere): its linear layer
+    over the same pooled features the Predictor computes."""
+    import torch
+    head = run.load_model().eval().head
+    test = (covers["split"] == "test").to_numpy()
+    proba = np.full((len(x), len(run.class_names)), np.nan, np.float32)
+    with torch.inference_mode():
+        proba[test] = torch.softmax(head(torch.from_numpy(x[test])), dim=1).numpy()
+    return proba
+
+
+def _layout(features: np.ndarray) -> np.ndarray:
+    """The style map's 2-D layout (its default settings) of the pack's features."""
+    from ..style_map import StyleMapConfig, layout
+    return layout(features, np.arange(len(features)), StyleMapConfig()).xy
+
+
+def development_rows(pack: FeaturePack):
+    """The pack's covers as the recipe selection scores them
+    (:class:`cover_model.shipped.selection.Development`): labels, artists, sources, splits."""
+    from ..networks.logistic_head import _artists
+    from .selection import Development
+    covers = pack.covers
+    return Development(covers["label"].to_numpy(), _artists(covers, np.arange(len(covers))),
+                       covers["source"].to_numpy(dtype=str), covers["split"].to_numpy(dtype=str),
+                       pack.class_names)
+
+
+def refit_scores(features: np.ndarray, pack: FeaturePack, *, c: float) -> dict:
+    """The shipped head's recipe (standardise, balanced logistic regression at ``c``) refitted
+    on ``features`` (rows in the pack's order): cross-validated, transfer and test balanced
+    accuracy, as the recipe selection scores them. The pack's features against the full
+    pooled ones is how much the projection costs."""
+    from .selection import extractor_logits, scores_per_c
+    data = development_rows(pack)
+    table = scores_per_c([extractor_logits(features, data, c_grid=(c,))], data)
+    return {k: float(v) for k, v in table.iloc[0].items()}
