@@ -28,6 +28,8 @@ REQUIRED_COLUMNS = ("path", "genre")
 SPLITS = ("train", "val", "test")
 _DERIVED_COLUMNS = ("label", "n_bytes")      # computed on loading, never in a manifest
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_ONE_PER_FILE = ("genre", "split", "group")    # what two rows of one file must agree on
+_CONFLICTS_SHOWN = 3
 
 
 class DatasetError(ValueError):
@@ -231,7 +233,54 @@ def _load_manifest(csv_path: Path, limits: ImageLimits, split_values=SPLITS, *, 
     root = csv_path.parent.resolve()
     table["genre"] = table["genre"].map(canonical_genre)
     table["path"] = [_resolve(root, p.strip()) for p in table["path"]]
-    return _build(table, root, limits, split_values, shown=shown)
+    table, repeats = _one_row_per_file(table, root, shown=shown)
+    dataset = _build(table, root, limits, split_values, shown=shown)
+    return replace(dataset, skipped=tuple(repeats) + dataset.skipped)
+
+
+def _one_row_per_file(table: pd.DataFrame, root: Path, *, shown: str):
+    """Refuse a file listed on two rows that disagree on its genre, split or group (it would
+    load as two covers, one per genre, and could sit in train and in test with two labels);
+    drop an exact repeat, with a note.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per file, the first of each.
+    repeats : list of Skipped
+        The rows dropped, each naming the row it repeats.
+    """
+    rows = table.assign(row=table.index + 2)          # as a spreadsheet numbers them: header is 1
+    for column in ("split", "group"):
+        rows[column] = rows[column].str.strip() if column in rows else ""
+    rows["split"] = rows["split"].str.lower()
+    inside = rows["path"].map(lambda p: bool(p) and "\x00" not in p and Path(p).is_relative_to(root))
+    listed = rows[inside.astype(bool)]
+    repeated = listed[listed["path"].duplicated(keep=False)]
+    conflicts = [(path, group, [c for c in _ONE_PER_FILE if group[c].nunique() > 1])
+                 for path, group in repeated.groupby("path", sort=False)]
+    conflicts = [(path, group, differ) for path, group, differ in conflicts if differ]
+    if conflicts:
+        raise DatasetError(_conflicts_message(conflicts, root, shown))
+    again = repeated[repeated["path"].duplicated(keep="first")]
+    first = repeated.drop_duplicates("path").set_index("path")["row"]
+    repeats = [Skipped(_printable(path), f"listed again on row {row}, the same as row {first[path]}; "
+                                         "kept once") for path, row in zip(again["path"], again["row"])]
+    return table.drop(index=again.index).reset_index(drop=True), repeats
+
+
+def _conflicts_message(conflicts, root: Path, shown: str) -> str:
+    """``conflicts``: (path, its rows, the columns they disagree on); the first few spelled out."""
+    differ = [c for c in _ONE_PER_FILE if any(c in columns for _, _, columns in conflicts)]
+    what = " or ".join(f"{c}s" for c in differ)
+    listed = [f"{_relative(path, root)!r} on " + " and ".join(
+        f"row {r.row} ({', '.join(getattr(r, c) or f'no {c}' for c in columns)})"
+        for r in rows.itertuples()) for path, rows, columns in conflicts[:_CONFLICTS_SHOWN]]
+    n = len(conflicts)
+    more = f"; and {n - _CONFLICTS_SHOWN} more" if n > _CONFLICTS_SHOWN else ""
+    return (f"{shown}: {n} file{'s are' if n > 1 else ' is'} listed on more than one row with "
+            f"different {what} (a cover has one genre and one split; keep one row per file): "
+            + "; ".join(listed) + more)
 
 
 def _resolve(root: Path, path: str) -> str:

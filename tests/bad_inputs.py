@@ -66,10 +66,11 @@ class Case:
 def write_corpus(root: Path) -> dict[str, Case]:
     """Write every case under ``root`` (created); return them by name, in a fixed order."""
     root = Path(root)
-    for sub in ("images", "zips", "manifest", "runs", "configs"):
+    for sub in ("images", "zips", "manifest", "two-genres", "runs", "configs"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     cases = [*_image_cases(root / "images"), *_zip_cases(root / "zips"),
-             _manifest_case(root / "manifest"), *_run_cases(root / "runs"),
+             _manifest_case(root / "manifest"), _two_genres_case(root / "two-genres"),
+             *_run_cases(root / "runs"),
              _config_case(root / "configs")]
     return {case.name: case for case in cases}
 
@@ -358,6 +359,24 @@ def _manifest_case(folder: Path) -> Case:
     return Case("manifest_outside_and_missing", "manifest", data / "manifest.csv",
                 "a manifest CSV with rows outside its folder (`../x.jpg`, `/etc/hostname`) "
                 "and a missing file", "outside the dataset folder")
+
+
+def _two_genres_case(folder: Path) -> Case:
+    """A manifest listing one cover under two genres: loaded as is, that cover would be
+    two items, one per genre, and could be in train and in test with two labels."""
+    data = folder / "covers"
+    rows = []
+    for k, genre in enumerate(("metal", "jazz")):
+        (data / genre).mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            (data / genre / f"{i}.jpg").write_bytes(_encode(_noise(48, 48, seed=10 * k + i), "JPEG"))
+            rows.append(f"{genre}/{i}.jpg,{genre}")
+    rows.append("metal/0.jpg,jazz")
+    (data / "manifest.csv").write_text("path,genre\n" + "\n".join(rows) + "\n")
+    return Case("manifest_two_genres", "manifest", data / "manifest.csv",
+                "a manifest CSV listing one cover under two genres",
+                "1 file is listed on more than one row with different genres (a cover has one genre "
+                "and one split; keep one row per file): 'metal/0.jpg' on row 2 (metal) and row 8 (jazz)")
 
 
 # --- run folders, configs ----------------------------------------------------

@@ -155,6 +155,13 @@ def test_nested_zips_and_a_manifest_pointing_outside_load_what_is_safe(bad_input
     assert reasons["missing.jpg"] == "no such file"
 
 
+def test_a_manifest_listing_a_cover_under_two_genres_is_refused(bad_inputs):
+    case = bad_inputs["manifest_two_genres"]
+    with pytest.raises(DatasetError) as refused:
+        load_dataset(case.path)
+    assert_refused(refused.value, str(case.path), case.message)
+
+
 def test_foreign_run_folders_are_refused_and_no_pickled_code_runs(bad_inputs, tmp_path):
     pickled, other = bad_inputs["malicious_pickle"], bad_inputs["wrong_class_count"]
     marker = pickled.path.parent / EXPLOIT_MARKER
@@ -219,6 +226,7 @@ def cli(bad_inputs, tmp_path_factory):
         "dataset_nested": ["dataset", str(bad_inputs["zip_nested"].path)],
         **{f"dataset_{name}": ["dataset", str(bad_inputs[name].path)] for name in UNSAFE_ZIPS[2:]},
         "dataset_manifest": ["dataset", str(bad_inputs["manifest_outside_and_missing"].path)],
+        "dataset_two_genres": ["dataset", str(bad_inputs["manifest_two_genres"].path)],
         "dataset_images": ["dataset", str(images_data)],
         "train_out_of_range": ["train", "--data", str(run_data), "--lr", "-0.1", "--batch-size", "0",
                                "--size-px", "1"],
@@ -285,6 +293,9 @@ def test_cli_predict_answers_each_cover_or_says_why_not(cli, bad_inputs):
                                 "(nested archives are not opened)"),
     ("dataset_zip_encrypted", "error: encrypted.zip: 'covers/metal/0.jpg' is encrypted; upload a zip "
                               "without a password"),
+    ("dataset_two_genres", "manifest.csv: 1 file is listed on more than one row with different genres "
+                           "(a cover has one genre and one split; keep one row per file): 'metal/0.jpg' "
+                           "on row 2 (metal) and row 8 (jazz)"),
     ("train_out_of_range", "lr must be in (0, 10], got -0.1; size_px must be 0 (auto) or 16-512"),
     ("train_resume_pickle", "last_state.pt: refused, not a tensors-only checkpoint (it calls "
                             "io.open, which a tensors-only file never does); it was not unpickled"),
@@ -391,6 +402,14 @@ def test_sidebar_zip_uploader_refuses_unsafe_zips_with_their_name(app, bad_input
         assert app.error[0].value.startswith(f"Cannot load this dataset: {name}: ")
     assert not list(tmp_path.rglob("escaped.txt")) and not list(data_dir().parent.rglob("escaped.txt"))
     assert not list(data_dir().rglob("huge.jpg"))                        # the bomb never unpacked
+
+    # a manifest zip listing a cover under two genres, as uploaded: covers/manifest.csv + images
+    two_genres = bad_inputs["manifest_two_genres"].path.parent
+    uploader = app.sidebar.file_uploader(key="dataset_zip")
+    uploader.set_value(("two.zip", zip_of(two_genres, arcroot=two_genres.parent), "application/zip")).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "Cannot load this dataset: two.zip/manifest.csv: " + bad_inputs["manifest_two_genres"].message]
 
     # a manifest zip whose rows point outside it, as uploaded: covers/manifest.csv + images
     manifest_dir = bad_inputs["manifest_outside_and_missing"].path.parent

@@ -312,3 +312,35 @@ def test_dataset_page_names_no_server_path_in_public_mode(tmp_path, app_main, mo
                                            "format); use JPEG, PNG, WebP, BMP or GIF"}]
     texts = [element.value for element in (*at.caption, *at.markdown) if isinstance(element.value, str)]
     assert not any(str(data_dir()) in text or str(tmp_path) in text for text in texts)
+
+
+# --- a file listed on two rows (issue 25) --------------------------------------
+
+def _manifest(folder, rows) -> Path:
+    (folder / "m.csv").write_text("\n".join(["path,genre,split", *rows]) + "\n")
+    return folder / "m.csv"
+
+
+def test_a_file_under_two_genres_is_refused_with_its_rows(folder_dataset):
+    rows = [f"metal/{i:03d}.jpg,metal," for i in range(6)] + [
+        "metal/000.jpg,jazz,", "./metal/001.jpg,Ambient,", "jazz/000.jpg,jazz,",
+        *(f"metal/{i:03d}.jpg,jazz," for i in range(2, 6))]
+    with pytest.raises(DatasetError) as refused:
+        load_dataset(_manifest(folder_dataset, rows))
+    assert str(refused.value) == (
+        f"{folder_dataset}/m.csv: 6 files are listed on more than one row with different genres "
+        "(a cover has one genre and one split; keep one row per file): 'metal/000.jpg' on row 2 (metal) "
+        "and row 8 (jazz); 'metal/001.jpg' on row 3 (metal) and row 9 (ambient); 'metal/002.jpg' "
+        "on row 4 (metal) and row 11 (jazz); and 3 more")
+
+
+def test_a_file_in_two_splits_is_refused_and_an_exact_repeat_is_dropped_with_a_note(folder_dataset):
+    with pytest.raises(DatasetError, match=r"1 file is listed on more than one row with different splits "
+                                           r".*'metal/000.jpg' on row 2 \(train\) and row 4 \(test\)$"):
+        load_dataset(_manifest(folder_dataset, ["metal/000.jpg,metal,train", "jazz/000.jpg,jazz,test",
+                                                "metal/000.jpg,metal,test"]))
+    ds = load_dataset(_manifest(folder_dataset, ["metal/000.jpg,metal,", "jazz/000.jpg,jazz,",
+                                                 "metal/000.jpg,Metal,"]))
+    assert len(ds) == 2 and list(ds.items["genre"]) == ["metal", "jazz"]
+    assert [(ds.relative(s.path), s.reason) for s in ds.skipped] == [
+        ("metal/000.jpg", "listed again on row 4, the same as row 2; kept once")]
