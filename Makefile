@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export GLIBC_TUNABLES := glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup demo public-demo test bench clean
+.PHONY: setup demo public-demo test bench images clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ test: setup
 
 bench: setup
 	$(PYTHON) bench/bench_preprocess.py
+
+# Both container images built and run on this machine, without Docker (buildah, as root;
+# about 20 minutes on 2 cores), and their figures (docs/hosting.md). Not part of make test.
+images: setup
+	scripts/build-images.sh
 
 clean:
 	rm -rf data/cache data/imports .pytest_cache
