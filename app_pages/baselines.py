@@ -8,6 +8,7 @@ from cover_model.baselines import SPECS
 from cover_model.baselines.config import BaselineConfig
 from cover_model.baselines.embeddings import EMBEDDING_NETWORKS
 from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
+from cover_model.dataset_needs import baselines_problem
 from cover_model.baselines.report import (build_report, confusion_frame, flatten_columns, metrics_table,
                                           missing_fits, per_genre_table, per_group_table, sweep_table, table2,
                                           unavailable_features)
@@ -76,6 +77,10 @@ dataset = ui.current_dataset()
 cfg = settings_sidebar()
 st.title("Baselines (Table 2)")
 ui.synthetic_notice()
+problem = baselines_problem(dataset)          # two genres, a train and a test split
+if problem:
+    st.warning(f"Cannot fit the baselines: {problem}.", icon=":material/block:")
+    st.stop()
 if cfg is None:
     st.stop()
 if not cfg.models:

@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from cover_model import challenge, hosting
+from cover_model.dataset_needs import challenge_problem
 from cover_model.images import thumbnail
 from cover_model.networks.runs import Run, RunError
 from cover_model.networks.tables import run_label
@@ -25,6 +26,10 @@ st.caption("The paper says people did poorly at naming a genre from a cover too,
            "measured them. Name the genre of covers from the test split (the model never "
            "trained on them); your answers are then scored beside the model's on the same covers.")
 dataset = ui.current_dataset()
+problem = challenge_problem(dataset)          # rounds come from the test split
+if problem:
+    st.warning(f"Cannot play a round on this dataset: {problem}.", icon=":material/block:")
+    st.stop()
 
 
 def knows(run_dir) -> tuple:

@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from cover_model.color import FEATURES, METRICS, ColorConfig, run_color_analysis
+from cover_model.dataset_needs import colour_problem
 from cover_model.color.figures import (feature_comparison_table, mean_covers_figure, metric_overview,
                                        metric_table, rank_stability_figure, rank_table,
                                        similarity_heatmap)
@@ -49,6 +50,10 @@ dataset = ui.current_dataset()
 cfg = settings_sidebar()
 st.title("Colour analysis")
 ui.synthetic_notice()
+problem = colour_problem(dataset)             # two genres of two covers or more
+if problem:
+    st.warning(f"Cannot run the colour analysis: {problem}.", icon=":material/block:")
+    st.stop()
 if cfg is None:
     st.stop()
 st.caption(

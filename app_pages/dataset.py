@@ -2,6 +2,7 @@
 import streamlit as st
 
 import ui
+from cover_model.dataset_needs import dataset_limits
 from cover_model.hosting import visitor_message
 from cover_model.leaks import MAX_DHASH_BITS, MAX_PHASH_BITS, check_leaks, fixed_dataset
 from cover_model.plots import class_balance_figure
@@ -27,6 +28,8 @@ middle.metric("Genres", dataset.n_classes)
 right.metric("Skipped files", len(dataset.skipped))
 st.caption(visitor_message(f"From `{dataset.root}` · fingerprint `{dataset.fingerprint}` (keys every "
                            "cache built from this dataset)"))
+for limit in dataset_limits(dataset):         # what the other pages will say, said up front
+    st.info(f"{limit[:1].upper()}{limit[1:]}.", icon=":material/info:")
 
 st.subheader("Class balance")
 st.plotly_chart(class_balance_figure(counts), width="stretch")

@@ -9,6 +9,7 @@ from cover_model import hosting
 from cover_model.networks import cluster, jobs
 from cover_model.networks.runs import Run
 from cover_model.config import from_dict
+from cover_model.dataset_needs import training_problem
 from cover_model.networks.tables import run_label
 from cover_model.networks.figures import training_curves_figure
 from cover_model.networks.config import PRESETS, TrainConfig, preset_name
@@ -227,6 +228,10 @@ except ValueError as exc:
     st.error(f"Check the settings in the sidebar: {exc}", icon=":material/tune:")
     cfg = None
 
+# Checked as the job will split the data; the settings stay editable, Start does not.
+problem = cfg and training_problem(dataset, split_scheme=cfg.split_scheme, seed=cfg.seed)
+if problem:
+    st.warning(f"Cannot train on this dataset: {problem}.", icon=":material/block:")
 if cfg is not None and cfg.head == "logistic":       # no epochs: the loop's settings do not apply
     c = f"C {cfg.logistic_c:g}" if cfg.logistic_c else f"C by {cfg.cv_folds}-fold grouped CV"
     st.caption(f"Will train **{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px: an exact logistic "
@@ -237,8 +242,8 @@ elif cfg is not None:
 if cfg is not None and executor is not None:
     st.caption(f"As a submitit job ({cluster.backend()}): {executor.nodes} node(s) x "
                f"{executor.tasks_per_node} process(es), {executor.gpus_per_node} GPU(s) per node.")
-if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
-             key="train_start"):
+if st.button("Start training", type="primary", icon=":material/play_arrow:",
+             disabled=cfg is None or bool(problem), key="train_start"):
     start(cfg, dataset, executor)
 
 running = jobs.running_jobs()

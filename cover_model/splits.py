@@ -13,6 +13,7 @@ import numpy as np
 from .dataset import SPLITS, Dataset, DatasetError
 
 SCHEMES = ("auto", "manifest", "stratified", "group", "paper")
+_MAX_NEEDED = 10_000           # covers per genre tried by covers_needed_per_genre
 
 
 def assign_splits(dataset: Dataset, *, scheme: str = "auto", val_frac: float = 0.15,
@@ -58,6 +59,31 @@ def assign_splits(dataset: Dataset, *, scheme: str = "auto", val_frac: float = 0
     items = dataset.items.copy()
     items["split"] = np.asarray(SPLITS)[split_ids]
     return replace(dataset, items=items)
+
+
+def covers_needed_per_genre(split: str = "test", *, scheme: str = "auto", val_frac: float = 0.15,
+                            test_frac: float = 0.15, n_test_per_class: int = 100) -> int | None:
+    """The fewest covers a genre needs to give ``split`` one of them, split as
+    :func:`assign_splits` would with these settings; None when no size does (a fraction
+    of 0, or a manifest's own splits).
+
+    Fractions round per genre, so at the default 15% a genre of 3 covers keeps all three
+    for training and a genre of 4 gives one to validation and one to test.
+
+    >>> covers_needed_per_genre("test"), covers_needed_per_genre("test", scheme="paper")
+    (4, 2)
+    """
+    fraction = {"val": val_frac, "test": test_frac}.get(split, 1.0)
+    if scheme == "manifest" or (scheme != "paper" and fraction <= 0):
+        return None
+    row = SPLITS.index(split)
+    for n in range(1, _MAX_NEEDED + 1):        # the real targets, so the answer cannot drift
+        counts = np.array([n])
+        targets = (_paper_targets(counts, n_test_per_class, val_frac) if scheme == "paper"
+                   else _fraction_targets(counts, val_frac, test_frac))
+        if targets[row, 0] >= 1:
+            return n
+    return None
 
 
 def _resolve(dataset: Dataset, scheme: str) -> str:

@@ -152,7 +152,7 @@ def test_the_data_key_depends_on_the_splits(tiny):
 
 def test_a_dataset_without_a_test_split_is_a_clear_error(folder_dataset):
     dataset = assign_splits(load_dataset(folder_dataset), scheme="stratified", test_frac=0.0)
-    with pytest.raises(ValueError, match="no 'test' covers"):
+    with pytest.raises(ValueError, match="^this dataset's split has no test covers"):
         run_baselines(dataset, models=["ridge"], features=[SMALL], n_jobs=1)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import config
 from ..data_cli import add_data_argument, add_split_arguments, split_dataset
+from ..dataset_needs import baselines_problem, require
 from ..paths import data_dir
 from ..progress import terminal_progress
 from .config import BaselineConfig
@@ -27,6 +28,8 @@ def add_baselines(parser) -> None:
 def run_baselines(args) -> int:
     cfg = config.from_args(BaselineConfig, args)
     dataset = split_dataset(args)
+    require(baselines_problem(dataset, scheme=args.split_scheme, val_frac=args.val_frac,
+                              test_frac=args.test_frac, n_test_per_class=args.n_test_per_class))
     start = time.perf_counter()
     feature_bars = {}      # one progress line per feature set (embedding covers takes minutes)
     report = build_report(dataset, cfg, use_cache=not args.no_cache,

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import Config, option
 from ..dataset import Dataset
+from ..dataset_needs import colour_problem, require
 from ..preprocess import METHODS, preprocess_dataset
 from .histograms import SPACES, compute_gradient_histograms, compute_histograms
 from .metrics import METRIC_NAMES
@@ -143,7 +144,13 @@ def run_color_analysis(dataset: Dataset, cfg: ColorConfig = ColorConfig(), *,
     Returns
     -------
     ColorAnalysis
+
+    Raises
+    ------
+    NotEnoughData
+        Fewer than 2 genres of at least 2 covers (:func:`cover_model.dataset_needs.colour_problem`).
     """
+    require(colour_problem(dataset))       # before any cover is decoded
     arrays, histograms = dataset_features(dataset, cfg, progress=progress)
     n_classes = dataset.n_classes
     if len(arrays) == 0:
