@@ -27,10 +27,10 @@
 #
 # Settings (environment): IMAGE (localhost/cover-lab: tags :latest and :light),
 # BASE (localhost/bookworm-py), WORK (/var/tmp/cover-lab-images: logs, figures, the
-# volume copy), PYTHON (.venv/bin/python, for the browser check), KEEP_CACHE=1 (keep the
-# build's intermediate images; by default they are removed at the end, so a rerun builds
-# from scratch), NO_CACHE=1 (build without the layer cache), SKIP_BUILD=1 (run the checks
-# on the images already built).
+# volume copy), PYTHON (.venv/bin/python, for the browser check), NO_CACHE=1 (build every
+# step again: a rerun otherwise takes unchanged steps from the layer cache, and says how
+# many), SKIP_BUILD=1 (run the checks on the images already built), KEEP_CACHE=1 (keep the
+# ONNX export stage's layers, which no final image needs; removed at the end by default).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,7 +89,7 @@ else
     start=$(now)
     mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
         bookworm "$WORK/base.tar" >"$LOGS/mmdebstrap.log" 2>&1 || { tail -20 "$LOGS/mmdebstrap.log"; fail mmdebstrap; }
-    podman import "$WORK/base.tar" "$BASE" >/dev/null
+    podman import "$WORK/base.tar" "$BASE" >>"$LOGS/mmdebstrap.log" 2>&1 || fail "podman import"
     rm -f "$WORK/base.tar"
     figure "base image made from Debian's packages: $(since "$start") s (load $(load))"
 fi
@@ -171,7 +171,9 @@ build() {   # NAME TAG [buildah bud options]: build from the project folder, tim
             "${VOLUMES[@]}" "$@" -t "$tag" "$ROOT" >"$LOGS/build-$name.log" 2>&1; then
         tail -30 "$LOGS/build-$name.log"; fail "build $name (log: $LOGS/build-$name.log)"
     fi
-    figure "build, $name image: $(since "$start") s (load $load_before before, $(load) after)"
+    local cached; cached=$(grep -c '^--> Using cache' "$LOGS/build-$name.log" || true)
+    figure "build, $name image: $(since "$start") s (load $load_before before, $(load) after;" \
+        "$cached steps from the layer cache)"
 }
 build dashboard "$IMAGE:latest"
 build light "$IMAGE:light" --target light
@@ -410,7 +412,7 @@ fi
 cleanup
 CONTAINERS=()
 if [ "${KEEP_CACHE:-}" != 1 ]; then
-    buildah rmi --prune >/dev/null 2>&1 || true    # the build's untagged intermediate images
+    buildah rmi --prune >/dev/null 2>&1 || true    # images no tag needs: the ONNX export stage
 fi
 say "figures (also in $FIGURES)"
 cat "$FIGURES"
