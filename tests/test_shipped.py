@@ -31,7 +31,8 @@ def shipped():
 
 
 def test_the_shipped_folder_is_small_and_holds_only_the_trained_head(shipped):
-    total = sum(p.stat().st_size for p in shipped.rglob("*") if p.is_file())
+    # the features pack (features/) has its own budget, in tests/test_pack.py
+    total = sum(p.stat().st_size for p in shipped.rglob("*") if p.is_file() and "features" not in p.parts)
     assert total < 1_000_000, f"{total:,} bytes"
     state = runs.load_weights(shipped / "best.safetensors")
     assert state and not any(k.startswith("backbone.") for k in state)

@@ -235,19 +235,17 @@ def _pack_section(pack: dict | None) -> str:
     refit = pack["refit"]
     rows = "\n".join(f"| {name} | {_pct(r['cv'])} | {_pct(r['transfer'])} | {_pct(r['test'])} |"
                       for name, r in (("full pooled features", refit["full"]),
-                                      ("the pack's components", refit["pack"])))
+                                      ("the pack's 8-bit features", refit["pack"])))
     return f"""## The features pack (`features/`)
 
-Every page of the dashboard that needs no picture runs on the real covers through this
-pack: {pack['covers']:,} covers as numbers derived from them, {pack['megabytes']:.1f} MB.
+The real covers as numbers derived from them, so that they can be analysed and trained on
+where the pictures cannot go: {pack['covers']:,} covers, {pack['megabytes']:.1f} MB.
 
 - `covers.csv`: each cover's id (the first 16 hex digits of its file's SHA-256), genre,
   source, split and group (artist).
-- `pack.npz`: the extractor's pooled features (each channel of each stage averaged over
-  the whole cover), standardised and projected on their first {pack['components']}
-  principal components (fitted on train + val, so no test cover shaped them; they keep
-  {_pct(pack['variance_kept'])}% of the variance), as float16, with the mean, scale and
-  components that project a new cover's features the same way; the colour analysis's
+- `pack.npz`: the extractor's pooled features (each of its {pack['channels']:,} channels, every
+  stage's, averaged over the whole cover), each channel in 8 bits between its lowest and
+  highest value (with those values, to read them back); the colour analysis's
   8-bin RGB histogram of the 32 px cover (pixel counts) and its gradient histogram (9
   orientations in each cell of a 4 x 4 grid); the leak check's pHash, dHash and
   contrast; this model's probabilities on the test covers; each cover's position on the
@@ -265,6 +263,7 @@ The pack is enough to refit this model's head (the same recipe, balanced accurac
 |---|--:|--:|--:|
 {rows}
 
-Rebuilt from the covers (`{pack['rebuild_command']}`), it has the same bytes.
+Rebuilt from the covers (`{pack['rebuild_command']}`), it has the
+same bytes.
 
 """

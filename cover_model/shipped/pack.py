@@ -7,9 +7,9 @@ model was built from:
 - who it is: a stable id (the SHA-256 of the file, 16 hex digits), genre,
   source, split and group (artist), in ``covers.csv``;
 - what the shipped extractor sees: its pooled features (one number per channel
-  of each stage, averaged over the whole cover: no position survives), standardised
-  and projected on their principal components, fitted on train + val only, so the
-  test covers stay unseen; kept as float16 (:attr:`FeaturePack.features`);
+  of each stage, averaged over the whole cover: no position survives), each channel
+  kept in 8 bits between its lowest and highest value over the covers
+  (:attr:`FeaturePack.features` reads them back as float32);
 - what the colour analysis reads: the 8-bin RGB histogram of the 32 px cover as
   pixel counts, and the gradient histogram (9 orientations in each cell of a 4 x 4
   grid, no colour);
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +49,12 @@ COVERS_FILE = "covers.csv"
 INFO_FILE = "pack.json"
 VERSION = 1
 REBUILD_COMMAND = "python -m cover_model pack --data ../shared/data/real-covers"
-# Principal components kept of the extractor's standardised features. 256 of 2,064 keep the
-# head's test and transfer scores within a point of the full features (docs/shipped-model.md),
-# at an eighth of the bytes; the full float16 features alone would be about 20 MB.
-N_COMPONENTS = 256
+# The pooled features in 8 bits a number, 256 steps between each channel's lowest and highest
+# value: 9.2 MB compressed for the real covers, and the head refitted on them scores within
+# 0.4 points of the full features (docs/shipped-model.md). float16 alone took 18.7 MB (the
+# budget is 20 MB); 128 or 256 principal components cost 1.2-2.4 points of cross-validation
+# or test.
+LEVELS = 255
 # The colour analysis's defaults (the paper's): 8 bins a channel over the 32 px cover. Stored as
 # pixel counts (a 32 px cover has 1,024 pixels), so the histograms read back exactly.
 COLOR = ColorConfig()
@@ -60,14 +63,13 @@ COVER_COLUMNS = ("id", "genre", "source", "split", "group")
 # Each array and what its axes are: "cover" (a row per cover) or a named width, never a
 # spatial side. picture_like_arrays() holds the pack to it.
 ARRAY_AXES = {
-    "features": ("cover", "component"),
+    "features": ("cover", "channel"),
     "color_counts": ("cover", "colour bin"),
     "gradient": ("cover", "orientation x cell"),
     "phash": ("cover",), "dhash": ("cover",), "contrast": ("cover",),
     "test_proba": ("cover", "genre"),
     "map_xy": ("cover", "map axis"),
-    "feature_mean": ("channel",), "feature_scale": ("channel",),
-    "components": ("component", "channel"),
+    "feature_low": ("channel",), "feature_step": ("channel",),
 }
 
 
@@ -98,13 +100,10 @@ class FeaturePack:
 
     @property
     def features(self) -> np.ndarray:
-        """(n, k) float32: the principal components of each cover's pooled features."""
-        return self.arrays["features"].astype(np.float32)
-
-    def project(self, pooled: np.ndarray) -> np.ndarray:
-        """The extractor's pooled features of new covers, (m, D) or (D,), in the pack's space."""
+        """(n, D) float32: each cover's pooled features, as the extractor gives a new cover's
+        (to within half a step of its channel)."""
         a = self.arrays
-        return ((np.asarray(pooled, np.float32) - a["feature_mean"]) / a["feature_scale"]) @ a["components"].T
+        return a["feature_low"] + a["features"].astype(np.float32) * a["feature_step"]
 
     def color_histograms(self) -> np.ndarray:
         """(n, 512) float32 rows summing to 1: the colour analysis's default histograms."""
@@ -148,26 +147,22 @@ def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print
     keep = np.flatnonzero(pooled.ok & small.ok & hashes.ok)
     covers = _cover_table(dataset, keep)
     x, images = pooled.values[keep], small.values[keep]
-    log("pack 4/5: principal components (fitted on train + val), the model's test answers")
-    mean, scale, components, kept = _principal_components(x[(covers["split"] != "test").to_numpy()])
-    features = ((x - mean) / scale) @ components.T
-    log("pack 5/5: the style map's layout")
+    log("pack 4/5: the model's test answers, the features in 8 bits")
+    low, step, levels = _quantized(x)
     arrays = {
-        "features": features.astype(np.float16),
+        "features": levels, "feature_low": low, "feature_step": step,
         "color_counts": _pixel_counts(compute_histograms(images, bins=COLOR.bins, space=COLOR.space)),
         "gradient": compute_gradient_histograms(images, bins=GRADIENT.orientation_bins,
                                                 grid=GRADIENT.grid).astype(np.float16),
         "phash": hashes.phash[keep], "dhash": hashes.dhash[keep],
         "contrast": hashes.contrast[keep].astype(np.float32),
         "test_proba": _test_probabilities(run, x, covers),
-        "map_xy": _layout(features.astype(np.float16).astype(np.float32)),
-        "feature_mean": mean, "feature_scale": scale, "components": components,
     }
+    log("pack 5/5: the style map's layout")
+    arrays["map_xy"] = _layout(low + levels.astype(np.float32) * step)
     info = {"version": VERSION, "covers": len(covers), "class_names": list(run.class_names),
             "extractor": {"arch": cfg.arch, "input_px": cfg.input_px, "pooling": cfg.pooling,
                           "preprocess": cfg.preprocess, "channels": int(x.shape[1])},
-            "components": {"n": int(components.shape[0]), "variance_kept": round(kept, 4),
-                           "fitted_on": "train+val"},
             "color": _settings(COLOR, "bins", "space", "size_px", "method"),
             "gradient": _settings(GRADIENT, "orientation_bins", "grid", "size_px", "method"),
             "dataset_fingerprint": dataset.fingerprint, "left_out": int(len(dataset) - len(keep))}
@@ -183,8 +178,7 @@ def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print
 def pack_figures(pack: FeaturePack, folder: Path) -> dict:
     """What the model card says of the pack written in ``folder``."""
     return {"covers": len(pack), "megabytes": round(pack_bytes(folder) / 1e6, 1),
-            "components": pack.info["components"]["n"],
-            "variance_kept": pack.info["components"]["variance_kept"],
+            "channels": pack.info["extractor"]["channels"],
             "refit": pack.info["refit"], "rebuild_command": REBUILD_COMMAND}
 
 
@@ -226,13 +220,13 @@ def picture_like_arrays(pack: FeaturePack) -> list[str]:
     An array passes when it is declared in :data:`ARRAY_AXES`, has exactly its declared
     axes, every ``cover`` axis has one entry per cover, and every other axis has the width
     its kind allows: colour bins (a histogram over colours, no position), the gradient
-    histogram's cells (a grid under 8 x 8), components, channels, genres or the map's two
-    axes. Never two spatial axes.
+    histogram's cells (a grid under 8 x 8), the extractor's channels, genres or the map's
+    two axes. Never two spatial axes.
     """
     info, n = pack.info, len(pack)
     grid = GRADIENT.grid
     widths = {"colour bin": COLOR.bins ** 3, "orientation x cell": GRADIENT.orientation_bins * grid ** 2,
-              "component": info["components"]["n"], "channel": info["extractor"]["channels"],
+              "channel": info["extractor"]["channels"],
               "genre": len(pack.class_names), "map axis": 2, "cover": n}
     problems = [] if grid < 8 else [f"gradient: a {grid} x {grid} grid of cells"]
     for name, array in pack.arrays.items():
@@ -299,22 +293,14 @@ def _labels(covers: pd.DataFrame, class_names) -> np.ndarray:
     return covers["genre"].map({g: i for i, g in enumerate(class_names)}).to_numpy(np.int64)
 
 
-def _principal_components(x: np.ndarray):
-    """Standardise (train + val statistics), then the top :data:`N_COMPONENTS` principal axes.
-
-    Returns the mean and scale per channel, the components (k, D) float32, and the share of
-    the standardised variance they keep. Each axis's sign is fixed (its largest entry
-    positive), so a rebuild gives the same numbers.
-    """
-    x = x.astype(np.float64)
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = (x - mean) / scale
-    _, singular, vt = np.linalg.svd(z, full_matrices=False)
-    k = min(N_COMPONENTS, len(vt))
-    components = vt[:k] * np.sign(vt[:k][np.arange(k), np.abs(vt[:k]).argmax(axis=1)])[:, None]
-    kept = float((singular[:k] ** 2).sum() / (singular ** 2).sum())
-    return mean.astype(np.float32), scale.astype(np.float32), components.astype(np.float32), kept
+def _quantized(x: np.ndarray):
+    """Each channel of ``x`` (n, D) in :data:`LEVELS` + 1 steps from its lowest to its highest
+    value: the lows and steps (D,) float32 and the levels (n, D) uint8."""
+    low, high = x.min(axis=0), x.max(axis=0)
+    step = (high - low) / LEVELS
+    step[step == 0] = 1.0                          # a constant channel: every level is 0
+    levels = np.rint((x - low) / step).astype(np.uint8)
+    return low.astype(np.float32), step.astype(np.float32), levels
 
 
 def _pixel_counts(histograms: np.ndarray) -> np.ndarray:
@@ -361,5 +347,7 @@ def refit_scores(features: np.ndarray, pack: FeaturePack, *, c: float) -> dict:
     pooled ones is how much the projection costs."""
     from .selection import extractor_logits, scores_per_c
     data = development_rows(pack)
-    table = scores_per_c([extractor_logits(features, data, c_grid=(c,))], data)
+    with warnings.catch_warnings():       # a fold's predictions may name a genre it lacks
+        warnings.simplefilter("ignore", UserWarning)
+        table = scores_per_c([extractor_logits(features, data, c_grid=(c,))], data)
     return {k: float(v) for k, v in table.iloc[0].items()}
