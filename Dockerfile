@@ -41,8 +41,9 @@ ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 ARG EXTRA_PIP_ARGS=""
 COPY requirements-serve.txt requirements-light.txt ./
 # torch first, alone: by default the CPU wheels of the pinned versions from the PyTorch
-# CPU index (about 0.7 GB installed, against 5.5 GB for the CUDA build that PyPI and the
-# development machines' local disk have). The pins in requirements-serve.txt then find it.
+# CPU index: about 0.8 GB installed, against 5.5 GB for the CUDA build and its nvidia
+# packages (PyPI's torch on Linux, which the development machines install from their
+# disk; docs/hosting.md, Sizes). The pins in requirements-serve.txt then find it.
 RUN pip install $EXTRA_PIP_ARGS $TORCH_PIP_ARGS \
         $(grep -E '^(torch|torchvision)==' requirements-serve.txt) \
     && pip install $EXTRA_PIP_ARGS -r requirements-serve.txt
