@@ -35,7 +35,7 @@ bench: setup
 	$(PYTHON) bench/bench_preprocess.py
 
 # Both container images built and run on this machine, without Docker (buildah, as root;
-# about 20 minutes on 2 cores), and their figures (docs/hosting.md). Not part of make test.
+# about 15 minutes on 2 cores), and their figures (docs/hosting.md). Not part of make test.
 images: setup
 	scripts/build-images.sh
 

@@ -2,10 +2,11 @@
 # Build both images from the Dockerfile on a machine without a Docker engine, run each
 # image's own command inside it, and print the figures that docs/hosting.md quotes.
 #
-#   sudo scripts/build-images.sh          # or: make images   (about 20 minutes on 2 cores)
+#   sudo scripts/build-images.sh          # or: make images   (about 15 minutes on 2 cores)
 #
 # What it does, on a Debian bookworm machine that reaches Debian's packages and PyPI:
-#  1. installs buildah, mmdebstrap, podman and uidmap (and chromium) where missing;
+#  1. installs buildah, mmdebstrap, podman and uidmap (and chromium, iproute2, curl)
+#     where missing;
 #  2. makes a Python 3.11 base image from Debian's packages (localhost/bookworm-py) where
 #     missing: python:3.11-slim cannot be pulled without a registry;
 #  3. builds the dashboard image (the default stage) and the light image (--target light)
@@ -69,7 +70,8 @@ trap cleanup EXIT
 # --- 1. packages -------------------------------------------------------------------------
 say "packages"
 missing=()
-for pair in buildah:buildah mmdebstrap:mmdebstrap podman:podman newuidmap:uidmap chromium:chromium; do
+for pair in buildah:buildah mmdebstrap:mmdebstrap podman:podman newuidmap:uidmap chromium:chromium \
+        ip:iproute2 curl:curl; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
