@@ -19,6 +19,7 @@ from cover_model.color import build_reference
 from cover_model.dataset import EMBEDDED as DATA_EMBEDDED
 from cover_model.dataset import Dataset, DatasetError, load_dataset
 from cover_model.images import thumbnail
+from cover_model.markdown_text import escape
 from cover_model.paths import PROJECT_ROOT
 from cover_model.networks.predict import Predictor
 from cover_model.networks.tables import best_first
@@ -123,7 +124,7 @@ def current_data_source() -> str:
     try:
         return str(hosting.check_server_path(path))
     except hosting.AccessError as exc:
-        st.error(f"Cannot use this path: {exc}.", icon=":material/block:")
+        st.error(f"Cannot use this path: {escape(exc)}.", icon=":material/block:")
         st.stop()
 
 
@@ -139,7 +140,8 @@ def current_dataset() -> Dataset:
     except DatasetError as exc:
         if st.session_state.get("dataset_kind") == UPLOADED:
             storage.discard_upload(path)       # a refused upload is not kept
-        st.error(f"Cannot load this dataset: {hosting.visitor_message(str(exc))}")
+        # Its message quotes the data (member, file and genre names): text, not Markdown.
+        st.error(f"Cannot load this dataset: {escape(hosting.visitor_message(str(exc)))}")
         st.stop()
     storage.mark_used(dataset.root)
     return dataset
@@ -156,11 +158,12 @@ def dataset_if_ready() -> Dataset | None:
 def cover_gallery(paths, *, width: int, captions=None) -> None:
     """Covers from a dataset in a row of thumbnails. Decoded here, not by st.image: a cover
     whose header was fine but whose data is not (datasets check headers only) shows a grey
-    square and its reason, never an OSError."""
+    square and its reason, never an OSError. Captions are plain text (genre and file names):
+    escaped here, since Streamlit renders image captions as Markdown."""
     covers = [thumbnail(path, width) for path in paths]
     captions = list(captions) if captions is not None else [""] * len(covers)
     st.image([rgb for rgb, _ in covers], width=width,
-             caption=[hosting.visitor_message(why) if why else caption
+             caption=[escape(hosting.visitor_message(why) if why else caption)
                       for (_, why), caption in zip(covers, captions)])
 
 

@@ -9,6 +9,7 @@ from cover_model.baselines.config import BaselineConfig
 from cover_model.baselines.embeddings import EMBEDDING_NETWORKS
 from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
 from cover_model.dataset_needs import baselines_problem
+from cover_model.markdown_text import escape
 from cover_model.baselines.report import (build_report, confusion_frame, flatten_columns, metrics_table,
                                           missing_fits, per_genre_table, per_group_table, sweep_table, table2,
                                           unavailable_features)
@@ -79,7 +80,7 @@ st.title("Baselines (Table 2)")
 ui.synthetic_notice()
 problem = baselines_problem(dataset)          # two genres, a train and a test split
 if problem:
-    st.warning(f"Cannot fit the baselines: {problem}.", icon=":material/block:")
+    st.warning(f"Cannot fit the baselines: {escape(problem)}.", icon=":material/block:")
     st.stop()
 if cfg is None:
     st.stop()
@@ -114,7 +115,7 @@ main = cfg.without_sweep()
 report = report_for(dataset.fingerprint, main.cache_key(), main, dataset)
 table = table2(report.results)
 for features, message in unavailable_features(report.results).items():
-    st.error(f"{features}: {message}")
+    st.error(f"{escape(features)}: {escape(message)}")
 
 st.subheader("Accuracy: ours beside the paper's")
 st.dataframe(flatten_columns(table).style.format(precision=1, na_rep=""), width="stretch")

@@ -6,6 +6,7 @@ import streamlit as st
 import ui
 from cover_model import challenge, hosting
 from cover_model.dataset_needs import challenge_problem
+from cover_model.markdown_text import escape
 from cover_model.images import thumbnail
 from cover_model.networks.runs import Run, RunError
 from cover_model.networks.tables import run_label
@@ -28,7 +29,7 @@ st.caption("The paper says people did poorly at naming a genre from a cover too,
 dataset = ui.current_dataset()
 problem = challenge_problem(dataset)          # rounds come from the test split
 if problem:
-    st.warning(f"Cannot play a round on this dataset: {problem}.", icon=":material/block:")
+    st.warning(f"Cannot play a round on this dataset: {escape(problem)}.", icon=":material/block:")
     st.stop()
 
 
@@ -83,8 +84,8 @@ elif len(game["answers"]) < len(game["paths"]):
     st.image(rgb, width=420, caption=hosting.visitor_message(why) if why else "Which genre?")
     columns = st.columns(5)
     for i, genre in enumerate(dataset.class_names):
-        columns[i % 5].button(genre, key=f"challenge_answer_{genre}", width="stretch",
-                              on_click=answer, args=(genre,))
+        columns[i % 5].button(escape(genre), key=f"challenge_answer_{genre}", width="stretch",
+                              on_click=answer, args=(genre,))      # a label renders Markdown
 else:
     try:
         model = model_answers(run_dir, tuple(game["paths"]))

@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from cover_model.color import FEATURES, METRICS, ColorConfig, run_color_analysis
 from cover_model.dataset_needs import colour_problem
+from cover_model.markdown_text import escape
 from cover_model.color.figures import (feature_comparison_table, mean_covers_figure, metric_overview,
                                        metric_table, rank_stability_figure, rank_table,
                                        similarity_heatmap)
@@ -52,7 +53,7 @@ st.title("Colour analysis")
 ui.synthetic_notice()
 problem = colour_problem(dataset)             # two genres of two covers or more
 if problem:
-    st.warning(f"Cannot run the colour analysis: {problem}.", icon=":material/block:")
+    st.warning(f"Cannot run the colour analysis: {escape(problem)}.", icon=":material/block:")
     st.stop()
 if cfg is None:
     st.stop()
@@ -62,8 +63,8 @@ st.caption(
     "entry (i, j) is the mean score of every cover of sample A of genre i against every cover of "
     f"sample B of genre j, so no cover meets itself on the diagonal. Repeated over {cfg.trials} trials.")
 analysis = analysis_for(dataset, cfg)
-for note in analysis.notes:
-    st.warning(note, icon=":material/info:")
+for note in analysis.notes:                   # they name genres: text, not Markdown
+    st.warning(escape(note), icon=":material/info:")
 
 st.subheader("Similarity between genres (Figure 2)")
 which = st.radio("Matrix", ["Trial 1 (the paper's single draw)", f"Mean over {cfg.trials} trials"],

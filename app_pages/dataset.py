@@ -4,6 +4,7 @@ import streamlit as st
 import ui
 from cover_model.dataset_needs import dataset_limits
 from cover_model.hosting import visitor_message
+from cover_model.markdown_text import code_span, escape
 from cover_model.leaks import MAX_DHASH_BITS, MAX_PHASH_BITS, check_leaks, fixed_dataset
 from cover_model.plots import class_balance_figure
 
@@ -26,10 +27,10 @@ left, middle, right = st.columns(3)
 left.metric("Covers", f"{len(dataset):,}")
 middle.metric("Genres", dataset.n_classes)
 right.metric("Skipped files", len(dataset.skipped))
-st.caption(visitor_message(f"From `{dataset.root}` · fingerprint `{dataset.fingerprint}` (keys every "
-                           "cache built from this dataset)"))
+st.caption(f"From {code_span(visitor_message(str(dataset.root)))} · fingerprint "
+           f"`{dataset.fingerprint}` (keys every cache built from this dataset)")
 for limit in dataset_limits(dataset):         # what the other pages will say, said up front
-    st.info(f"{limit[:1].upper()}{limit[1:]}.", icon=":material/info:")
+    st.info(escape(f"{limit[:1].upper()}{limit[1:]}."), icon=":material/info:")
 
 st.subheader("Class balance")
 st.plotly_chart(class_balance_figure(counts), width="stretch")
@@ -44,7 +45,7 @@ st.subheader("Sample covers")
 n_per_genre = st.slider("Covers per genre", 2, 12, 6, key="dataset_sample_n")
 sample = dataset.sample(n_per_genre, seed=0)
 for genre, rows in sample.groupby("label", sort=True):
-    st.markdown(f"**{dataset.class_names[genre]}**")
+    st.markdown(f"**{escape(dataset.class_names[genre])}**")
     ui.cover_gallery(rows["path"], width=THUMB_PX)
 
 st.subheader("Leak check")

@@ -7,6 +7,7 @@ from cover_model.color.figures import histogram_figure, profile_similarity_figur
 from cover_model.baselines.specs import FeatureError
 from cover_model.color.profile import profile_cover
 from cover_model.images import ImageDecodeError, decode_image
+from cover_model.markdown_text import escape
 from cover_model.plots import grad_cam_overlay, top_genres_figure
 from cover_model.networks.tables import run_label
 from cover_model.networks.runs import Run, RunError
@@ -36,7 +37,7 @@ if SHIPPED and run_dir == str(SHIPPED):
     with st.expander("Model card"):
         st.markdown(model_card_text())
 else:
-    st.caption(f"Model: {labels[run_dir]} · knows {', '.join(predictor.class_names)}")
+    st.caption(f"Model: {escape(labels[run_dir])} · knows {escape(', '.join(predictor.class_names))}")
 
 # No type= filter: Streamlit would refuse other files with a generic message (and AppTest
 # with an exception); decode_image says what each one is and what to use instead.
@@ -64,7 +65,8 @@ def colour_analysis(rgb, data: bytes, key: str) -> None:
                               width="stretch", key=f"hist-{key}")
             right.plotly_chart(profile_similarity_figure(real), width="stretch", key=f"real-{key}")
             st.caption("Closest real-cover genre by colour, per metric: " +
-                       ", ".join(f"{metric}: {genre}" for metric, genre in real.closest.items()) +
+                       escape(", ".join(f"{metric}: {genre}" for metric, genre
+                                        in real.closest.items())) +
                        ". From each genre's mean colour histogram over the real covers "
                        "(numbers only; no cover is shipped).")
     with tabs[1]:
@@ -75,8 +77,9 @@ def colour_analysis(rgb, data: bytes, key: str) -> None:
             return
         profile = profile_cover(rgb, ui.color_reference(dataset.fingerprint, dataset))
         st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
-        st.caption("Closest genre by colour, per metric: " +
-                   ", ".join(f"{metric}: {genre}" for metric, genre in profile.closest.items()))
+        st.caption("Closest genre by colour, per metric: " +     # the sidebar dataset's genres
+                   escape(", ".join(f"{metric}: {genre}" for metric, genre
+                                    in profile.closest.items())))
         ui.synthetic_notice()
         by_colour, by_embedding = st.columns(2)
         with by_colour:
@@ -124,19 +127,19 @@ def nearest_by_embedding(dataset, data: bytes, key: str):
 
 
 for upload in uploads:
-    st.subheader(upload.name)
+    st.subheader(escape(upload.name))           # a visitor's file name: text, not Markdown
     try:
         rgb = decode_image(upload.getvalue())
     except ImageDecodeError as exc:
-        st.error(f"{upload.name}: {str(exc).removeprefix('image: ')}")
+        st.error(escape(f"{upload.name}: {str(exc).removeprefix('image: ')}"))
         continue
     cover, genres, heat = st.columns([1, 1.3, 1])
     cover.image(rgb, caption="the cover", width="stretch")
     answer = predictor.explain(rgb, k=min(3, len(predictor.class_names)))   # one forward pass
     best, confidence = answer.top_k[0]
-    genres.markdown(f"**Most likely: {best}** ({confidence:.0%})")
+    genres.markdown(f"**Most likely: {escape(best)}** ({confidence:.0%})")
     genres.plotly_chart(top_genres_figure(answer.top_k, predictor.class_names), width="stretch",
                         key=f"top-{upload.file_id}")
     heat.image(grad_cam_overlay(rgb, answer.grad_cam), width="stretch",
-               caption=f"Grad-CAM: where the network looked for '{best}'")
+               caption=f"Grad-CAM: where the network looked for '{escape(best)}'")
     colour_analysis(rgb, upload.getvalue(), upload.file_id)

@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from cover_model import hosting, label_review
+from cover_model.markdown_text import code_span, escape
 from cover_model.networks import runs
 from cover_model.networks.tables import runs_table
 from cover_model.shipped import shipped_run
@@ -28,7 +29,7 @@ def failed_runs(run_dirs) -> None:
         with st.expander(f"{len(failed)} failed run(s)", expanded=len(failed) <= 2):
             for run_dir, status in failed:
                 cause = hosting.visitor_message(status.get("error") or "no error recorded")
-                st.error(f"`{run_dir.name}`: {cause}")
+                st.error(f"`{run_dir.name}`: {escape(cause)}")
 
 
 def gallery(predictions, class_names, *, synthetic: bool) -> None:
@@ -79,7 +80,7 @@ def test_predictions(run_dir: Path):
         try:
             ranked = review_scores(*wanted, _dataset=dataset)       # shared with label review
         except ValueError as exc:                       # no cover of a genre the run knows
-            st.error(hosting.visitor_message(str(exc)))
+            st.error(escape(hosting.visitor_message(str(exc))))
             return None
     return ranked.assign(predicted=ranked["top1"])
 
@@ -105,11 +106,11 @@ def confusion_cell(predictions, class_names, selection) -> None:
     covers = cell_covers(predictions, true, predicted)
     covers = covers[[Path(p).is_file() for p in covers["path"]]]
     if covers.empty:
-        st.caption(f"No test covers to show for true {true}, predicted {predicted} (none, the "
-                   "run kept no per-cover predictions, or their files have moved).")
+        st.caption(f"No test covers to show for true {escape(true)}, predicted {escape(predicted)} "
+                   "(none, the run kept no per-cover predictions, or their files have moved).")
         return
-    st.caption(f"{len(covers)} test cover(s) of {true} predicted as {predicted}, most confident "
-               "first" + (" (the first 30)" if len(covers) > 30 else ""))
+    st.caption(f"{len(covers)} test cover(s) of {escape(true)} predicted as {escape(predicted)}, "
+               "most confident first" + (" (the first 30)" if len(covers) > 30 else ""))
     ui.cover_gallery(covers["path"].head(30), width=120, captions=_captions(covers.head(30)))
 
 
@@ -158,7 +159,7 @@ def label_review_section(run_dir: Path, class_names) -> None:
         try:
             ranked = review_scores(*wanted, _dataset=dataset)
         except ValueError as exc:                       # no cover of a genre the run knows
-            st.error(hosting.visitor_message(str(exc)))
+            st.error(escape(hosting.visitor_message(str(exc))))
             return
     n_shown = st.slider("Covers to review", 5, 100, 20, step=5, key="review_n")
     fixes = {path: fix for path, fix in review_rows(ranked.head(n_shown), class_names) if fix != "keep"}
@@ -172,8 +173,8 @@ def review_rows(ranked, class_names):
         with picture:
             ui.cover_gallery([row.path], width=80)
         top3 = ", ".join(f"{getattr(row, f'top{i}')} {getattr(row, f'p{i}'):.0%}" for i in (1, 2, 3))
-        facts.markdown(f"**{row.genre}** ({row.p_genre:.0%}) · {row.split or 'unsplit'}  \n"
-                       f"model: {top3}")
+        facts.markdown(f"**{escape(row.genre)}** ({row.p_genre:.0%}) · "
+                       f"{escape(row.split or 'unsplit')}  \nmodel: {escape(top3)}")
         others = [f"relabel to {g}" for g in class_names if g != row.genre]
         choice = pick.selectbox("Fix", ["keep", "remove", *others], key="review_fix_" + _key(row.path),
                                 label_visibility="collapsed")
@@ -199,7 +200,7 @@ def save_review(dataset, fixes: dict) -> None:
     if st.button("Write the reviewed manifest beside the data", key="review_write",
                  disabled=not fixes, icon=":material/save:"):
         written = label_review.write_reviewed_manifest(dataset, fixes)
-        st.success(f"Wrote `{written}` ({len(table):,} covers); the original is unchanged. Load it "
+        st.success(f"Wrote {code_span(written)} ({len(table):,} covers); the original is unchanged. Load it "
                    "as a dataset (a manifest CSV) to train on the reviewed labels.")
 
 
@@ -279,7 +280,7 @@ with right:
     b.metric(f"Top-{test.get('k', 3)}", f"{test['top_k']:.1%}")
     c.metric("Test covers", f"{test['n']:,}")
     epochs = len(metrics.get("history") or [])        # none for a head fitted in one go
-    st.caption(f"Data `{config.get('data')}` · " + (f"best epoch {metrics.get('best_epoch')} of "
+    st.caption(f"Data {code_span(config.get('data'))} · " + (f"best epoch {metrics.get('best_epoch')} of "
                f"{epochs} · " if epochs else "") + f"`{run_dir.name}`")
     with st.expander("Settings (config.json)"):
         st.json(config, expanded=False)

@@ -10,6 +10,7 @@ from cover_model.networks import cluster, jobs
 from cover_model.networks.runs import Run
 from cover_model.config import from_dict
 from cover_model.dataset_needs import training_problem
+from cover_model.markdown_text import code_span, escape
 from cover_model.networks.tables import run_label
 from cover_model.networks.figures import training_curves_figure
 from cover_model.networks.config import PRESETS, TrainConfig, preset_name
@@ -148,7 +149,7 @@ def finished_panel(run_dir: Path, status: dict) -> None:
     elif status["state"] == "failed":
         log_lines = (status.get("log_tail") or "").strip().splitlines()
         cause = status.get("error") or (log_lines[-1] if log_lines else "no error recorded")
-        st.error(hosting.visitor_message(f"Training `{run_dir.name}` failed: {cause}"),
+        st.error(f"Training `{run_dir.name}` failed: {escape(hosting.visitor_message(cause))}",
                  icon=":material/error:")
     else:
         n_epochs = len(metrics.get("history") or [])
@@ -219,7 +220,7 @@ st.title("Train")
 data = ui.current_data_source()
 dataset = ui.current_dataset()                 # a wrong path stops here, not in the job
 ui.synthetic_notice()
-st.caption(f"Dataset `{hosting.visitor_message(data)}`: {len(dataset):,} covers in {dataset.n_classes} genres. Training runs "
+st.caption(f"Dataset {code_span(hosting.visitor_message(data))}: {len(dataset):,} covers in {dataset.n_classes} genres. Training runs "
            "in its own process: leave or refresh this page and it keeps going.")
 try:
     cfg = from_dict(TrainConfig, values | {"data": data})
@@ -231,7 +232,7 @@ except ValueError as exc:
 # Checked as the job will split the data; the settings stay editable, Start does not.
 problem = cfg and training_problem(dataset, split_scheme=cfg.split_scheme, seed=cfg.seed)
 if problem:
-    st.warning(f"Cannot train on this dataset: {problem}.", icon=":material/block:")
+    st.warning(f"Cannot train on this dataset: {escape(problem)}.", icon=":material/block:")
 if cfg is not None and cfg.head == "logistic":       # no epochs: the loop's settings do not apply
     c = f"C {cfg.logistic_c:g}" if cfg.logistic_c else f"C by {cfg.cv_folds}-fold grouped CV"
     st.caption(f"Will train **{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px: an exact logistic "

@@ -25,6 +25,7 @@ from cover_model.networks import runs, training
 from cover_model.networks.config import TrainConfig
 from cover_model.dataset import DatasetError, load_dataset
 from cover_model.images import ImageDecodeError, decode_image
+from cover_model.markdown_text import unescape
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir, data_dir
 from cover_model.networks.predict import Predictor
 from cover_model.preprocess import preprocess_dataset
@@ -354,7 +355,7 @@ def test_predict_uploader_answers_good_covers_and_names_each_bad_one(app, bad_in
     app.file_uploader(key="predict_uploads").set_value(
         [(c.path.name, c.path.read_bytes(), "application/octet-stream") for c in cases]).run()
     assert not app.exception
-    errors = [e.value for e in app.error]
+    errors = [unescape(e.value) for e in app.error]          # as a reader sees them
     for case in image_cases(bad_inputs, accepted=False):
         mine = [e for e in errors if e.startswith(f"{case.path.name}: ")]
         assert len(mine) == 1 and case.message in mine[0], (case.name, errors)
@@ -398,8 +399,9 @@ def test_sidebar_zip_uploader_refuses_unsafe_zips_with_their_name(app, bad_input
     for name, data, message in uploads:
         app.sidebar.file_uploader(key="dataset_zip").set_value((name, data, "application/zip")).run()
         assert not app.exception, name
-        assert [e.value for e in app.error] and message in app.error[0].value, (name, app.error)
-        assert app.error[0].value.startswith(f"Cannot load this dataset: {name}: ")
+        shown = unescape(app.error[0].value) if app.error else ""       # as a reader sees it
+        assert message in shown, (name, app.error)
+        assert shown.startswith(f"Cannot load this dataset: {name}: ")
     assert not list(tmp_path.rglob("escaped.txt")) and not list(data_dir().parent.rglob("escaped.txt"))
     assert not list(data_dir().rglob("huge.jpg"))                        # the bomb never unpacked
 
@@ -408,7 +410,7 @@ def test_sidebar_zip_uploader_refuses_unsafe_zips_with_their_name(app, bad_input
     uploader = app.sidebar.file_uploader(key="dataset_zip")
     uploader.set_value(("two.zip", zip_of(two_genres, arcroot=two_genres.parent), "application/zip")).run()
     assert not app.exception
-    assert [e.value for e in app.error] == [
+    assert [unescape(e.value) for e in app.error] == [
         "Cannot load this dataset: two.zip/manifest.csv: " + bad_inputs["manifest_two_genres"].message]
 
     # a manifest zip whose rows point outside it, as uploaded: covers/manifest.csv + images

@@ -5,6 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cover_model.paths import PROJECT_ROOT
+from cover_model.markdown_text import unescape
 
 from .helpers import make_folder_dataset
 
@@ -64,7 +65,7 @@ def test_a_genre_too_small_for_two_samples_is_reported_not_fatal(page, tmp_path)
     page.sidebar.text_input(key="dataset_path").input(str(folder)).run()
     page.sidebar.number_input(key="color_n_per_genre").set_value(5).run()
     assert not page.exception
-    warnings = " ".join(w.value for w in page.warning)
+    warnings = " ".join(unescape(w.value) for w in page.warning)          # as a reader sees them
     assert "ambient: only 7 covers, so two disjoint samples of 3" in warnings
     assert "jazz: 1 cover(s), too few" in warnings
     assert table(page).loc["metal", "per sample"] == 5

@@ -12,6 +12,7 @@ import pytest
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest
 
+from cover_model.markdown_text import unescape
 from cover_model.networks import jobs, runs
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 from cover_model.networks.predict import Predictor
@@ -170,7 +171,7 @@ def test_two_sessions_upload_covers_at_once_and_each_sees_its_own(session, tmp_p
     at_once(*[lambda at=at, files=files: upload(at, files) for at, files in zip(sessions, uploads)])
     for at, files in zip(sessions, uploads):
         assert not at.exception and not at.error
-        assert [h.value for h in at.subheader] == [name for name, _, _ in files]
+        assert [unescape(h.value) for h in at.subheader] == [name for name, _, _ in files]
         assert len([m for m in at.markdown if m.value.startswith("**Most likely:")]) == 3
 
 

@@ -4,6 +4,7 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cover_model.markdown_text import unescape
 from cover_model.networks import jobs, runs
 from cover_model.paths import PROJECT_ROOT
 from cover_model.networks.config import TrainConfig
@@ -80,6 +81,6 @@ def test_uploads_get_top_genres_and_bad_files_a_clear_error(predict_page):
     predict_page.run()
     assert not predict_page.exception
     assert any(md.value.startswith("**Most likely:") for md in predict_page.markdown)
-    errors = [e.value for e in predict_page.error]
+    errors = [unescape(e.value) for e in predict_page.error]          # as a reader sees it
     assert len(errors) == 1 and errors[0].startswith("notes.png:") and "not an image" in errors[0]
     assert any("Closest genre by colour" in c.value for c in predict_page.caption)

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cover_model.cli import main
+from cover_model.markdown_text import unescape
 from cover_model.paths import PROJECT_ROOT
 from ui import ON_SERVER, UPLOADED
 
@@ -41,7 +42,8 @@ def open_page(at: AppTest, page: str) -> AppTest:
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """What a reader sees: data text reaches Markdown escaped (cover_model.markdown_text)."""
+    return [unescape(e.value) for e in elements]
 
 
 def test_dataset_page_says_what_the_dataset_cannot_do(small):

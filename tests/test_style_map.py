@@ -9,6 +9,7 @@ import streamlit
 
 from cover_model.cli import main
 from cover_model.dataset import load_dataset
+from cover_model.markdown_text import unescape
 from cover_model.style_map import StyleMapConfig, embed_cover, selected_rows, style_map
 from cover_model.synth import generate
 from ui import ON_SERVER
@@ -141,6 +142,6 @@ def test_predict_shows_an_uploads_nearest_covers_by_embedding_and_puts_it_on_the
     assert not at.exception
     assert any(md.value == "**Nearest covers by embedding**" for md in at.markdown)
     galleries = [image.captions for image in at.get("image") if len(image.captions) == SMALL.neighbours]
-    by_embedding = galleries[-1]
+    by_embedding = [unescape(caption) for caption in galleries[-1]]     # as a reader sees them
     assert by_embedding[0] == f"{covers.items['genre'][own]} (0.0)"        # its own copy first
     assert any("mean position of these 10 covers" in c.value for c in at.caption)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cover_model.markdown_text import unescape
 from cover_model.networks import jobs, runs
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 
@@ -40,7 +41,8 @@ def _kind(value) -> str:
 
 
 def texts(at: AppTest, kind: str) -> str:
-    return " ".join(e.value for e in at.get(kind))
+    """As a reader sees them: data text reaches Markdown escaped."""
+    return " ".join(unescape(e.value) for e in at.get(kind))
 
 
 def test_sidebar_starts_at_the_papers_settings_with_help_everywhere(page):
