@@ -9,6 +9,9 @@ from cover_model.runtime import check_process_settings
 
 check_process_settings()     # `streamlit run app.py` skips the CLI's settings: say so, once
 import ui  # noqa: E402  (after the OpenMP policy is set: torch reads it on import)
+import ui_navigation  # noqa: E402
+
+ui_navigation.keep_page_switches()   # a click during an upload is not lost (docs/hosting.md)
 
 st.set_page_config(page_title="Cover Genre Lab", page_icon=":material/album:", layout="wide")
 
