@@ -250,11 +250,15 @@ def _one_row_per_file(table: pd.DataFrame, root: Path, *, shown: str):
     repeats : list of Skipped
         The rows dropped, each naming the row it repeats.
     """
+    if table.empty:                                   # refused later: no usable images
+        return table, []
     rows = table.assign(row=table.index + 2)          # as a spreadsheet numbers them: header is 1
     for column in ("split", "group"):
         rows[column] = rows[column].str.strip() if column in rows else ""
     rows["split"] = rows["split"].str.lower()
-    inside = rows["path"].map(lambda p: bool(p) and "\x00" not in p and Path(p).is_relative_to(root))
+    # Paths are resolved already (_resolve): inside the folder means under its prefix. The
+    # others are skipped later with their own reason (outside, NUL byte, no path).
+    inside = rows["path"].str.startswith(f"{root}/") & ~rows["path"].str.contains("\x00", regex=False)
     listed = rows[inside.astype(bool)]
     repeated = listed[listed["path"].duplicated(keep=False)]
     conflicts = [(path, group, [c for c in _ONE_PER_FILE if group[c].nunique() > 1])
