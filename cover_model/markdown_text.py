@@ -23,7 +23,9 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>#+\-.!|~$:&])")
 # shortcodes. An invisible WORD JOINER after ':' and '@' and inside 'www.' breaks them
 # (a browser check showed 'https\://evil\.example' still rendered as a live link).
 _JOINER = "\u2060"
-_FOUND_LATER = re.compile(r"([:@])|(?<=www)(?=\.)", re.IGNORECASE)
+# Only a ':' that something follows (a scheme's '//', a shortcode's name): the colon of
+# plain prose ("notes.jpg: not an image") stays as it is, so its text can be found and copied.
+_FOUND_LATER = re.compile(r"(:(?=\S)|@)|(?<=www)(?=\.)", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -31,14 +33,15 @@ def escape(text) -> str:
     r"""``text`` as Markdown that renders exactly as ``text`` reads, on one line.
 
     Whitespace runs (a newline, which would start a new block) become one space, as a
-    browser shows them anyway. A WORD JOINER (U+2060, invisible) follows each ':' and '@'
-    and each 'www' before a '.', so no bare link or shortcode forms.
+    browser shows them anyway. A WORD JOINER (U+2060, invisible) follows each ':' that is
+    not followed by a space, each '@' and each 'www' before a '.', so no bare link or
+    shortcode forms.
 
     >>> print(escape("see https://evil.example [click](https://evil.example) **x**")
     ...       .replace(_JOINER, "^"))
     see https\:^//evil\.example \[click\](https\:^//evil\.example) \*\*x\*\*
-    >>> print(escape("hip-hop\n# big www.x a@b.c").replace(_JOINER, "^"))
-    hip\-hop \# big www^\.x a@^b\.c
+    >>> print(escape("hip-hop\n# big www.x a@b.c :smile: notes.jpg: text").replace(_JOINER, "^"))
+    hip\-hop \# big www^\.x a@^b\.c \:^smile\: notes\.jpg\: text
     """
     plain = " ".join(str(text).split())
     return _SPECIAL.sub(r"\\\1", _FOUND_LATER.sub(lambda m: (m.group(1) or "") + _JOINER, plain))
