@@ -60,6 +60,41 @@ def test_cancel_keeps_the_last_epoch_and_resume_finishes(folder_dataset):
     assert runs.Run(run_dir).status()["state"] == "done"
 
 
+def test_a_cancel_mark_stops_the_run_even_if_its_signal_was_lost(folder_dataset):
+    """A Cancel whose SIGTERM never arrived (the job was still starting up) stops the run at
+    its next step, and it reads cancelled, not done; a mark older than the process does not."""
+    run_dir = runs.Run.create({"arch": "custom"}).path
+    calls = {"n": 0}
+
+    def cancel_in_second_epoch():               # the Cancel button's mark, with no signal
+        calls["n"] += 1
+        if calls["n"] == 7:
+            runs.Run(run_dir).request_cancel()
+        return False
+
+    with pytest.raises(KeyboardInterrupt):
+        main(tiny(folder_dataset, epochs=50), run_dir=run_dir, should_stop=cancel_in_second_epoch)
+    assert runs.Run(run_dir).status()["state"] == "cancelled"
+    assert [h["epoch"] for h in runs.Run(run_dir).metrics()["history"]] == [1]
+    stale = runs.Run(run_dir).path / "cancel-requested"
+    os.utime(stale, (1.0, 1.0))                 # left by an earlier process of the run
+    main(tiny(folder_dataset, epochs=3), run_dir=run_dir, resume=True)
+    assert runs.Run(run_dir).status()["state"] == "done"
+
+
+def test_an_error_while_a_cancel_stops_the_run_reads_cancelled(folder_dataset):
+    """The SIGTERM's KeyboardInterrupt can come back out of a library as another error."""
+    run_dir = runs.Run.create({"arch": "custom"}).path
+
+    def cancel_then_break():
+        runs.Run(run_dir).request_cancel()
+        raise RuntimeError("DataLoader worker exited unexpectedly")
+
+    with pytest.raises(RuntimeError):
+        main(tiny(folder_dataset, epochs=3), run_dir=run_dir, should_stop=cancel_then_break)
+    assert runs.Run(run_dir).status()["state"] == "cancelled"
+
+
 def test_linear_probe_trains_the_head_on_cached_embeddings(folder_dataset, monkeypatch):
     cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="linear", epochs=2, batch_size=8,
                optimizer="adamw", lr=0.01)

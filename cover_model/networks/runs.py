@@ -271,8 +271,14 @@ class Run:
         """Leave the mark that makes a process stopped before it could say so read as cancelled."""
         (self.path / _CANCEL_MARK).touch()
 
-    def cancel_requested(self) -> bool:
-        return (self.path / _CANCEL_MARK).exists()
+    def cancel_requested(self, *, since: float | None = None) -> bool:
+        """Whether a Cancel left its mark; with ``since`` (as ``time.time()`` counts), only a
+        mark left then or later: an older one belongs to an earlier process of the run."""
+        try:
+            left_at = (self.path / _CANCEL_MARK).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return since is None or left_at >= since
 
     def clear_cancel(self) -> None:
         (self.path / _CANCEL_MARK).unlink(missing_ok=True)
@@ -564,6 +570,17 @@ def _process_start(pid) -> int | None:
         return int(Path(f"/proc/{int(pid)}/stat").read_text().rsplit(") ", 1)[1].split()[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def process_started_at() -> float:
+    """When this process started, as ``time.time()`` counts (Linux's /proc, to the second:
+    the boot time it adds is whole seconds); now where that cannot be read."""
+    try:
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + _process_start(os.getpid()) / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, TypeError, ValueError):
+        return time.time()
 
 
 def _pid_alive(pid) -> bool:

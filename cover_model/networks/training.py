@@ -61,6 +61,7 @@ def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
         folder and is recorded in its ``config.json``.
     """
     ctx = setup_context(cfg.device, seed=cfg.seed)
+    started = runs.process_started_at() - 1.0       # to the second: a Cancel mark newer is ours
     try:
         data = load_tensors(cfg, ctx, dataset=dataset, progress=progress if ctx.is_main else None)
         model, optimizer, scheduler = build(cfg, data.class_names, ctx)
@@ -69,18 +70,32 @@ def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
         state = _resume_state(run, model, optimizer, scheduler) if resume else _fresh_state()
         if ctx.is_main:
             run.write_status("running", pid=os.getpid(), error=None)
-        _fit(cfg, ctx, data, model, optimizer, scheduler, run, state, progress, should_stop)
+        _fit(cfg, ctx, data, model, optimizer, scheduler, run, state, progress,
+             _stop_rule(should_stop, run, ctx, since=started))
         return run_dir
     except SystemExit:
         raise            # a submitit requeue (preempted, timed out): the job goes on, see cluster.py
     except BaseException as exc:
         if run_dir is not None and ctx.is_main:     # a job's page shows why it stopped
-            cancelled = isinstance(exc, KeyboardInterrupt)
-            runs.Run(run_dir).write_status("cancelled" if cancelled else "failed",
-                                           error=None if cancelled else f"{type(exc).__name__}: {exc}")
+            run = runs.Run(run_dir)
+            # A Cancel's SIGTERM can land inside a library that reraises it as another error:
+            # with the Cancel's mark there, the run was cancelled all the same.
+            cancelled = isinstance(exc, KeyboardInterrupt) or run.cancel_requested(since=started)
+            run.write_status("cancelled" if cancelled else "failed",
+                             error=None if cancelled else f"{type(exc).__name__}: {exc}")
         raise
     finally:
         ctx.close()
+
+
+def _stop_rule(should_stop, run: runs.Run, ctx, *, since: float):
+    """When training stops early: when ``should_stop`` says so, or, in a single process, at
+    the first step after a Cancel left its mark. The SIGTERM that stops a job can be lost
+    while its process starts up, and the job then trained to the end. DDP's ranks would
+    not agree on when they saw a file, so there the signal alone stops them."""
+    if ctx.world > 1:
+        return should_stop
+    return lambda: bool(should_stop and should_stop()) or run.cancel_requested(since=since)
 
 
 def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = None,
