@@ -94,3 +94,48 @@ def test_jobs_past_the_cap_wait_in_the_queue_and_one_visitor_gets_one_job(public
     first.get_by_text("Cancelled").first.wait_for(timeout=120_000)
     second.get_by_text("Finished").first.wait_for(timeout=240_000)  # left the queue by itself
     assert_no_server_paths(second)
+
+
+def test_what_a_stranger_broke_gets_a_clear_answer_in_the_browser(
+        public_server, browser, bad_inputs, tmp_path):
+    """Issue 25's stranger, through the sidebar's zip upload: a password-protected zip and a
+    manifest listing one file under two genres are refused by name; a small dataset whose
+    genre is a link stays text on Dataset, and Baselines says what the dataset lacks."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{public_server}/dataset")
+    page.get_by_text("Sample covers").wait_for(timeout=120_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Upload a zip").click()
+    upload = sidebar.locator("input[type=file]")
+
+    upload.set_input_files(str(bad_inputs["zip_encrypted"].path))
+    page.get_by_text("is encrypted; upload a zip without a password").wait_for(timeout=60_000)
+    assert_no_server_paths(page, tmp_path)
+
+    two_genres = bad_inputs["manifest_two_genres"].path.parent
+    upload.set_input_files(str(zip_of(two_genres, tmp_path / "two-genres.zip")))
+    page.get_by_text("more than one row with different genres").wait_for(timeout=60_000)
+    assert_no_server_paths(page, tmp_path)
+
+    link = "see https://evil.example [click](https://evil.example)"
+    folder = tmp_path / "small" / "covers"
+    rows = []
+    for genre, name in (("metal", "metal"), ("linked", link)):
+        (folder / genre).mkdir(parents=True)
+        for i in range(3):                       # 3 covers a genre, no split column
+            (folder / genre / f"{i}.jpg").write_bytes(bad_inputs["manifest_two_genres"].path
+                                                      .parent.joinpath("metal", f"{i}.jpg").read_bytes())
+            rows.append(f'{genre}/{i}.jpg,"{name}"')
+    (folder / "manifest.csv").write_text("path,genre\n" + "\n".join(rows) + "\n")
+    upload.set_input_files(str(zip_of(folder, tmp_path / "small.zip")))
+    page.get_by_test_id("stMetricValue").filter(has_text="6").wait_for(timeout=60_000)
+    page.get_by_text("it needs 4 covers per genre to split it").wait_for(timeout=60_000)
+    page.get_by_text("Sample covers").wait_for(timeout=60_000)
+    assert page.locator("a[href*='evil.example']").count() == 0
+    assert page.get_by_text("see https://evil.example", exact=False).count() >= 1   # shown as text
+    page.screenshot(path=SHOTS / "public-small-dataset.png", full_page=True)
+
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Baselines").click()
+    page.get_by_text("Cannot fit the baselines: this dataset has no test split").wait_for(timeout=60_000)
+    assert page.get_by_text("Something went wrong").count() == 0
+    assert_no_server_paths(page, tmp_path)
