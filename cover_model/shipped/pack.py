@@ -158,8 +158,6 @@ def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print
         "contrast": hashes.contrast[keep].astype(np.float32),
         "test_proba": _test_probabilities(run, x, covers),
     }
-    log("pack 5/5: the style map's layout")
-    arrays["map_xy"] = _layout(low + levels.astype(np.float32) * step)
     info = {"version": VERSION, "covers": len(covers), "class_names": list(run.class_names),
             "extractor": {"arch": cfg.arch, "input_px": cfg.input_px, "pooling": cfg.pooling,
                           "preprocess": cfg.preprocess, "channels": int(x.shape[1])},
@@ -168,6 +166,8 @@ def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print
             "dataset_fingerprint": dataset.fingerprint, "left_out": int(len(dataset) - len(keep))}
     pack = FeaturePack(covers.assign(label=_labels(covers, info["class_names"])),
                        tuple(info["class_names"]), arrays, info)
+    log("pack 5/5: the style map's layout")
+    arrays["map_xy"] = _layout(pack.features)          # of the features as stored
     if refit:
         log(f"pack: refitting the head (C = {cfg.logistic_c:g}) on the full features and on the pack's")
         info["refit"] = {"C": cfg.logistic_c, "full": refit_scores(x, pack, c=cfg.logistic_c),
