@@ -145,3 +145,14 @@ def test_cli_baselines_counts_with_its_own_split_flags(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "error: this dataset has no test split; it needs 11 covers per genre to split it "
         "(its genres have 2)\n")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_cli_train_says_what_the_dataset_lacks_and_trains_nothing(kind, tmp_path, capsys):
+    """Without a test split (or with one genre) a run would report a meaningless score."""
+    from cover_model.networks.runs import list_runs
+    root = make_folder_dataset(tmp_path / kind, KINDS[kind])
+    before = list_runs()
+    assert main(["train", "--preset", "smoke", "--data", str(root)]) == 2
+    assert capsys.readouterr().err.endswith(f"error: {PROBLEM[kind]}\n")
+    assert list_runs() == before
