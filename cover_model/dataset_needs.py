@@ -76,13 +76,17 @@ def split_problem(dataset: Dataset, split: str = "test", *, scheme: str = "auto"
             f"'{split}' rows, or a {split} fraction of 0)")
 
 
-def baselines_problem(dataset: Dataset, **split_settings) -> str | None:
-    """Why the scikit-learn baselines cannot be fitted and scored on ``dataset`` (split), or None.
-
-    ``split_settings`` are how it was split (:func:`split_problem`'s keywords).
-    """
+def fit_and_score_problem(dataset: Dataset, **split_settings) -> str | None:
+    """Why a model cannot be fitted and scored on ``dataset`` (split), or None: 2 genres,
+    train covers and test covers. ``split_settings`` are how it was split
+    (:func:`split_problem`'s keywords)."""
     return (genres_problem(dataset) or split_problem(dataset, "train", **split_settings)
             or split_problem(dataset, "test", **split_settings))
+
+
+def baselines_problem(dataset: Dataset, **split_settings) -> str | None:
+    """Why the scikit-learn baselines cannot be fitted and scored on ``dataset`` (split), or None."""
+    return fit_and_score_problem(dataset, **split_settings)
 
 
 def colour_problem(dataset: Dataset) -> str | None:
@@ -114,8 +118,7 @@ def training_problem(dataset: Dataset, *, split_scheme: str = "auto", seed: int 
         split = assign_splits(dataset, scheme=split_scheme, seed=seed)
     except DatasetError as exc:          # 'group' without groups, 'manifest' without splits
         return str(exc)
-    return (split_problem(split, "train", scheme=split_scheme)
-            or split_problem(split, "test", scheme=split_scheme))
+    return fit_and_score_problem(split, scheme=split_scheme)
 
 
 def challenge_problem(dataset: Dataset) -> str | None:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dataset import Dataset, load_dataset
-from ..dataset_needs import genres_problem, require, split_problem
+from ..dataset_needs import fit_and_score_problem, require
 from ..files import atomic_write
 from ..paths import cache_dir
 from ..preprocess import preprocess_dataset
@@ -93,8 +93,7 @@ def load_tensors(cfg, ctx, *, dataset: Dataset | None = None, progress=None) -> 
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     dataset = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed)
     # one genre, or no train or test covers: a run would report a meaningless score
-    require(genres_problem(dataset) or split_problem(dataset, "train", scheme=cfg.split_scheme)
-            or split_problem(dataset, "test", scheme=cfg.split_scheme))
+    require(fit_and_score_problem(dataset, scheme=cfg.split_scheme))
     arrays = preprocess_dataset(dataset, size_px=cfg.input_px, method=cfg.preprocess, seed=cfg.seed,
                                 progress=stage_progress(progress, "downsizing covers"))
     splits = dataset.items["split"].to_numpy()[arrays.index]
