@@ -136,10 +136,12 @@ def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print
     """
     from ..leaks import hash_covers
     from ..networks.runs import Run
+    from .selection import pooled_features
     run = Run(run_dir)
     cfg = run.train_config()
     log(f"pack 1/5: pooled features ({cfg.arch} at {cfg.input_px} px, {cfg.pooling})")
-    pooled = _pooled_features(cfg, dataset)
+    # On the CPU wherever it is built: the same bytes on a machine with a GPU too.
+    pooled = _Rows(*pooled_features(cfg, dataset, device="cpu"))
     log("pack 2/5: colour and gradient histograms of the 32 px covers")
     small = _by_row(preprocess_dataset(dataset, size_px=COLOR.size_px, method=COLOR.method), dataset)
     log("pack 3/5: perceptual hashes")
@@ -250,24 +252,6 @@ def _by_row(arrays, dataset: Dataset) -> _Rows:
     values[arrays.index] = arrays.images
     ok = np.zeros(len(dataset), bool)
     ok[arrays.index] = True
-    return _Rows(values, ok)
-
-
-def _pooled_features(cfg, dataset: Dataset) -> _Rows:
-    """The run's frozen features of every cover, from the training embeddings' cache."""
-    from ..networks.data import load_tensors
-    from ..networks.device import setup_context
-    from ..networks.training import build
-    ctx = setup_context("cpu", seed=cfg.seed)
-    tensors = load_tensors(cfg, ctx, dataset=dataset)
-    model, _, _ = build(cfg, tensors.class_names, ctx)
-    tensors.train_inputs(model, cfg, ctx)
-    parts = [tensors.train, tensors.val, tensors.test]
-    values = np.zeros((len(dataset), parts[0].embeddings.shape[1]), np.float32)
-    ok = np.zeros(len(dataset), bool)
-    for part in parts:
-        values[part.index] = part.embeddings.numpy()
-        ok[part.index] = True
     return _Rows(values, ok)
 
 

@@ -211,16 +211,32 @@ def extractor_features(extractor: Extractor, dataset) -> np.ndarray:
     cache as a ``linear`` training run; ``last`` is the tail of the ``stages`` features."""
     cfg = TrainConfig(data="-", arch=extractor.arch, mode="linear", pooling="stages",
                       size_px=extractor.input_px)
-    ctx = setup_context("auto", seed=0)
+    features, _ = pooled_features(cfg, dataset)
+    width = features.shape[1] if extractor.pooling == "stages" else 1280
+    return features[:, -width:]
+
+
+def pooled_features(cfg, dataset, *, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """The frozen features a ``linear`` training run of ``cfg`` computes (and caches) for
+    every cover of ``dataset``.
+
+    Returns
+    -------
+    features : ndarray of shape (n, D), float32
+        In dataset row order; zeros for a cover that could not be decoded.
+    decoded : ndarray of shape (n,), bool
+    """
+    ctx = setup_context(device, seed=cfg.seed)
     tensors = load_tensors(cfg, ctx, dataset=dataset)
     model, _, _ = build(cfg, tensors.class_names, ctx)
     tensors.train_inputs(model, cfg, ctx)
     parts = (tensors.train, tensors.val, tensors.test)
     features = np.zeros((len(dataset.items), parts[0].embeddings.shape[1]), np.float32)
+    decoded = np.zeros(len(dataset.items), bool)
     for part in parts:
         features[part.index] = part.embeddings.numpy()
-    width = model.head[-1].in_features if extractor.pooling == "stages" else 1280
-    return features[:, -width:]
+        decoded[part.index] = True
+    return features, decoded
 
 
 def compare(logits: dict[str, dict], data: Development, *, max_members: int = 3) -> pd.DataFrame:
