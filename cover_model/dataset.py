@@ -23,6 +23,7 @@ from .genres import canonical_genre, order_classes
 from .images import DEFAULT_LIMITS, ImageDecodeError, ImageLimits, open_image
 
 EMBEDDED = "synth"               # the name of the embedded synthetic covers, wherever DATA is asked
+REAL_FEATURES = "real-features"  # the real covers as numbers only: the features pack (feature_pack.py)
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS = ("path", "genre")
 SPLITS = ("train", "val", "test")
@@ -59,11 +60,15 @@ class Dataset:
         The folder paths are shown relative to.
     skipped : tuple of Skipped
         Files that were left out, with the reason.
+    stored : FeaturePack or None
+        Where the covers are numbers only (the real covers' features pack), those numbers,
+        rows in ``items`` order; the ``path`` column then names no file.
     """
     items: pd.DataFrame
     class_names: tuple[str, ...]
     root: Path
     skipped: tuple[Skipped, ...] = field(default=())
+    stored: object = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -71,6 +76,11 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def features_only(self) -> bool:
+        """Numbers only, no pixels: steps that need pictures cannot run on it."""
+        return self.stored is not None
 
     @property
     def has_groups(self) -> bool:
@@ -132,8 +142,9 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
     source : str or Path
         ``root/<genre>/*`` folder; a folder holding ``manifest.csv``; a CSV
         with columns ``path, genre[, group, split, ...]`` (paths relative to
-        the CSV); a ``.zip`` of any of these; or ``"synth"``, the embedded
-        synthetic covers (generated on first use).
+        the CSV); a ``.zip`` of any of these; ``"synth"``, the embedded
+        synthetic covers (generated on first use); or ``"real-features"``, the
+        real covers' features pack (numbers only, no pixels).
     limits : ImageLimits
         Files whose header breaks these bounds are skipped.
     extract_to : Path, optional
@@ -154,6 +165,9 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
         The source is missing, of an unknown kind, a bad CSV or zip, or holds
         no usable image at all.
     """
+    if str(source) == REAL_FEATURES:
+        from .feature_pack import real_covers_dataset
+        return real_covers_dataset()
     if str(source) == EMBEDDED:
         from .synth import ensure_default_dataset
         source = ensure_default_dataset(progress=progress)

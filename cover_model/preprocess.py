@@ -18,6 +18,7 @@ import numpy as np
 
 from .config import Config, option
 from .dataset import Dataset, Skipped
+from .feature_pack import pixels_refused
 from .downsize import INTERPOLATIONS, METHODS, downsize, sample_grid  # noqa: F401 (re-exported)
 from .files import atomic_write
 from .images import ImageDecodeError, decode_image
@@ -86,6 +87,7 @@ def preprocess_dataset(dataset: Dataset, *, size_px: int = 32, method: str = "ar
     CoverArrays
     """
     PreprocessConfig(size_px=size_px, method=method, seed=seed)     # validates
+    pixels_refused(dataset, "Downsizing covers")
     path = cache_path(dataset, size_px=size_px, method=method, seed=seed)
     if use_cache and (cached := _read_cache(path)) is not None:
         mark_used(path)

@@ -1,26 +1,9 @@
-"""The features pack: the real covers as numbers, shipped beside the model, never as pictures.
+"""Building the features pack: the real covers as numbers, shipped beside the model.
 
-The real covers have no licence, so the repository cannot hold them; numbers
-derived from them it can. The pack holds, for each of the covers the shipped
-model was built from:
-
-- who it is: a stable id (the SHA-256 of the file, 16 hex digits), genre,
-  source, split and group (artist), in ``covers.csv``;
-- what the shipped extractor sees: its pooled features (one number per channel
-  of each stage, averaged over the whole cover: no position survives), each channel
-  kept in 8 bits between its lowest and highest value over the covers
-  (:attr:`FeaturePack.features` reads them back as float32);
-- what the colour analysis reads: the 8-bin RGB histogram of the 32 px cover as
-  pixel counts, and the gradient histogram (9 orientations in each cell of a 4 x 4
-  grid, no colour);
-- what the leak check reads: pHash, dHash and contrast;
-- what the shipped model answered on its test split (probabilities), and the
-  style map's 2-D position of every cover.
-
-No array has two spatial axes: every per-cover array is one vector per cover,
-and the largest spatial grid in it is the gradient histogram's 4 x 4 cells
-(:func:`picture_like_arrays` checks it; the tests call it). Rebuilt from the
-same covers, the files have the same bytes.
+What the pack holds, and why none of it is a picture, is in :mod:`cover_model.feature_pack`
+(its format, read by the data layer). This module makes it from the covers and the shipped
+run and writes it (the same covers give the same bytes); :func:`picture_like_arrays` fails
+any array that could hold a picture (the tests call it).
 
     python -m cover_model pack --data ../shared/data/real-covers    # rebuild it alone
     python -m cover_model ship --data ../shared/data/real-covers    # the model, then the pack
@@ -39,14 +22,11 @@ import pandas as pd
 from ..color.analysis import ColorConfig
 from ..color.histograms import compute_gradient_histograms, compute_histograms
 from ..dataset import Dataset
-from ..files import atomic_write, read_json
+from ..feature_pack import (ARRAY_AXES, ARRAYS_FILE, COVER_COLUMNS, COVERS_FILE, INFO_FILE,  # noqa: F401
+                            PACK_DIR, FeaturePack, genre_labels, load_pack)
+from ..files import atomic_write
 from ..preprocess import preprocess_dataset
-from . import SHIPPED_DIR
 
-PACK_DIR = SHIPPED_DIR / "features"
-ARRAYS_FILE = "pack.npz"
-COVERS_FILE = "covers.csv"
-INFO_FILE = "pack.json"
 VERSION = 1
 REBUILD_COMMAND = "python -m cover_model pack --data ../shared/data/real-covers"
 # The pooled features in 8 bits a number, 256 steps between each channel's lowest and highest
@@ -59,58 +39,6 @@ LEVELS = 255
 # pixel counts (a 32 px cover has 1,024 pixels), so the histograms read back exactly.
 COLOR = ColorConfig()
 GRADIENT = ColorConfig(feature="gradient")
-COVER_COLUMNS = ("id", "genre", "source", "split", "group")
-# Each array and what its axes are: "cover" (a row per cover) or a named width, never a
-# spatial side. picture_like_arrays() holds the pack to it.
-ARRAY_AXES = {
-    "features": ("cover", "channel"),
-    "color_counts": ("cover", "colour bin"),
-    "gradient": ("cover", "orientation x cell"),
-    "phash": ("cover",), "dhash": ("cover",), "contrast": ("cover",),
-    "test_proba": ("cover", "genre"),
-    "map_xy": ("cover", "map axis"),
-    "feature_low": ("channel",), "feature_step": ("channel",),
-}
-
-
-@dataclass(frozen=True)
-class FeaturePack:
-    """The real covers' derived numbers (see the module's docstring).
-
-    Attributes
-    ----------
-    covers : DataFrame
-        One row per cover: ``id``, ``genre``, ``label`` (into ``class_names``), ``source``,
-        ``split``, ``group``.
-    class_names : tuple of str
-        The shipped model's genres, in its order.
-    arrays : dict of str to ndarray
-        As :data:`ARRAY_AXES` names them; rows in ``covers`` order. ``test_proba`` is NaN
-        outside the test split.
-    info : dict
-        How it was built: the extractor, the variance kept, the colour settings, sizes.
-    """
-    covers: pd.DataFrame
-    class_names: tuple[str, ...]
-    arrays: dict
-    info: dict
-
-    def __len__(self) -> int:
-        return len(self.covers)
-
-    @property
-    def features(self) -> np.ndarray:
-        """(n, D) float32: each cover's pooled features, as the extractor gives a new cover's
-        (to within half a step of its channel)."""
-        a = self.arrays
-        return a["feature_low"] + a["features"].astype(np.float32) * a["feature_step"]
-
-    def color_histograms(self) -> np.ndarray:
-        """(n, 512) float32 rows summing to 1: the colour analysis's default histograms."""
-        return self.arrays["color_counts"].astype(np.float32) / COLOR.size_px ** 2
-
-    def gradient_histograms(self) -> np.ndarray:
-        return self.arrays["gradient"].astype(np.float32)
 
 
 def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print) -> FeaturePack:
@@ -166,7 +94,7 @@ def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print
             "color": _settings(COLOR, "bins", "space", "size_px", "method"),
             "gradient": _settings(GRADIENT, "orientation_bins", "grid", "size_px", "method"),
             "dataset_fingerprint": dataset.fingerprint, "left_out": int(len(dataset) - len(keep))}
-    pack = FeaturePack(covers.assign(label=_labels(covers, info["class_names"])),
+    pack = FeaturePack(covers.assign(label=genre_labels(covers, info["class_names"])),
                        tuple(info["class_names"]), arrays, info)
     log("pack 5/5: the style map's layout")
     arrays["map_xy"] = _layout(pack.features)          # of the features as stored
@@ -201,19 +129,6 @@ def write_pack(pack: FeaturePack, folder: Path = PACK_DIR) -> Path:
 def pack_bytes(folder: Path = PACK_DIR) -> int:
     """What the pack in ``folder`` weighs on disk."""
     return sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file())
-
-
-def load_pack(folder: Path = PACK_DIR) -> FeaturePack | None:
-    """The pack in ``folder``, or None where it is missing (a partial checkout)."""
-    folder = Path(folder)
-    info = read_json(folder / INFO_FILE)
-    if info is None or not (folder / ARRAYS_FILE).is_file():
-        return None
-    covers = pd.read_csv(folder / COVERS_FILE, dtype=str, keep_default_na=False)
-    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as saved:
-        arrays = {name: saved[name] for name in saved.files}
-    names = tuple(info["class_names"])
-    return FeaturePack(covers.assign(label=_labels(covers, names)), names, arrays, info)
 
 
 def picture_like_arrays(pack: FeaturePack) -> list[str]:
@@ -271,10 +186,6 @@ def _cover_table(dataset: Dataset, rows: np.ndarray) -> pd.DataFrame:
 def file_id(path) -> str:
     """A cover's stable id: the first 16 hex digits of its file's SHA-256."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
-def _labels(covers: pd.DataFrame, class_names) -> np.ndarray:
-    return covers["genre"].map({g: i for i, g in enumerate(class_names)}).to_numpy(np.int64)
 
 
 def _quantized(x: np.ndarray):
