@@ -24,6 +24,7 @@ from .images import DEFAULT_LIMITS, ImageDecodeError, ImageLimits, open_image
 
 EMBEDDED = "synth"               # the name of the embedded synthetic covers, wherever DATA is asked
 REAL_FEATURES = "real-features"  # the real covers as numbers only: the features pack (feature_pack.py)
+START_DATA_ENV = "COVER_LAB_START_DATA"   # the dashboard's first dataset: real-features or synth
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS = ("path", "genre")
 SPLITS = ("train", "val", "test")

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 from .hosting import MB, PUBLIC_ENV, is_public, limits
+from .dataset import EMBEDDED, REAL_FEATURES, START_DATA_ENV
 from .paths import PROJECT_ROOT
 from .serving import export_onnx
 
@@ -21,6 +22,9 @@ def add_dashboard(parser) -> None:
     parser.add_argument("--address", default="localhost", help="bind address (default: localhost)")
     parser.add_argument("--public", action="store_true",
                         help="serve strangers: public mode's limits (also COVER_LAB_PUBLIC=1)")
+    parser.add_argument("--data", choices=(REAL_FEATURES, EMBEDDED), default=REAL_FEATURES,
+                        help="the dataset the sidebar starts on: the real covers' features "
+                             "(default) or the synthetic covers; visitors can pick another")
     parser.set_defaults(run=run_dashboard)
 
 
@@ -36,6 +40,7 @@ def run_dashboard(args) -> int:
     # folder (make demo and the container start there); public ones come as flags.
     if args.public:
         os.environ[PUBLIC_ENV] = "1"
+    os.environ[START_DATA_ENV] = args.data
     command = [sys.executable, str(PROJECT_ROOT / "ui_server.py"), str(PROJECT_ROOT / "app.py"),
                "--server.port", str(args.port), "--server.address", args.address,
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
