@@ -408,9 +408,24 @@ def style_map_chart(dataset: Dataset, smap, *, key: str, new_point=None) -> None
     rows = selected_rows(event.selection.points) if event else []
     if not rows:
         st.caption("Drag a box or a lasso around points (or click one) to see their covers; "
-                   "hovering names a cover's genre and file.")
+                   "hovering names a cover's genre and " +
+                   ("source and split." if dataset.features_only else "file."))
+        return
+    if dataset.features_only:                # no pictures: what the selection holds
+        picked = dataset.items.iloc[rows]
+        st.markdown(f"**{len(rows)} selected cover(s)**, by genre and source (features only: "
+                    "no pictures)")
+        st.dataframe(picked.groupby(["genre", "source"]).size().unstack(fill_value=0),
+                     width="stretch")
         return
     shown = dataset.items.iloc[rows[:STYLE_MAP_GALLERY]]
     more = f", the first {STYLE_MAP_GALLERY} shown" if len(rows) > STYLE_MAP_GALLERY else ""
     st.markdown(f"**{len(rows)} selected cover(s)**{more}")
     cover_gallery(shown["path"], width=110, captions=shown["genre"])
+
+
+@st.cache_resource(show_spinner="Reading the real covers' map...", max_entries=1)
+def stored_style_map(fingerprint: str, _dataset: Dataset):
+    """The features-only dataset's stored map (its PCA refitted once per server)."""
+    from cover_model.style_map import stored_map
+    return stored_map(_dataset)

@@ -27,6 +27,8 @@ st.caption("The paper says people did poorly at naming a genre from a cover too,
            "measured them. Name the genre of covers from the test split (the model never "
            "trained on them); your answers are then scored beside the model's on the same covers.")
 dataset = ui.current_dataset()
+if ui.features_only_notice("a round"):
+    st.stop()
 problem = challenge_problem(dataset)          # rounds come from the test split
 if problem:
     st.warning(f"Cannot play a round on this dataset: {escape(problem)}.", icon=":material/block:")

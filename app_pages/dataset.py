@@ -21,6 +21,9 @@ def leak_report(fingerprint: str, _dataset):
 dataset = ui.current_dataset()
 st.title("Dataset")
 ui.synthetic_notice()
+if dataset.features_only:
+    st.caption("The real covers behind the shipped model, as the features pack holds them: genre, "
+               "source, split and artist of each cover, and numbers derived from it.")
 
 counts = dataset.counts()
 left, middle, right = st.columns(3)
@@ -42,11 +45,12 @@ if dataset.skipped:
                       for s in dataset.skipped], width="stretch")
 
 st.subheader("Sample covers")
-n_per_genre = st.slider("Covers per genre", 2, 12, 6, key="dataset_sample_n")
-sample = dataset.sample(n_per_genre, seed=0)
-for genre, rows in sample.groupby("label", sort=True):
-    st.markdown(f"**{escape(dataset.class_names[genre])}**")
-    ui.cover_gallery(rows["path"], width=THUMB_PX)
+if not ui.features_only_notice("the gallery"):
+    n_per_genre = st.slider("Covers per genre", 2, 12, 6, key="dataset_sample_n")
+    sample = dataset.sample(n_per_genre, seed=0)
+    for genre, rows in sample.groupby("label", sort=True):
+        st.markdown(f"**{escape(dataset.class_names[genre])}**")
+        ui.cover_gallery(rows["path"], width=THUMB_PX)
 
 st.subheader("Leak check")
 st.caption("Near-duplicate covers (pHash and dHash within "
@@ -71,9 +75,14 @@ if report.pairs.empty:
 worst = report.pairs.sort_values(["cross_genre", "cross_split", "phash"], ascending=[False, False, True])
 for pair in worst.head(EXAMPLE_PAIRS).itertuples():
     rows = dataset.items.loc[[pair.a, pair.b]]
-    ui.cover_gallery(rows["path"], width=THUMB_PX,
-                     captions=[f"{g} · {s or 'no split'} · pHash {pair.phash}, dHash {pair.dhash}"
-                               for g, s in zip(rows["genre"], rows["split"])])
+    captions = [f"{g} · {s or 'no split'} · pHash {pair.phash}, dHash {pair.dhash}"
+                for g, s in zip(rows["genre"], rows["split"])]
+    if dataset.features_only:                # the stored hashes, no pictures: the pair in words
+        st.markdown(escape(" ↔ ".join(f"{c} ({src})" for c, src in zip(captions, rows["source"]))))
+    else:
+        ui.cover_gallery(rows["path"], width=THUMB_PX, captions=captions)
+if dataset.features_only:                    # a fixed manifest would list no files
+    st.stop()
 drop = st.checkbox("Drop cross-genre copies from the fix", key="leaks_drop_cross_genre")
 fixed = fixed_dataset(dataset, report, drop_cross_genre=drop)
 st.download_button("Fixed manifest (CSV): duplicate groups joined, splits cleared",

@@ -22,9 +22,23 @@ def settings_sidebar() -> StyleMapConfig | None:
     return checked_config(StyleMapConfig, values)
 
 
+def stored_layout(dataset) -> None:
+    """The real covers' map as the pack stores it: no settings, nothing to compute."""
+    info = dataset.stored.info["extractor"]
+    st.caption(f"Each point is one of the {len(dataset):,} real covers, placed by t-SNE (perplexity "
+               f"30, 500 iterations, PCA 50 first) from the shipped model's features "
+               f"({info['arch']} at {info['input_px']} px, {info['pooling']} pooling): covers close "
+               "together look alike to the model. The layout is stored in the features pack; "
+               "the covers are not (numbers only). Predict places an uploaded cover on it.")
+    ui.style_map_chart(dataset, ui.stored_style_map(dataset.fingerprint, dataset), key="style_map_chart")
+
+
 dataset = ui.current_dataset()
-cfg = settings_sidebar()
 st.title("Style map")
+if dataset.features_only:
+    stored_layout(dataset)
+    st.stop()
+cfg = settings_sidebar()
 ui.synthetic_notice()
 st.caption("Each point is a cover, placed by t-SNE from its ImageNet features (the network's "
            "pooled embedding, PCA first): covers close together look alike to the network. "

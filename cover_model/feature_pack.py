@@ -150,3 +150,13 @@ def pixels_refused(dataset, what: str) -> None:
         raise FeaturesOnlyError(f"{what} needs the covers' pixels, and the real covers are shipped "
                                 "as derived numbers only (no licence to ship the pictures): use "
                                 "the synthetic covers or your own")
+
+
+def extractor_mismatch(cfg, pack: FeaturePack) -> list[str]:
+    """How a training config's frozen network differs from the extractor the pack stores the
+    features of (``arch``, ``input_px``, ``pooling``, ``preprocess``, mode ``linear``): empty
+    when the pack's features are what that network's head reads."""
+    stored = pack.info["extractor"]
+    wanted = {"mode": "linear", **{name: stored[name] for name in ("arch", "input_px", "pooling", "preprocess")}}
+    return [f"{name} {getattr(cfg, name)} (the features are of {value})"
+            for name, value in wanted.items() if getattr(cfg, name) != value]

@@ -27,6 +27,7 @@ from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .feature_pack import stored_values
 from .dataset import Dataset, Skipped
 from .files import atomic_write
 from .images import ImageDecodeError, decode_image
@@ -154,7 +155,11 @@ def check_leaks(dataset: Dataset, *, max_phash: int = MAX_PHASH_BITS,
 
 def hash_covers(dataset: Dataset, *, n_jobs: int | None = None, use_cache: bool = True,
                 progress=None) -> CoverHashes:
-    """pHash and dHash of every cover; cached on disk by the dataset's fingerprint."""
+    """pHash and dHash of every cover; cached on disk by the dataset's fingerprint. A
+    features-only dataset (the real covers' pack) has them stored."""
+    if dataset.features_only:
+        phash, dhash, contrast = (stored_values(dataset, name) for name in ("phash", "dhash", "contrast"))
+        return CoverHashes(phash, dhash, contrast, np.ones(len(dataset), bool))
     path = cache_dir() / "preprocess" / f"{dataset.fingerprint}-hashes-v{CACHE_VERSION}.npz"
     if use_cache and (cached := _read_cache(path)) is not None:
         mark_used(path)

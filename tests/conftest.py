@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from cover_model.dataset import EMBEDDED, START_DATA_ENV
+
 from .helpers import make_folder_dataset
 
 REAL_COVERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers"
@@ -67,6 +69,8 @@ def synth_data_dir(tmp_path_factory, worker_id) -> Path:
 
 @pytest.fixture
 def embedded_data(synth_data_dir, monkeypatch) -> Path:
-    """Point the app and the CLI at the pre-generated embedded covers."""
+    """Point the app and the CLI at the pre-generated embedded covers, and start the dashboard
+    on them, in public mode too (which starts on the real covers' features otherwise)."""
     monkeypatch.setenv("COVER_LAB_DATA", str(synth_data_dir))
+    monkeypatch.setenv(START_DATA_ENV, EMBEDDED)
     return synth_data_dir
