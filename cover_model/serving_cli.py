@@ -22,9 +22,11 @@ def add_dashboard(parser) -> None:
     parser.add_argument("--address", default="localhost", help="bind address (default: localhost)")
     parser.add_argument("--public", action="store_true",
                         help="serve strangers: public mode's limits (also COVER_LAB_PUBLIC=1)")
-    parser.add_argument("--data", choices=(REAL_FEATURES, EMBEDDED), default=REAL_FEATURES,
+    parser.add_argument("--data", choices=(REAL_FEATURES, EMBEDDED),
+                        default=os.environ.get(START_DATA_ENV) or REAL_FEATURES,
                         help="the dataset the sidebar starts on: the real covers' features "
-                             "(default) or the synthetic covers; visitors can pick another")
+                             f"(default; or {START_DATA_ENV}) or the synthetic covers; visitors "
+                             "can pick another")
     parser.set_defaults(run=run_dashboard)
 
 
