@@ -135,7 +135,8 @@ for upload in uploads:
         continue
     cover, genres, heat = st.columns([1, 1.3, 1])
     cover.image(rgb, caption="the cover", width="stretch")
-    answer = predictor.explain(rgb, k=min(3, len(predictor.class_names)))   # one forward pass
+    # The file's bytes, not the decoded picture: the model's input takes the path `predict`'s does.
+    answer = predictor.explain(upload.getvalue(), k=min(3, len(predictor.class_names)))
     best, confidence = answer.top_k[0]
     genres.markdown(f"**Most likely: {escape(best)}** ({confidence:.0%})")
     genres.plotly_chart(top_genres_figure(answer.top_k, predictor.class_names), width="stretch",

@@ -32,8 +32,8 @@ from cover_model.networks.training import main  # noqa: E402
 
 def answer_once(predictor, references, data: bytes):
     """Everything the page computes for one upload."""
-    rgb = decode_image(data)
-    answer = predictor.explain(rgb)
+    rgb = decode_image(data)                        # shown, and its colour profile
+    answer = predictor.explain(data)                # the model's input from the bytes, as predict's
     for reference in references:
         profile_cover(rgb, reference)
     return answer
@@ -42,8 +42,8 @@ def answer_once(predictor, references, data: bytes):
 def answer_twice(predictor, references, data: bytes):
     """The same, with top-3 and Grad-CAM as two passes (before one pass served both)."""
     rgb = decode_image(data)
-    predictor.top_k(rgb)
-    predictor.grad_cam(rgb)
+    predictor.top_k(data)
+    predictor.grad_cam(data)
     for reference in references:
         profile_cover(rgb, reference)
 

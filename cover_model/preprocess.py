@@ -21,7 +21,7 @@ from .dataset import Dataset, Skipped
 from .feature_pack import pixels_refused
 from .downsize import INTERPOLATIONS, METHODS, downsize, sample_grid  # noqa: F401 (re-exported)
 from .files import atomic_write
-from .images import ImageDecodeError, decode_image
+from .images import ImageDecodeError, cover_pixels
 from .paths import cache_dir
 from .storage import enforce_disk_budget, mark_used
 
@@ -129,18 +129,14 @@ def _decode_all(dataset, size_px, method, seed, n_jobs, progress) -> CoverArrays
 
 
 def _decode_chunk(paths, rows, size_px, method, seed, out, ok) -> list[Skipped]:
-    # JPEG DCT scaling to about the target is itself an area average, and far
-    # cheaper; random sampling keeps the paper's semantics: pixels of the full image.
-    draft_px = None if method == "random" else size_px
     skipped = []
     for row in rows:
-        try:
-            rgb = decode_image(paths[row], draft_px=draft_px)
+        rng = np.random.default_rng([seed, row]) if method == "random" else None
+        try:       # as predict and Predict prepare an upload (cover_pixels): one path
+            out[row] = cover_pixels(paths[row], size_px, method=method, rng=rng)
         except ImageDecodeError as exc:
             skipped.append(Skipped(paths[row], str(exc).removeprefix(f"{paths[row]}: ")))
             continue
-        rng = np.random.default_rng([seed, row]) if method == "random" else None
-        out[row] = downsize(rgb, size_px, method=method, rng=rng)
         ok[row] = True
     return skipped
 

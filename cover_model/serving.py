@@ -6,8 +6,8 @@
 The exported graph is the run's whole network, normalisation included, ending in
 class probabilities; the run's class names, input side and downsizing method
 travel inside the file as metadata, so ``model.onnx`` alone is enough to predict.
-A cover reaches it through :func:`cover_input`, the same function the torch
-:class:`~cover_model.networks.predict.Predictor` uses, so both see identical pixels.
+A cover reaches it through :func:`cover_model.images.cover_input`, the same function
+the torch :class:`~cover_model.networks.predict.Predictor` uses, so both see identical pixels.
 
 Importing this module imports numpy, OpenCV and Pillow (the decoder and
 the downsizing step), never torch: a light image serves predictions with
@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import ImageDecodeError, decode_image
+from .images import ImageDecodeError, cover_input
 from .networks.runs import Run
-from .downsize import downsize
 
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"
 _META = "cover_model."          # prefix of the metadata keys this module writes
@@ -36,33 +35,6 @@ _META = "cover_model."          # prefix of the metadata keys this module writes
 
 class OnnxModelError(ValueError):
     """An ONNX file is missing, unreadable, or was not written by :func:`export_onnx`."""
-
-
-def cover_input(image, *, input_px: int, method: str = "area") -> np.ndarray:
-    """A cover as its network takes it: decoded, downsized as in training, scaled to [0, 1].
-
-    Parameters
-    ----------
-    image : bytes, path, file object, or ndarray of shape (H, W, 3), uint8
-    input_px : int
-        The network's input side.
-    method : str, default="area"
-        The run's downsizing method (:func:`cover_model.preprocess.downsize`).
-
-    Returns
-    -------
-    ndarray of shape (1, 3, input_px, input_px), float32
-
-    Examples
-    --------
-    >>> cover_input(np.full((350, 350, 3), 255, np.uint8), input_px=32).max()
-    np.float32(1.0)
-    """
-    rgb = image if isinstance(image, np.ndarray) else decode_image(
-        image, draft_px=None if method == "random" else input_px)
-    small = downsize(rgb, input_px, method=method, rng=np.random.default_rng(0))
-    # float32 / 255 rounds exactly as torch's .float().div_(255) did: the two predictors agree.
-    return np.ascontiguousarray(small.transpose(2, 0, 1)[None], dtype=np.float32) / 255
 
 
 class OnnxPredictor:

@@ -39,7 +39,7 @@ from .baselines.embeddings import EMBEDDING_NETWORKS, embedding_features, embedd
 from .config import Config, option
 from .dataset import Dataset
 from .files import atomic_write
-from .images import decode_image, thumbnail
+from .images import cover_input, thumbnail
 from .paths import cache_dir
 from .plots import genre_colors
 from .storage import enforce_disk_budget, mark_used
@@ -201,13 +201,11 @@ def layout(X: np.ndarray, index: np.ndarray, cfg: StyleMapConfig) -> StyleMap:
 
 
 def embed_cover(source, network: str = "efficientnet_lite0") -> np.ndarray:
-    """The embedding of one cover (a path or its bytes), prepared as the dataset's covers are:
-    decoded at reduced scale, downsized to the network's input side by the same method."""
+    """The embedding of one cover (a path or its bytes), prepared as the dataset's covers are
+    (:func:`~cover_model.images.cover_input`, the path every model's input takes)."""
     import torch
-    from .downsize import downsize
     spec = embedding_spec(network)
-    rgb = downsize(decode_image(source, draft_px=spec.size_px), spec.size_px, method=spec.method)
-    x = torch.from_numpy(rgb[None]).permute(0, 3, 1, 2).float().div_(255)
+    x = torch.from_numpy(cover_input(source, input_px=spec.size_px, method=spec.method))
     with torch.inference_mode():
         return _network(network, spec.size_px).embed(x)[0].numpy()
 

@@ -12,7 +12,8 @@ from cover_model.cli import main as cli_main
 from cover_model.networks.models import build_model
 from cover_model.paths import PROJECT_ROOT
 from cover_model.networks.predict import Predictor
-from cover_model.serving import OnnxModelError, OnnxPredictor, cover_input, export_onnx
+from cover_model.images import cover_input
+from cover_model.serving import OnnxModelError, OnnxPredictor, export_onnx
 from cover_model.shipped import SHIPPED_DIR
 from cover_model.synth import render_cover
 from cover_model.networks.config import TrainConfig

@@ -84,3 +84,41 @@ def test_uploads_get_top_genres_and_bad_files_a_clear_error(predict_page):
     errors = [unescape(e.value) for e in predict_page.error]          # as a reader sees it
     assert len(errors) == 1 and errors[0].startswith("notes.png:") and "not an image" in errors[0]
     assert any("Closest genre by colour" in c.value for c in predict_page.caption)
+
+
+
+def test_an_upload_gets_the_probabilities_the_predict_command_computes(predict_page, tmp_path,
+                                                                       monkeypatch):
+    """One path for an upload: a 1,200 px JPEG (where a full-size decode and a reduced-scale one
+    differ by points) gets the same probabilities on the page and from `predict`."""
+    import numpy as np
+    from PIL import Image
+    from cover_model.cli import main as cli_main
+    from cover_model.networks.predict import Predictor
+    from cover_model.shipped import SHIPPED_DIR
+    answers = {}
+    explain, probabilities = Predictor.explain, Predictor.probabilities
+
+    def page_explain(self, image, **kwargs):
+        answer = explain(self, image, **kwargs)
+        answers["page"] = answer.probabilities
+        return answer
+
+    def cli_probabilities(self, image):
+        answers["cli"] = probabilities(self, image)
+        return answers["cli"]
+
+    monkeypatch.setattr(Predictor, "explain", page_explain)
+    monkeypatch.setattr(Predictor, "probabilities", cli_probabilities)
+    rng = np.random.default_rng(0)
+    blocks = np.kron(rng.integers(0, 128, (75, 75, 3), dtype=np.uint8), np.ones((16, 16, 1), np.uint8))
+    path = tmp_path / "cover.jpg"                      # 16 px blocks and fine noise, 1,200 px
+    Image.fromarray(blocks + rng.integers(0, 128, blocks.shape, dtype=np.uint8)).save(path, quality=90)
+    predict_page.run()
+    predict_page.file_uploader(key="predict_uploads").set_value(
+        [("cover.jpg", path.read_bytes(), "image/jpeg")])
+    predict_page.run()
+    assert not predict_page.exception
+    assert cli_main(["predict", str(SHIPPED_DIR), str(path)]) == 0
+    assert set(answers) == {"page", "cli"}
+    np.testing.assert_allclose(answers["page"], answers["cli"], rtol=0, atol=1e-6)

@@ -21,7 +21,7 @@ from torch import nn
 
 from . import runs
 from .models import build_model, last_conv_layer, last_conv_layers  # noqa: F401 (the doctests)
-from ..serving import cover_input
+from ..images import cover_input
 
 
 class Predictor:
