@@ -15,7 +15,7 @@ from ..report import publish_report
 from . import SHIPPED_DIR
 from .build import build_shipped, rebuild_pack
 from .pack import pack_bytes
-from .selection import compare_recipes
+from .selection import EXTRACTORS, compare_recipes
 
 
 def add_ship(parser) -> None:
@@ -40,6 +40,9 @@ def add_recipes(parser) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/shipped"),
                         help="where recipes.csv and recipes.md go (default: docs/shipped)")
     parser.add_argument("--max-members", type=int, default=2, help="largest ensemble scored (default: 2)")
+    parser.add_argument("--extractors", nargs="+", metavar="NAME", choices=[e.name for e in EXTRACTORS],
+                        help='only these candidates, by name, e.g. "Lite2 300px stages" '
+                             '"Lite2 300px stages + 2 augmented copies" (default: all %d)' % len(EXTRACTORS))
     parser.set_defaults(run=run_recipes)
 
 
@@ -60,7 +63,8 @@ def run_pack(args) -> int:
 
 
 def run_recipes(args) -> int:
-    table = compare_recipes(args.data, max_members=args.max_members, log=print)
+    extractors = [e for e in EXTRACTORS if not args.extractors or e.name in args.extractors]
+    table = compare_recipes(args.data, extractors=extractors, max_members=args.max_members, log=print)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "recipes.csv", index=False)
     (args.out / "recipes.md").write_text(table.to_markdown(index=False, floatfmt=".3f") + "\n")

@@ -15,7 +15,9 @@ regression per extractor; several extractors average their logits (an
 ensemble of probes, which folds into one linear layer over the concatenated
 features). Out-of-fold logits are computed once per extractor and C, so an
 ensemble costs nothing more to score. The test split is scored for the table
-but never used to choose.
+but never used to choose. An extractor may also fit its head on source-destroying
+copies of the covers it is fitted on (:mod:`cover_model.shipped.augment`): the covers
+it is scored on, in every fold, are never augmented.
 
     python -m cover_model recipes --data ../shared/data/real-covers --out docs/shipped
 """
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 from joblib import Parallel, delayed
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedGroupKFold
@@ -36,23 +39,28 @@ from ..dataset import load_dataset
 from ..networks.device import setup_context
 from ..networks.logistic_head import C_GRID, _artists, logistic_pipeline
 from ..splits import assign_splits
-from ..networks.data import load_tensors
+from ..networks.data import Part, embed, load_tensors
 from ..networks.config import TrainConfig
 from ..networks.training import build
+from .augment import AUGMENT_VERSION, augment_covers
 
 
 @dataclass(frozen=True)
 class Extractor:
     """Frozen features of one EfficientNet-Lite: ``arch`` at ``input_px``, pooled
-    ``last`` layer or every stage (``stages``)."""
+    ``last`` layer or every stage (``stages``); with ``augmented_copies``, the head also
+    fits that many source-destroying copies of each of its covers."""
     arch: str
     input_px: int
     pooling: str = "last"
+    augmented_copies: int = 0
 
     @property
     def name(self) -> str:
         short = self.arch.replace("efficientnet_lite", "Lite")
-        return f"{short} {self.input_px}px" + (" stages" if self.pooling == "stages" else "")
+        copies = self.augmented_copies
+        return (f"{short} {self.input_px}px" + (" stages" if self.pooling == "stages" else "")
+                + (f" + {copies} augmented cop{'y' if copies == 1 else 'ies'}" if copies else ""))
 
 
 @dataclass
@@ -126,16 +134,22 @@ def fit_probe(x: np.ndarray, y: np.ndarray, c: float):
     return logistic_pipeline(c, balanced=True).fit(x, y)
 
 
-def _logits(x, y, fit_rows, score_rows, c, n_classes):
-    pipe = fit_probe(x[fit_rows], y[fit_rows], c)
+def _logits(x, y, fit_rows, score_rows, c, n_classes, augmented=None):
+    fit_x, fit_y = x[fit_rows], y[fit_rows]
+    if augmented is not None:          # the fit covers' augmented copies join them; scored ones never
+        fit_x = np.concatenate([fit_x, *(copy[fit_rows] for copy in augmented)])
+        fit_y = np.tile(fit_y, 1 + len(augmented))
+    pipe = fit_probe(fit_x, fit_y, c)
     out = np.full((len(score_rows), n_classes), -1e4)      # a genre absent from the fit: never
     out[:, pipe[-1].classes_] = pipe.decision_function(x[score_rows])
     return out
 
 
-def extractor_logits(x: np.ndarray, data: Development, *, c_grid=C_GRID, n_jobs: int = 2) -> dict:
+def extractor_logits(x: np.ndarray, data: Development, *, c_grid=C_GRID, n_jobs: int = 2,
+                     augmented: np.ndarray | None = None) -> dict:
     """Every logit a candidate needs from one extractor, per C: out-of-fold (CV), held-out
-    source (transfer) and test (fit on all development covers).
+    source (transfer) and test (fit on all development covers). ``augmented``, of shape
+    (copies, n, D) (:func:`augmented_features`): copies of the covers that join each fit.
 
     Returns
     -------
@@ -151,8 +165,8 @@ def extractor_logits(x: np.ndarray, data: Development, *, c_grid=C_GRID, n_jobs:
         plans.append((c, "test", data.dev, data.test))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        outs = Parallel(n_jobs=n_jobs)(delayed(_logits)(x, data.labels, fit, held, c, n_classes)
-                                       for c, _, fit, held in plans)
+        outs = Parallel(n_jobs=n_jobs)(delayed(_logits)(x, data.labels, fit, held, c, n_classes,
+                                                        augmented) for c, _, fit, held in plans)
     result = {c: {kind: np.full((n, n_classes), np.nan) for kind in ("cv", "transfer", "test")}
               for c in c_grid}
     for (c, kind, _, held), out in zip(plans, outs):
@@ -209,11 +223,55 @@ def transfer_and_test(logits_per_member: list[dict], data: Development, c: float
 def extractor_features(extractor: Extractor, dataset) -> np.ndarray:
     """Frozen features of every cover of ``dataset`` (dataset row order), from the same
     cache as a ``linear`` training run; ``last`` is the tail of the ``stages`` features."""
-    cfg = TrainConfig(data="-", arch=extractor.arch, mode="linear", pooling="stages",
-                      size_px=extractor.input_px)
-    features, _ = pooled_features(cfg, dataset)
+    features, _ = pooled_features(_linear_config(extractor), dataset)
+    return _pooled(extractor, features)
+
+
+def augmented_features(extractor: Extractor, dataset) -> np.ndarray:
+    """Frozen features of ``extractor.augmented_copies`` source-destroying copies of every
+    development cover (train + val; seeds 0, 1, ...), each copy cached as embeddings.
+
+    Returns
+    -------
+    ndarray of shape (copies, n, D), float32
+        In dataset row order; zeros for the test covers, which are never augmented (and, as
+        in :func:`pooled_features`, for a cover that could not be decoded).
+    """
+    cfg = _linear_config(extractor)
+    ctx, tensors, model = _frozen_network(cfg, dataset)
+    dev = Part(torch.cat([tensors.train.images, tensors.val.images]),
+               torch.cat([tensors.train.labels, tensors.val.labels]),
+               np.r_[tensors.train.index, tensors.val.index])
+    covers = dev.images.permute(0, 2, 3, 1).numpy()
+    copies = []
+    for seed in range(extractor.augmented_copies):
+        key = f"{tensors.embedding_key(cfg, dev)}-augmented{AUGMENT_VERSION}-seed{seed}"
+        copy = torch.from_numpy(augment_covers(covers, seed=seed)).permute(0, 3, 1, 2)
+        embedded = embed(model, copy, ctx, cache_key=key).numpy()
+        features = np.zeros((len(dataset.items), embedded.shape[1]), np.float32)
+        features[dev.index] = embedded
+        copies.append(_pooled(extractor, features))
+    return np.stack(copies)
+
+
+def _linear_config(extractor: Extractor) -> TrainConfig:
+    """The ``linear`` training config whose cached features ``extractor`` reads."""
+    return TrainConfig(data="-", arch=extractor.arch, mode="linear", pooling="stages",
+                       size_px=extractor.input_px)
+
+
+def _pooled(extractor: Extractor, features: np.ndarray) -> np.ndarray:
+    """``last`` is the tail of the ``stages`` features."""
     width = features.shape[1] if extractor.pooling == "stages" else 1280
     return features[:, -width:]
+
+
+def _frozen_network(cfg, dataset, *, device: str = "auto"):
+    """The device, ``dataset``'s downsized covers per split and ``cfg``'s frozen network."""
+    ctx = setup_context(device, seed=cfg.seed)
+    tensors = load_tensors(cfg, ctx, dataset=dataset)
+    model, _, _ = build(cfg, tensors.class_names, ctx)
+    return ctx, tensors, model
 
 
 def pooled_features(cfg, dataset, *, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
@@ -226,9 +284,7 @@ def pooled_features(cfg, dataset, *, device: str = "auto") -> tuple[np.ndarray, 
         In dataset row order; zeros for a cover that could not be decoded.
     decoded : ndarray of shape (n,), bool
     """
-    ctx = setup_context(device, seed=cfg.seed)
-    tensors = load_tensors(cfg, ctx, dataset=dataset)
-    model, _, _ = build(cfg, tensors.class_names, ctx)
+    ctx, tensors, model = _frozen_network(cfg, dataset, device=device)
     tensors.train_inputs(model, cfg, ctx)
     parts = (tensors.train, tensors.val, tensors.test)
     features = np.zeros((len(dataset.items), parts[0].embeddings.shape[1]), np.float32)
@@ -252,11 +308,13 @@ def compare(logits: dict[str, dict], data: Development, *, max_members: int = 3)
 
 # The candidates of the shipped model's selection (docs/shipped): each Lite at its own side,
 # Lite0 at 384 px (the earlier best) and Lite0 and Lite2 at the covers' own 300 px; each
-# with its pooled last layer, or every stage too.
+# with its pooled last layer, or every stage too; and the shipped extractor with one or two
+# source-destroying copies of each cover in the head's fit (docs/shipped/augmentation.md).
 EXTRACTORS = tuple(Extractor(arch, px, pooling) for arch, px in (
     ("efficientnet_lite0", 224), ("efficientnet_lite1", 240), ("efficientnet_lite2", 260),
     ("efficientnet_lite0", 384), ("efficientnet_lite0", 300), ("efficientnet_lite2", 300))
-    for pooling in ("last", "stages"))
+    for pooling in ("last", "stages")) + tuple(
+    Extractor("efficientnet_lite2", 300, "stages", augmented_copies=n) for n in (1, 2))
 
 
 def compare_recipes(data: str, *, extractors=EXTRACTORS, max_members: int = 2, log=print) -> pd.DataFrame:
@@ -266,7 +324,9 @@ def compare_recipes(data: str, *, extractors=EXTRACTORS, max_members: int = 2, l
     logits = {}
     for extractor in extractors:
         log(f"{extractor.name}: embedding (cached after the first time) and fitting")
-        logits[extractor.name] = extractor_logits(extractor_features(extractor, dataset), dev)
+        copies = augmented_features(extractor, dataset) if extractor.augmented_copies else None
+        logits[extractor.name] = extractor_logits(extractor_features(extractor, dataset), dev,
+                                                  augmented=copies)
     return compare(logits, dev, max_members=max_members)
 
 
