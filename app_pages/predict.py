@@ -12,7 +12,8 @@ from cover_model.plots import grad_cam_overlay, top_genres_figure
 from cover_model.networks.tables import run_label
 from cover_model.networks.runs import Run, RunError
 from cover_model.shipped import model_card_text, model_summary, shipped_run
-from cover_model.style_map import embed_cover, style_map
+from cover_model.feature_pack import extractor_mismatch
+from cover_model.style_map import embed_cover, neighbour_vote, style_map
 
 st.title("Predict")
 SHIPPED = shipped_run()
@@ -48,7 +49,7 @@ if not uploads:
     st.stop()
 
 
-def colour_analysis(rgb, data: bytes, key: str) -> None:
+def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
     """The cover's colour histogram against the real covers' genre means (shipped) and
     against the sidebar's dataset, with its nearest covers there by colour and by embedding."""
     st.markdown("**Colour analysis**")
@@ -74,6 +75,9 @@ def colour_analysis(rgb, data: bytes, key: str) -> None:
         if dataset is None:
             st.caption("The embedded covers are still being generated (first launch); "
                        "their colour comparison appears when they are ready.")
+            return
+        if dataset.features_only:
+            among_real_covers(dataset, rgb, answer, key)
             return
         profile = profile_cover(rgb, ui.color_reference(dataset.fingerprint, dataset))
         st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
@@ -126,6 +130,20 @@ def nearest_by_embedding(dataset, data: bytes, key: str):
     return smap, (x, y, "this cover")
 
 
+def among_real_covers(dataset, rgb, answer, key: str) -> None:
+    """Where the cover goes among the real covers (the pack's stored map) and its nearest real
+    covers by the shipped model's features, with their vote: genre and source, no pictures."""
+    shipped_space = not extractor_mismatch(Run(run_dir).train_config(), dataset.stored)
+    features = answer.features if shipped_space else ui.load_predictor(str(SHIPPED)).explain(rgb).features
+    smap = ui.stored_style_map(dataset.fingerprint, dataset)
+    k = ui.style_map_settings().neighbours
+    nearest, vote = neighbour_vote(dataset, smap, features, k)
+    st.markdown(f"**Its {k} nearest real covers** by the shipped model's features: " +
+                escape(", ".join(f"{genre} {n}" for genre, n in vote.items())))
+    st.dataframe(nearest.style.format({"distance": "{:.1f}"}), hide_index=True, width="stretch")
+    ui.style_map_chart(dataset, smap, key=f"map-{key}", new_point=(*smap.place(features, k), "this cover"))
+
+
 for upload in uploads:
     st.subheader(escape(upload.name))           # a visitor's file name: text, not Markdown
     try:
@@ -143,4 +161,4 @@ for upload in uploads:
                         key=f"top-{upload.file_id}")
     heat.image(grad_cam_overlay(rgb, answer.grad_cam), width="stretch",
                caption=f"Grad-CAM: where the network looked for '{escape(best)}'")
-    colour_analysis(rgb, upload.getvalue(), upload.file_id)
+    colour_analysis(rgb, upload.getvalue(), upload.file_id, answer)

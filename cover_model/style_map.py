@@ -38,6 +38,7 @@ from PIL import Image
 from .baselines.embeddings import EMBEDDING_NETWORKS, embedding_features, embedding_key, embedding_spec
 from .config import Config, option
 from .dataset import Dataset
+from .feature_pack import stored_values
 from .files import atomic_write
 from .images import cover_input, thumbnail
 from .paths import cache_dir
@@ -121,7 +122,8 @@ class StyleMap:
 
 def style_map(dataset: Dataset, cfg: StyleMapConfig = StyleMapConfig(), *, use_cache: bool = True,
               compute: bool = True, progress=None, device: str = "auto") -> StyleMap | None:
-    """The style map of ``dataset``: cached embeddings, PCA, t-SNE; cached on disk.
+    """The style map of ``dataset``: cached embeddings, PCA, t-SNE; cached on disk. A
+    features-only dataset has its layout stored (:func:`stored_map`; ``cfg`` does not apply).
 
     Parameters
     ----------
@@ -144,6 +146,8 @@ def style_map(dataset: Dataset, cfg: StyleMapConfig = StyleMapConfig(), *, use_c
     FeatureError
         The network's ImageNet weights are missing.
     """
+    if dataset.features_only:                 # its layout is stored: no pixels to embed
+        return stored_map(dataset)
     path = layout_path(dataset, cfg)
     if use_cache and (cached := _read_cache(path)) is not None:
         mark_used(path)
@@ -157,6 +161,31 @@ def style_map(dataset: Dataset, cfg: StyleMapConfig = StyleMapConfig(), *, use_c
     if use_cache:
         save_layout(path, result)
     return result
+
+
+def stored_map(dataset: Dataset) -> StyleMap:
+    """The style map of a features-only dataset (the real covers' pack): its stored layout,
+    made by :func:`layout` with the default settings from the stored features of all its
+    covers, and the same PCA refitted on them (about a second) so that a new cover's features
+    (:attr:`Explanation.features <cover_model.networks.predict.Explanation>` of the shipped
+    model) find their nearest covers in the space the map was laid out from."""
+    from sklearn.decomposition import PCA
+    cfg, whole = StyleMapConfig(), dataset.stored.features
+    pca = PCA(n_components=min(cfg.pca_dims, *whole.shape), random_state=cfg.seed).fit(whole)
+    mean, components = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
+    rows = dataset.items["pack_row"].to_numpy()
+    return StyleMap(stored_values(dataset, "map_xy").astype(np.float32), np.arange(len(dataset)),
+                    (whole[rows] - mean) @ components.T, mean, components, 0.0)
+
+
+def neighbour_vote(dataset: Dataset, smap: StyleMap, embedding: np.ndarray, k: int):
+    """A new cover's ``k`` nearest covers on the map, nearest first (genre, source where the
+    data has one, split, distance), and their vote: how many of them each genre has, most first."""
+    order, distance = smap.nearest(embedding, k)
+    columns = [c for c in ("genre", "source", "split") if c in dataset.items]
+    nearest = dataset.items.iloc[smap.index[order]][columns].assign(distance=distance)
+    vote = nearest["genre"].value_counts().rename("covers")
+    return nearest.reset_index(drop=True), vote
 
 
 def layout_path(dataset: Dataset, cfg: StyleMapConfig) -> Path:
@@ -224,10 +253,10 @@ def selected_rows(points) -> list[int]:
 
 def map_figure(dataset: Dataset, smap: StyleMap, *, new_point=None, height: int = 640) -> go.Figure:
     """The map coloured by genre (one trace per genre, the project's colours); hover names the
-    cover's genre and file (relative to the dataset). ``new_point``: ``(x, y, label)`` drawn as
+    cover's genre and file (relative to the dataset; or its source and split). ``new_point``: ``(x, y, label)`` drawn as
     a star (an uploaded cover)."""
     items = dataset.items.iloc[smap.index]
-    names = np.asarray(dataset.relative_paths(), dtype=object)[smap.index]
+    names = np.asarray(hover_names(dataset), dtype=object)[smap.index]
     colors = genre_colors(dataset.class_names)
     fig = go.Figure()
     for genre in dataset.class_names:
@@ -248,6 +277,14 @@ def map_figure(dataset: Dataset, smap: StyleMap, *, new_point=None, height: int 
                       legend_title_text="genre", xaxis=dict(visible=False),
                       yaxis=dict(visible=False, scaleanchor="x"), plot_bgcolor="white")
     return fig
+
+
+def hover_names(dataset: Dataset) -> list[str]:
+    """What a point's hover says besides its genre: the file, or where the covers are numbers
+    only, their source and split."""
+    if dataset.features_only:
+        return [f"{source} · {split}" for source, split in zip(dataset.items["source"], dataset.items["split"])]
+    return dataset.relative_paths()
 
 
 def write_map(dataset: Dataset, smap: StyleMap, out: Path, *, thumbnails: bool = True,

@@ -91,23 +91,31 @@ class Predictor:
         model this halves the time of ``top_k`` followed by ``grad_cam``.
         """
         x = self.prepare(image)
+        pooled = []          # what the head reads: the cover's features, for the style map
+        keep = self.model.head.register_forward_hook(lambda _m, inputs, _out: pooled.append(inputs[0]))
         with self._lock, GradCam(self.model, last_conv_layers(self.model)) as cam:
-            heat, logits = cam.explain(x, target=target)
+            try:
+                heat, logits = cam.explain(x, target=target)
+            finally:
+                keep.remove()
             if self.model.predict_mirrored:          # as the network predicts: mean with its mirror
                 with torch.no_grad():
                     logits = (logits + self.model.head(self.model.embed(x.flip(-1)))[0]) / 2
         probs = logits.softmax(0).numpy()
         best = np.argsort(-probs)[:k]
-        return Explanation([(self.class_names[i], float(probs[i])) for i in best], probs, heat)
+        return Explanation([(self.class_names[i], float(probs[i])) for i in best], probs, heat,
+                           pooled[0][0].detach().numpy())
 
 
 @dataclass(frozen=True)
 class Explanation:
     """One cover's answer: ``top_k`` (genre, probability) pairs, most likely first; every
-    genre's ``probabilities`` (n_classes,); ``grad_cam`` (S, S) in [0, 1] for the top genre."""
+    genre's ``probabilities`` (n_classes,); ``grad_cam`` (S, S) in [0, 1] for the top genre;
+    ``features`` (d,), the pooled features the head read (of the cover, not its mirror)."""
     top_k: list
     probabilities: np.ndarray
     grad_cam: np.ndarray
+    features: np.ndarray
 
 
 class GradCam:
