@@ -8,6 +8,8 @@ from cover_model.baselines import SPECS
 from cover_model.baselines.config import BaselineConfig
 from cover_model.baselines.embeddings import EMBEDDING_NETWORKS
 from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
+from cover_model.baselines.specs import SHIPPED
+from cover_model.baselines.stored import QUICK_MODELS, stored_kinds, stored_settings
 from cover_model.dataset_needs import baselines_problem
 from cover_model.markdown_text import escape
 from cover_model.baselines.report import (build_report, confusion_frame, flatten_columns, metrics_table,
@@ -17,16 +19,21 @@ from cover_model.preprocess import INTERPOLATIONS
 from ui_widgets import checked_config, config_widget
 
 FEATURES = {"pixels": "Raw pixels (the paper)", "color_hist": "Colour histograms",
-            "gradient_hist": "Gradient histograms (HOG-like)", "embedding": "Pretrained CNN embeddings"}
+            "gradient_hist": "Gradient histograms (HOG-like)", "embedding": "Pretrained CNN embeddings",
+            SHIPPED: "The shipped model's extractor"}
 widget = functools.partial(config_widget, BaselineConfig, key_prefix="baselines")
+# A features-only dataset's widgets, keyed apart: they offer other choices and defaults.
+stored_widget = functools.partial(config_widget, BaselineConfig, key_prefix="baselines_stored")
 
 
-def settings_sidebar() -> BaselineConfig | None:
+def settings_sidebar(dataset) -> BaselineConfig | None:
     """The sidebar's settings; ranges, choices, defaults and help come from BaselineConfig."""
+    if dataset.features_only:
+        return stored_settings_sidebar(dataset)
     with st.sidebar:
         st.subheader("Baselines")
-        features = widget("features", label="Features", one=True, radio=True, options=list(FEATURES),
-                          format_func=FEATURES.get)
+        features = widget("features", label="Features", one=True, radio=True,
+                          options=[kind for kind in FEATURES if kind != SHIPPED], format_func=FEATURES.get)
         embedding = features == ("embedding",)
         values = {
             "features": features,
@@ -56,6 +63,26 @@ def settings_sidebar() -> BaselineConfig | None:
     return checked_config(BaselineConfig, values | {"methods": ("random", values["sweep_method"]), "n_jobs": 1})
 
 
+def stored_settings_sidebar(dataset) -> BaselineConfig | None:
+    """On a features-only dataset: the feature kinds it stores, as stored (no size to pick, no
+    random grid, no sweep: those need the pictures)."""
+    kinds = stored_kinds(dataset)
+    with st.sidebar:
+        st.subheader("Baselines")
+        values = {
+            "features": stored_widget("features", label="Features", one=True, radio=True, options=kinds,
+                                      default=kinds[:1], format_func=FEATURES.get),
+            "models": stored_widget("models", label="Models", options=list(SPECS),
+                                    default=QUICK_MODELS, format_func=model_title,
+                                    more_help=". Preset: the models that fit in seconds here."),
+            "pca": stored_widget("pca", label="PCA", options=["auto", "none"])}
+        settings = stored_settings(dataset)
+        st.caption(f"As stored with the real covers: histograms of covers downsized to "
+                   f"{settings['size_px']} px ({settings['methods'][0]}). Other sizes, a random grid "
+                   "of pixels and the grid-size sweep need the pictures.")
+    return checked_config(BaselineConfig, values | settings | {"n_jobs": 1})
+
+
 def model_title(name: str) -> str:
     return SPECS[name].title
 
@@ -75,7 +102,7 @@ def report_for(fingerprint: str, settings_key: str, _cfg: BaselineConfig, _datas
 
 
 dataset = ui.current_dataset()
-cfg = settings_sidebar()
+cfg = settings_sidebar(dataset)
 st.title("Baselines (Table 2)")
 ui.synthetic_notice()
 problem = baselines_problem(dataset)          # two genres, a train and a test split
@@ -92,6 +119,13 @@ if cfg.features == ("embedding",):
     spec = cfg.feature_specs()[0]
     inputs = (f"{spec.network} ImageNet embeddings of covers resized to {spec.size_px}x{spec.size_px} "
               f"({spec.method})")
+elif cfg.features == (SHIPPED,):
+    spec = cfg.feature_specs()[0]
+    inputs = (f"the pooled features of the shipped model's frozen extractor ({spec.network} at "
+              f"{spec.size_px} px, {spec.method}), as stored with the real covers")
+elif dataset.features_only:
+    inputs = (f"{FEATURES[cfg.features[0]].lower()} of covers downsized to {cfg.size_px}x{cfg.size_px} "
+              f"({cfg.methods[0]}), as stored with the real covers")
 else:
     inputs = (f"{FEATURES[cfg.features[0]].lower()} of covers downsized to {cfg.size_px}x{cfg.size_px}, by a "
               f"random grid of pixels or by {cfg.sweep_method} resizing")
@@ -104,9 +138,11 @@ n_missing, n_sweep_missing = missing_fits(dataset, cfg)
 if n_missing:
     embed_note = (" Embedding the covers comes first: minutes on CPU for thousands of covers, once "
                   "(cached)." if cfg.features == ("embedding",) else "")
-    st.info(f"{n_missing} model fit(s) for these settings are not cached yet. Large grids on thousands "
-            "of covers take minutes (the CLI runs them on all cores: `python -m cover_model baselines`)."
-            + embed_note)
+    cost = ("On the stored features a model fits in seconds; LASSO, SVM, AdaBoost and the uncapped "
+            "random forest take 15-25 s each on the extractor's 2,136 values." if dataset.features_only
+            else "Large grids on thousands of covers take minutes (the CLI runs them on all cores: "
+                 "`python -m cover_model baselines`).")
+    st.info(f"{n_missing} model fit(s) for these settings are not cached yet. {cost}{embed_note}")
     if not st.button(f"Fit {n_missing} model(s)", type="primary", key="baselines_fit"):
         st.stop()
     fit_with_progress(dataset, cfg.without_sweep(), "Fitting")
@@ -118,7 +154,10 @@ for features, message in unavailable_features(report.results).items():
     st.error(f"{escape(features)}: {escape(message)}")
 
 st.subheader("Accuracy: ours beside the paper's")
-st.dataframe(flatten_columns(table).style.format(precision=1, na_rep=""), width="stretch")
+shown = flatten_columns(table)
+if dataset.features_only:          # no random grid, no paper figures: those columns stay empty
+    shown = shown.dropna(axis=1, how="all")
+st.dataframe(shown.style.format(precision=1, na_rep=""), width="stretch")
 st.caption("Paper values: 32x32 pixels, 8,800 train / 1,000 test covers, 10 balanced genres. Ours: the "
            "dataset above. Train accuracy of 5-NN counts each cover as its own neighbour, as sklearn does.")
 st.plotly_chart(accuracy_figure(table.droplevel("features")), width="stretch")
@@ -147,6 +186,8 @@ if fitted:
     st.plotly_chart(confusion_figure(confusion_frame(result, report.class_names)), width="stretch")
 
 st.subheader("Grid-size sweep: does a bigger grid only overfit?")
+if ui.features_only_notice("the grid-size sweep"):
+    st.stop()
 if not (cfg.sweep_sizes and cfg.sweep_models):
     st.info("Pick sweep sizes and models in the sidebar.")
     st.stop()

@@ -6,7 +6,9 @@ import streamlit as st
 
 import ui
 from cover_model.color import FEATURES, METRICS, ColorConfig, run_color_analysis
+from cover_model.color.stored import COARSENED, coarser_values, fixed_settings
 from cover_model.dataset_needs import colour_problem
+from cover_model.feature_pack import FeaturesOnlyError
 from cover_model.markdown_text import escape
 from cover_model.color.figures import (feature_comparison_table, mean_covers_figure, metric_overview,
                                        metric_table, rank_stability_figure, rank_table,
@@ -17,12 +19,14 @@ FEATURE_LABELS = {"color": "Colour histogram (the paper)", "gradient": "Gradient
 widget = functools.partial(config_widget, ColorConfig, key_prefix="color")
 
 
-def settings_sidebar() -> ColorConfig | None:
+def settings_sidebar(dataset) -> ColorConfig | None:
     """The sidebar's settings; ranges, choices, defaults and help come from ColorConfig."""
     with st.sidebar:
         st.subheader("Colour analysis")
         values = {"feature": widget("feature", label="Feature", radio=True, format_func=FEATURE_LABELS.get),
                   "metric": widget("metric", label="Metric shown", format_func=lambda m: METRICS[m].label)}
+        if dataset.features_only:
+            return checked_config(ColorConfig, values | stored_settings_sidebar(dataset, values["feature"]))
         if values["feature"] == "color":
             values |= {"bins": widget("bins", label="Bins per channel"),
                        "space": widget("space", label="Colour space", format_func=str.upper)}
@@ -37,6 +41,23 @@ def settings_sidebar() -> ColorConfig | None:
     return checked_config(ColorConfig, values)
 
 
+def stored_settings_sidebar(dataset, feature: str) -> dict:
+    """Only what the stored histograms answer: a coarser grid of bins (or cells), the samples."""
+    coarse = COARSENED[feature]
+    label = "Bins per channel" if feature == "color" else "Grid cells per side"
+    fixed = fixed_settings(dataset)
+    st.caption(f"Stored histograms of covers downsized to {fixed['size_px']} px ({fixed['method']}), "
+               f"{fixed['space'].upper()}, {fixed['orientation_bins']} orientations: other settings "
+               "need the pictures. Coarser bins (or cells) are sums of the stored ones, exactly.")
+    # Keyed apart from the pixel datasets' widgets, which offer values the stored ones cannot give.
+    return fixed | {
+        coarse: config_widget(ColorConfig, coarse, key_prefix="color_stored", label=label,
+                              options=coarser_values(dataset, feature)),
+        "n_per_genre": widget("n_per_genre", label="Covers per sample"),
+        "trials": widget("trials", label="Trials"),
+        "seed": widget("seed", label="Seed")}
+
+
 @st.cache_data(show_spinner="Downsizing covers and running the trials...", max_entries=16)
 def analyse(fingerprint: str, settings_key: str, _cfg: ColorConfig, _dataset):
     return run_color_analysis(_dataset, _cfg)
@@ -48,7 +69,7 @@ def analysis_for(dataset, cfg: ColorConfig):
 
 
 dataset = ui.current_dataset()
-cfg = settings_sidebar()
+cfg = settings_sidebar(dataset)
 st.title("Colour analysis")
 ui.synthetic_notice()
 problem = colour_problem(dataset)             # two genres of two covers or more
@@ -59,10 +80,16 @@ if cfg is None:
     st.stop()
 st.caption(
     f"The paper's section 3: every cover downsized to {cfg.size_px}x{cfg.size_px} ({cfg.method}), "
-    f"then a {cfg.feature_label}. Per genre, two disjoint random samples of {cfg.n_per_genre} covers; "
+    f"then a {cfg.feature_label}" + (" (as stored in the real covers' features pack)"
+                                     if dataset.features_only else "") +
+    f". Per genre, two disjoint random samples of {cfg.n_per_genre} covers; "
     "entry (i, j) is the mean score of every cover of sample A of genre i against every cover of "
     f"sample B of genre j, so no cover meets itself on the diagonal. Repeated over {cfg.trials} trials.")
-analysis = analysis_for(dataset, cfg)
+try:
+    analysis = analysis_for(dataset, cfg)
+except FeaturesOnlyError as exc:              # the sidebar offers only what is stored; in case
+    st.warning(f"Cannot run the colour analysis: {escape(exc)}.", icon=":material/block:")
+    st.stop()
 for note in analysis.notes:                   # they name genres: text, not Markdown
     st.warning(escape(note), icon=":material/info:")
 
@@ -83,11 +110,18 @@ with st.expander("All four metrics: mean rank of each genre to itself"):
     st.dataframe(metric_table(), width="stretch", hide_index=True)
 
 st.subheader("Mean cover per genre (Figure 3)")
-st.plotly_chart(mean_covers_figure(analysis), width="stretch")
+if analysis.mean_covers is None:                  # features only: no pixels to average
+    ui.features_only_notice("the mean cover per genre")
+else:
+    st.plotly_chart(mean_covers_figure(analysis), width="stretch")
 
 st.subheader("Colour against gradients")
 st.caption("The paper's suggested next feature, through the same protocol: which genres does each "
            f"feature tell apart? ({METRICS[cfg.metric].label}, {cfg.trials} trials, same samples.)")
-features = {f: analysis_for(dataset, dataclasses.replace(cfg, feature=f)) for f in FEATURES}
+try:
+    features = {f: analysis_for(dataset, dataclasses.replace(cfg, feature=f)) for f in FEATURES}
+except FeaturesOnlyError as exc:
+    st.warning(f"Cannot compare the two features: {escape(exc)}.", icon=":material/block:")
+    st.stop()
 st.dataframe(feature_comparison_table({f.replace("color", "colour"): a for f, a in features.items()},
                                       metric=cfg.metric), width="stretch")

@@ -11,10 +11,13 @@ from streamlit.testing.v1 import AppTest
 from cover_model.paths import PROJECT_ROOT
 
 
-def open_page(page: str) -> AppTest:
-    """A fresh dashboard session (AppTest) switched to ``page``, e.g. ``app_pages/train.py``;
-    use it with the ``app_main`` fixture, which puts the real ``__main__`` back afterwards."""
+def open_page(page: str, *, dataset_kind: str | None = None) -> AppTest:
+    """A fresh dashboard session (AppTest) switched to ``page``, e.g. ``app_pages/train.py``,
+    on the sidebar's ``dataset_kind`` where given (e.g. ``ui.REAL``); use it with the
+    ``app_main`` fixture, which puts the real ``__main__`` back afterwards."""
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    if dataset_kind:
+        at.session_state["dataset_kind"] = dataset_kind
     at.run()
     at.switch_page(page).run()
     assert not at.exception

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..config import Config, option, option_problems
 from ..preprocess import METHODS
-from .specs import EMBEDDING, RANDOM, FeatureSpec, embedding_spec
+from .specs import EMBEDDING, RANDOM, SHIPPED, FeatureSpec, embedding_spec, shipped_spec
 
 SIZES_PX = (8, 16, 24, 32, 35, 48, 64, 70, 100)     # the paper's 32, 35, 70, 100 and smaller grids
 
@@ -27,7 +27,8 @@ class BaselineConfig(Config):
                                      "reference (the most frequent genre), all")
     features: tuple[str, ...] = option(("pixels",), "feature kinds: pixels, color_hist, "
                                        "gradient_hist, embedding (a pretrained network's features; "
-                                       "see networks)")
+                                       "see networks), shipped (the shipped model's extractor's "
+                                       "features, stored with the real covers: DATA real-features)")
     size_px: int = option(32, "covers are downsized to S x S first (the paper: 32; up to 100)",
                           ge=2, le=256, ticks=SIZES_PX)
     methods: tuple[str, ...] = option(("random", "cubic"), "Table 2's two preprocessings: 'random' "
@@ -82,6 +83,9 @@ class BaselineConfig(Config):
         for kind in self.features:
             if kind == EMBEDDING:
                 specs += self.embedding_specs()
+                continue
+            if kind == SHIPPED:               # as stored: its own input side and interpolation
+                specs.append(shipped_spec())
                 continue
             specs += [FeatureSpec(kind=kind, size_px=self.size_px, method=method, seed=self.seed,
                                   bins=self.bins, space=self.color_space) for method in self.methods]

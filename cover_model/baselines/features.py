@@ -8,7 +8,10 @@ it: ``register_feature_kind(name, compute)`` with
 
 Pixels come from :func:`cover_model.preprocess.preprocess_dataset` (cached on
 disk); histograms from :mod:`cover_model.color` and embeddings from
-:mod:`.embeddings` (torch), each imported only when asked for.
+:mod:`.embeddings` (torch), each imported only when asked for. A features-only
+dataset (the real covers' features pack) has no pixels: its histograms and the
+shipped extractor's features are read from what it stores (:mod:`.stored`), and
+the kinds that need pixels raise :class:`FeatureError` saying so.
 """
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ import numpy as np
 
 from ..dataset import Dataset
 from ..preprocess import preprocess_dataset
-from .specs import (EMBEDDING, FEATURE_KINDS, RANDOM, FeatureError, FeatureSpec,  # noqa: F401 (re-exported)
-                    register_feature_kind)
+from .specs import (EMBEDDING, FEATURE_KINDS, RANDOM, SHIPPED, FeatureError,  # noqa: F401 (re-exported)
+                    FeatureSpec, register_feature_kind)
+from .stored import refuse_pixels, shipped_features, stored_digest, stored_histograms
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,16 +122,21 @@ def data_key(dataset: Dataset, spec: FeatureSpec) -> str:
     # The fingerprint leaves out the splits, and a result depends on them.
     digest.update("\n".join(dataset.items["split"].astype(str)).encode())
     digest.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
+    if dataset.features_only:       # the fingerprint names its covers, not their stored numbers
+        digest.update(stored_digest(dataset).encode())
     return digest.hexdigest()[:16]
 
 
 def _pixels(dataset, spec, progress):
+    refuse_pixels(dataset, "Fitting on raw pixels")
     arrays = _covers(dataset, spec, progress)
     return arrays.images.reshape(len(arrays), -1), arrays.index
 
 
 def _color_histograms(dataset, spec, progress):
     color = _color_module()
+    if dataset.features_only:
+        return stored_histograms(dataset, spec, "color", progress)
     arrays = _covers(dataset, spec, progress)
     kwargs = {"space": spec.space} | ({"bins": spec.bins} if spec.bins else {})
     return color.compute_histograms(arrays.images, **kwargs), arrays.index
@@ -135,6 +144,8 @@ def _color_histograms(dataset, spec, progress):
 
 def _gradient_histograms(dataset, spec, progress):
     color = _color_module()
+    if dataset.features_only:
+        return stored_histograms(dataset, spec, "gradient", progress)
     arrays = _covers(dataset, spec, progress)
     kwargs = {"bins": spec.bins} if spec.bins else {}
     return color.compute_gradient_histograms(arrays.images, **kwargs), arrays.index
@@ -146,6 +157,7 @@ def _covers(dataset, spec, progress):
 
 
 def _embeddings(dataset, spec, progress):
+    refuse_pixels(dataset, f"Embedding covers with {spec.network}")
     from .embeddings import embedding_features     # torch: only when embeddings are asked for
     return embedding_features(dataset, spec, progress=progress)
 
@@ -164,4 +176,5 @@ FEATURE_KINDS.update({
     "color_hist": _color_histograms,
     "gradient_hist": _gradient_histograms,
     EMBEDDING: _embeddings,
+    SHIPPED: shipped_features,
 })

@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+from ..feature_pack import INFO_FILE, PACK_DIR
+from ..files import read_json
 from ..preprocess import METHODS
 
 RANDOM = "random"        # the paper's random grid; every other method is "resize"
 EMBEDDING = "embedding"
+SHIPPED = "shipped"      # the shipped model's extractor, as a features-only dataset stores it
 FEATURE_KINDS: dict[str, Callable] = {}     # name -> compute(dataset, spec, progress); filled by .features
 
 
@@ -34,7 +37,9 @@ class FeatureSpec:
     ----------
     kind : str
         ``pixels``, ``color_hist``, ``gradient_hist``, ``embedding`` (a
-        pretrained network's features), or a registered kind.
+        pretrained network's features), ``shipped`` (the shipped model's
+        extractor's features, stored by a features-only dataset:
+        :func:`shipped_spec`), or a registered kind.
     size_px : int
         Covers are first downsized to ``size_px x size_px`` (the paper: 32;
         also 35, 70, 100).
@@ -49,7 +54,7 @@ class FeatureSpec:
     space : str
         Colour space of the colour histograms (``rgb``, ``hsv``, ``lab``).
     network : str
-        The pretrained network of ``embedding`` features (e.g.
+        The pretrained network of ``embedding`` and ``shipped`` features (e.g.
         ``efficientnet_lite0``); empty for every other kind. Its covers are
         resized to ``size_px``: :func:`.embeddings.embedding_spec` picks the
         network's own input side.
@@ -69,7 +74,7 @@ class FeatureSpec:
             raise ValueError(f"unknown feature kind {self.kind!r}; choose from {', '.join(FEATURE_KINDS)}")
         if self.kind == EMBEDDING:
             check_embedding_spec(self)
-        elif self.network:
+        elif self.network and self.kind != SHIPPED:
             raise ValueError(f"a network is only for embedding features, not {self.kind!r}")
 
     @property
@@ -80,7 +85,7 @@ class FeatureSpec:
     def label(self) -> str:
         """A short human-readable name, e.g. ``pixels 32x32 cubic``."""
         extra = ""
-        if self.kind not in ("pixels", EMBEDDING):
+        if self.kind not in ("pixels", EMBEDDING, SHIPPED):
             space = f", {self.space}" if self.kind == "color_hist" else ""
             extra = f", {self.bins or 'default'} bins{space}"
         return f"{self.short_label()} {self.method}{extra}"
@@ -129,6 +134,19 @@ def embedding_spec(network: str, *, method: str = "area", seed: int = 0) -> Feat
     check_network(network)
     return FeatureSpec(kind=EMBEDDING, network=network, size_px=default_input_px(network, "linear"),
                        method=method, seed=seed)
+
+
+def shipped_spec() -> FeatureSpec:
+    """The shipped model's extractor's pooled features, as the real covers' features pack
+    stores them: its network, input side and interpolation, as the pack says (e.g.
+    ``efficientnet_lite2 shipped 300x300 area``). Without the pack (a partial checkout) the
+    spec names no network, and computing it says what is missing.
+    """
+    extractor = (read_json(PACK_DIR / INFO_FILE) or {}).get("extractor")
+    if extractor is None:
+        return FeatureSpec(kind=SHIPPED)
+    return FeatureSpec(kind=SHIPPED, network=extractor["arch"], size_px=extractor["input_px"],
+                       method=extractor["preprocess"])
 
 
 def check_network(network: str) -> None:

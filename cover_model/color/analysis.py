@@ -15,8 +15,9 @@ import numpy as np
 from ..config import Config, option
 from ..dataset import Dataset
 from ..dataset_needs import colour_problem, require
-from ..preprocess import METHODS, preprocess_dataset
+from ..preprocess import METHODS, CoverArrays, preprocess_dataset
 from .histograms import SPACES, compute_gradient_histograms, compute_histograms
+from .stored import stored_histograms
 from .metrics import METRIC_NAMES
 from .protocol import TrialResults, run_trials, summarise_ranks
 
@@ -83,8 +84,9 @@ class ColorAnalysis:
         Matrices (trials, metrics, G, G) and ranks (trials, metrics, G).
     genre_means : ndarray of shape (G, K), float32
         Mean feature histogram of every cover of each genre.
-    mean_covers : ndarray of shape (G, P, P, 3), uint8
-        Figure 3: the mean of a random sample of covers per genre.
+    mean_covers : ndarray of shape (G, P, P, 3), uint8, or None
+        Figure 3: the mean of a random sample of covers per genre; None where the
+        dataset holds no pixels (features only).
     notes : tuple of str
         What the reader must know: reduced samples, left-out genres, skipped files.
     fingerprint : str
@@ -95,7 +97,7 @@ class ColorAnalysis:
     n_covers: np.ndarray
     trials: TrialResults
     genre_means: np.ndarray
-    mean_covers: np.ndarray
+    mean_covers: np.ndarray | None
     notes: tuple[str, ...]
     fingerprint: str
 
@@ -118,13 +120,28 @@ def compute_features(images: np.ndarray, cfg: ColorConfig) -> np.ndarray:
 
 
 def dataset_features(dataset: Dataset, cfg: ColorConfig, *, progress=None):
-    """Downsize every cover (cached, shared with other jobs) and compute its histogram.
+    """Downsize every cover (cached, shared with other jobs) and compute its histogram; on a
+    features-only dataset, read the histograms it stores (:mod:`.stored`).
 
     Returns
     -------
     arrays : CoverArrays
+        The covers the histograms are of; read from a features-only dataset, its images
+        are empty (0 x 0 px: there are no pixels) and every item is there.
     histograms : ndarray of shape (n, K), float32
+
+    Raises
+    ------
+    FeaturesOnlyError
+        The dataset is features only, and its stored histograms cannot answer ``cfg``.
     """
+    if dataset.features_only:
+        histograms = stored_histograms(dataset, cfg.feature, asdict(cfg))
+        if progress:
+            progress(len(dataset), len(dataset))
+        labels = dataset.items["label"].to_numpy(np.int64)
+        return CoverArrays(np.zeros((len(dataset), 0, 0, 3), np.uint8), labels,
+                           np.arange(len(dataset))), histograms
     arrays = preprocess_dataset(dataset, size_px=cfg.size_px, method=cfg.method, progress=progress)
     return arrays, compute_features(arrays.images, cfg)
 
@@ -149,6 +166,9 @@ def run_color_analysis(dataset: Dataset, cfg: ColorConfig = ColorConfig(), *,
     ------
     NotEnoughData
         Fewer than 2 genres of at least 2 covers (:func:`cover_model.dataset_needs.colour_problem`).
+    FeaturesOnlyError
+        The dataset is features only and stores no histograms for ``cfg``
+        (:func:`.stored.stored_problem` says why). Its analysis has no mean covers.
     """
     require(colour_problem(dataset))       # before any cover is decoded
     arrays, histograms = dataset_features(dataset, cfg, progress=progress)
@@ -158,17 +178,22 @@ def run_color_analysis(dataset: Dataset, cfg: ColorConfig = ColorConfig(), *,
     trials = run_trials(histograms, arrays.labels, n_classes=n_classes, n_per_genre=cfg.n_per_genre,
                         n_trials=cfg.trials, seed=cfg.seed)
     n_covers = np.bincount(arrays.labels, minlength=n_classes)
-    if cfg.mean_cover_px == cfg.size_px:
-        big = arrays
-    else:
-        big = preprocess_dataset(dataset, size_px=cfg.mean_cover_px, method=cfg.method)
-    covers = mean_covers(big.images, big.labels, n_classes=n_classes,
-                         n_per_genre=cfg.mean_cover_n or None, seed=cfg.seed)
+    covers = None if dataset.features_only else dataset_mean_covers(dataset, cfg, arrays)
     return ColorAnalysis(
         config=cfg, class_names=dataset.class_names, n_covers=n_covers, trials=trials,
         genre_means=genre_mean_histograms(histograms, arrays.labels, n_classes=n_classes),
         mean_covers=covers, fingerprint=dataset.fingerprint,
         notes=tuple(_notes(dataset.class_names, n_covers, trials, cfg, len(arrays.skipped))))
+
+
+def dataset_mean_covers(dataset: Dataset, cfg: ColorConfig, arrays: CoverArrays) -> np.ndarray:
+    """Figure 3 of ``dataset`` at ``cfg.mean_cover_px`` (``arrays``: its covers at ``cfg.size_px``)."""
+    if cfg.mean_cover_px == cfg.size_px:
+        big = arrays
+    else:
+        big = preprocess_dataset(dataset, size_px=cfg.mean_cover_px, method=cfg.method)
+    return mean_covers(big.images, big.labels, n_classes=dataset.n_classes,
+                       n_per_genre=cfg.mean_cover_n or None, seed=cfg.seed)
 
 
 def genre_mean_histograms(histograms: np.ndarray, labels: np.ndarray, *, n_classes: int) -> np.ndarray:

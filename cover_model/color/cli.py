@@ -28,8 +28,8 @@ def run_color(args) -> int:
     cfg = config.from_args(ColorConfig, args)
     dataset = resolve_dataset(args.data)
     start = time.perf_counter()
-    analysis = run_color_analysis(dataset, cfg, progress=terminal_progress("downsizing",
-                                                                           unit="covers"))
+    step = "reading stored histograms" if dataset.features_only else "downsizing"
+    analysis = run_color_analysis(dataset, cfg, progress=terminal_progress(step, unit="covers"))
     out = args.out or data_dir() / "reports" / f"color-{dataset.fingerprint}-{cfg.feature}"
     report = write_color_report(analysis, out, png=not args.no_png)
     print(f"{cfg.feature_label}, {cfg.trials} trials of 2 x {cfg.n_per_genre} covers per genre "

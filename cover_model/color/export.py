@@ -40,7 +40,8 @@ def write_color_report(analysis: ColorAnalysis, out_dir, *, png: bool = True) ->
     ``table1_<metric>.csv`` (ranks, stability, the paper's Table 1) and
     ``heatmap_<metric>.html``; ``ranks_summary.csv``, ``ranks_per_trial.csv``,
     ``mean_rank_by_metric.csv``, ``rank_stability.html``, ``mean_covers.html``,
-    ``mean_covers.png``; and, where a static export works, a PNG beside each HTML.
+    ``mean_covers.png`` (not for a features-only dataset: no pixels); and, where a static
+    export works, a PNG beside each HTML.
 
     Returns
     -------
@@ -64,15 +65,20 @@ def write_color_report(analysis: ColorAnalysis, out_dir, *, png: bool = True) ->
     _write_csv(report, "ranks_per_trial.csv", _ranks_long(analysis), index=False)
     _write_csv(report, "mean_rank_by_metric.csv", metric_overview(analysis))
     figures["rank_stability"] = rank_stability_figure(analysis)
-    figures["mean_covers"] = mean_covers_figure(analysis)
+    if analysis.mean_covers is not None:
+        figures["mean_covers"] = mean_covers_figure(analysis)
     for name, fig in figures.items():
         path = report.out_dir / f"{name}.html"
         with atomic_write(path, "w") as fh:
             fh.write(fig.to_html(include_plotlyjs="cdn", full_html=True))
         report.files.append(path)
-    with atomic_write(report.out_dir / "mean_covers.png") as fh:
-        mean_covers_montage(analysis).save(fh, format="PNG")
-    report.files.append(report.out_dir / "mean_covers.png")
+    if analysis.mean_covers is None:
+        report.messages.append("no mean covers (Figure 3): the dataset holds no pixels, only "
+                               "derived numbers")
+    else:
+        with atomic_write(report.out_dir / "mean_covers.png") as fh:
+            mean_covers_montage(analysis).save(fh, format="PNG")
+        report.files.append(report.out_dir / "mean_covers.png")
     if png:
         _export_pngs(report, figures)
     return report
