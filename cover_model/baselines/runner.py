@@ -297,7 +297,8 @@ def _fit_all(tasks, ids, params, pca_components, n_jobs):
         for i, (fs, name) in zip(ids, tasks):
             # One BLAS thread, as joblib gives each worker on 2 cores: in this process (the
             # dashboard's server) two stalled on 2 busy cores, e.g. logistic regression on the
-            # real covers' 2,136 stored features 2 s with one, 42-130 s with two (load 6-8).
+            # real covers' 2,136 stored features 2-11 s with one, 42-130 s with two (load 6-8;
+            # docs/results-baselines.md).
             with threadpool_limits(limits=1, user_api="blas"):
                 outcome = _task(fs, name, fs.X[fs.rows("train")], fs.X[fs.rows("test")], params,
                                 pca_components)
