@@ -3,7 +3,9 @@
 Covers are decoded once (:func:`cover_model.preprocess.preprocess_dataset`,
 cached on disk) and held as ``uint8`` tensors; every epoch reads those. For a
 frozen backbone, each cover is embedded once, cached on disk too, and only the
-head trains.
+head trains. A features-only dataset (the real covers' features pack) has no
+pixels: its stored features are the embeddings, and only a head on the network
+that made them can train (:func:`stored_features_problem`).
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..dataset import Dataset, load_dataset
+from ..dataset import SPLITS, Dataset, load_dataset
 from ..dataset_needs import fit_and_score_problem, require
+from ..feature_pack import FeaturesOnlyError, extractor_mismatch, stored_values
 from ..files import atomic_write
 from ..paths import cache_dir
 from ..preprocess import preprocess_dataset
@@ -28,10 +31,11 @@ EMBED_BATCH = 64
 
 @dataclass
 class Part:
-    """One split: ``images`` (n, 3, S, S) uint8, ``labels`` (n,) int64, ``index`` rows of
-    the dataset, and ``embeddings`` (n, d) once a frozen backbone has embedded them (and
-    of the mirror images, for a network that averages them in)."""
-    images: torch.Tensor
+    """One split: ``images`` (n, 3, S, S) uint8 (None on a features-only dataset),
+    ``labels`` (n,) int64, ``index`` rows of the dataset, and ``embeddings`` (n, d) once a
+    frozen backbone has embedded them, or as the dataset stores them (and of the mirror
+    images, for a network that averages them in)."""
+    images: torch.Tensor | None
     labels: torch.Tensor
     index: np.ndarray
     embeddings: torch.Tensor | None = None
@@ -51,6 +55,11 @@ class CoverTensors:
     def n_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def stored(self) -> bool:
+        """Features only: every split's embeddings came with the data, and no image did."""
+        return self.dataset.features_only
+
     def train_inputs(self, model, cfg, ctx, *, progress=None) -> tuple[torch.Tensor, bool]:
         """What the training loop feeds: images, or embeddings when the backbone is frozen.
 
@@ -59,6 +68,8 @@ class CoverTensors:
         """
         if cfg.mode != "linear":
             return self.train.images, False
+        if self.stored:                               # embedded when the pack was built
+            return self.train.embeddings, True
         parts = [getattr(self, name) for name in ("train", "val", "test")]
         passes = [(part, False) for part in parts]
         if cfg.predict_mirrored:
@@ -85,28 +96,79 @@ class CoverTensors:
 
 
 def load_tensors(cfg, ctx, *, dataset: Dataset | None = None, progress=None) -> CoverTensors:
-    """Load, split and downsize the data of ``cfg`` (cached), as tensors per split.
+    """Load, split and downsize the data of ``cfg`` (cached), as tensors per split; on a
+    features-only dataset, its stored features as every split's embeddings.
 
     ``progress(status: dict)`` hears the covers downsized so far, as the
     ``downsizing covers`` stage (one status when the cache already holds them).
+
+    Raises
+    ------
+    FeaturesOnlyError
+        ``cfg`` needs pixels the features-only dataset does not hold
+        (:func:`stored_features_problem` says why).
     """
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     dataset = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed)
     # one genre, or no train or test covers: a run would report a meaningless score
     require(fit_and_score_problem(dataset, scheme=cfg.split_scheme))
-    arrays = preprocess_dataset(dataset, size_px=cfg.input_px, method=cfg.preprocess, seed=cfg.seed,
-                                progress=stage_progress(progress, "downsizing covers"))
-    splits = dataset.items["split"].to_numpy()[arrays.index]
-    parts = {}
-    for name in ("train", "val", "test"):
-        rows = np.flatnonzero(splits == name)
-        images = torch.from_numpy(arrays.images[rows]).permute(0, 3, 1, 2).contiguous()
-        parts[name] = Part(images.pin_memory() if ctx.cuda else images,
-                           torch.from_numpy(arrays.labels[rows]), arrays.index[rows])
+    parts = _stored_parts(cfg, dataset) if dataset.features_only else \
+        _downsized_parts(cfg, ctx, dataset, progress)
     if not len(parts["train"].labels):
         raise ValueError("the training split is empty")
     return CoverTensors(**parts, class_names=dataset.class_names, fingerprint=dataset.fingerprint,
                         dataset=dataset)
+
+
+def stored_features_problem(cfg, dataset: Dataset) -> str | None:
+    """Why ``cfg`` cannot train on ``dataset``'s stored features, or None (it can, or the
+    dataset has pixels).
+
+    A features-only dataset holds, for each cover, the pooled features of one frozen
+    network (``dataset.stored.info["extractor"]``): a new head on that network can train,
+    by the epoch loop or as the exact logistic head. Training the backbone, another
+    network, side or pooling, and mirror images all need the pictures.
+    """
+    if not dataset.features_only:
+        return None
+    wrong = extractor_mismatch(cfg, dataset.stored)
+    wrong += [f"{name} on (no mirror image is stored)" for name in ("flip", "predict_mirrored")
+              if getattr(cfg, name)]
+    if not wrong:
+        return None
+    made = dataset.stored.info["extractor"]
+    return (f"the real covers are features only (no licence to ship the pictures), so only a new "
+            f"head can train, on the stored features of a frozen {made['arch']} at "
+            f"{made['input_px']} px ({made['pooling']} pooling, {made['preprocess']} downsizing); "
+            f"these settings need the pictures: {', '.join(wrong)}")
+
+
+def _stored_parts(cfg, dataset: Dataset) -> dict[str, Part]:
+    """Each split of a features-only dataset: its stored features as embeddings, no images."""
+    problem = stored_features_problem(cfg, dataset)
+    if problem:
+        raise FeaturesOnlyError(problem)
+    features = torch.from_numpy(stored_values(dataset, "features"))
+    splits, labels = dataset.items["split"].to_numpy(), dataset.items["label"].to_numpy(np.int64)
+    parts = {}
+    for name in SPLITS:
+        rows = np.flatnonzero(splits == name)
+        parts[name] = Part(None, torch.from_numpy(labels[rows]), rows, embeddings=features[rows])
+    return parts
+
+
+def _downsized_parts(cfg, ctx, dataset: Dataset, progress) -> dict[str, Part]:
+    """Each split's covers, downsized (cached on disk) into uint8 tensors."""
+    arrays = preprocess_dataset(dataset, size_px=cfg.input_px, method=cfg.preprocess, seed=cfg.seed,
+                                progress=stage_progress(progress, "downsizing covers"))
+    splits = dataset.items["split"].to_numpy()[arrays.index]
+    parts = {}
+    for name in SPLITS:
+        rows = np.flatnonzero(splits == name)
+        images = torch.from_numpy(arrays.images[rows]).permute(0, 3, 1, 2).contiguous()
+        parts[name] = Part(images.pin_memory() if ctx.cuda else images,
+                           torch.from_numpy(arrays.labels[rows]), arrays.index[rows])
+    return parts
 
 
 def shard_order(n: int, *, epoch: int, seed: int, rank: int = 0, world: int = 1) -> np.ndarray:

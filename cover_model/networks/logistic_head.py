@@ -22,12 +22,18 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from ..progress import stage_progress
 from .data import CoverTensors, embed
 
 C_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)   # strong L2: 1,280-2,064 features, a few thousand covers
+# The fits run on one BLAS/OpenMP thread. On 2 cores shared with other work (load 5-8), the
+# real covers' features pack (4,231 x 2,136) took 66 s for the whole grid on one thread, and
+# 11.5 minutes on two (each of lbfgs's many small parallel steps waits for the busy second
+# core); one fit at C = 1e-3 took 10 s against 48 s. The same scores either way.
+FIT_THREADS = 1
 
 
 def fit_logistic_head(model, data: CoverTensors, cfg, ctx, *, progress=None) -> dict:
@@ -44,6 +50,12 @@ def fit_logistic_head(model, data: CoverTensors, cfg, ctx, *, progress=None) -> 
         ``metric``, ``n_folds``, ``n_fit``.
     """
     x, x_mirror, y, groups = _training_rows(model, data, cfg, ctx, progress=progress)
+    with threadpool_limits(FIT_THREADS):
+        return _cross_validate_and_fit(model, data, cfg, x, x_mirror, y, groups, progress)
+
+
+
+def _cross_validate_and_fit(model, data, cfg, x, x_mirror, y, groups, progress) -> dict:
     score = balanced_accuracy_score if cfg.class_weight == "balanced" else accuracy_score
     folds = _folds(y, groups, cfg)
     grid = sorted(set(C_GRID) | ({cfg.logistic_c} if cfg.logistic_c else set()))

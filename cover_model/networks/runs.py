@@ -511,8 +511,11 @@ def load_weights(path: Path) -> dict:
         raise RunError(f"{path}: not a valid safetensors weights file ({exc})") from None
 
 
-def load_model_weights(model, weights) -> None:
+def load_model_weights(model, weights, *, head_only: bool = False) -> None:
     """Load ``weights`` (a state dict, or the path of a safetensors file) into ``model``.
+
+    With ``head_only`` the weights hold what a frozen-backbone run trained and no more
+    (:func:`trained_weights`): the backbone keeps the weights it has.
 
     Raises
     ------
@@ -520,11 +523,16 @@ def load_model_weights(model, weights) -> None:
         An unreadable file, or weights of another shape (class count, architecture).
     """
     state = weights if isinstance(weights, dict) else load_weights(weights)
+    origin = "saved weights" if isinstance(weights, dict) else weights
     try:
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=not head_only)
     except RuntimeError as exc:     # size mismatch, missing or unexpected keys
-        origin = "saved weights" if isinstance(weights, dict) else weights
         raise RunError(f"{origin}: weights do not fit this network ({state_dict_error(exc)})") from None
+    missing = [key for key in missing if not key.startswith("backbone.")]
+    if missing or unexpected:
+        raise RunError(f"{origin}: weights do not fit this network (missing "
+                       f"{', '.join(missing)[:120] or 'nothing'}; unexpected "
+                       f"{', '.join(unexpected)[:120] or 'nothing'})")
 
 
 def trained_weights(model) -> dict:

@@ -87,6 +87,20 @@ def per_genre_table(run_dirs: list[Path]) -> pd.DataFrame:
     return pd.DataFrame(columns).round(1)
 
 
+def prediction_table(items: pd.DataFrame, probs, class_names) -> pd.DataFrame:
+    """One row per cover of ``items`` (a dataset's rows; ``probs`` in their order): its path,
+    true genre and source (where the data has one), predicted genre, top-3 genres and their
+    probabilities: a run's ``predictions.csv``.
+
+    >>> items = pd.DataFrame({"path": ["a.jpg"], "genre": ["jazz"], "source": ["spotify"]})
+    >>> prediction_table(items, [[0.3, 0.7]], ["jazz", "metal"]).columns.tolist()
+    ['path', 'genre', 'source', 'predicted', 'top1', 'p1', 'top2', 'p2']
+    """
+    table = items[[c for c in ("path", "genre", "source") if c in items]].reset_index(drop=True)
+    top = top_k_columns(probs, class_names)
+    return pd.concat([table, top["top1"].rename("predicted"), top], axis=1)
+
+
 def top_k_columns(probs, class_names, *, k: int = 3) -> pd.DataFrame:
     """The ``k`` likeliest genres of each row (``top1..k``) and their probabilities (``p1..k``).
 

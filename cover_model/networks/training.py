@@ -19,7 +19,6 @@ import os
 import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -33,7 +32,7 @@ from .logistic_head import fit_logistic_head
 from ..progress import stage_progress
 from ..splits import assign_splits
 from .data import CoverTensors, augment, load_tensors, shard_order
-from .tables import top_k_columns
+from .tables import prediction_table
 from .config import TrainConfig, applied_settings
 
 def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
@@ -64,10 +63,13 @@ def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
     started = runs.process_started_at() - 1.0       # to the second: a Cancel mark newer is ours
     try:
         data = load_tensors(cfg, ctx, dataset=dataset, progress=progress if ctx.is_main else None)
-        model, optimizer, scheduler = build(cfg, data.class_names, ctx)
+        # Stored features: the backbone never runs, so it needs no ImageNet weights.
+        model, optimizer, scheduler = build(cfg, data.class_names, ctx,
+                                            pretrained=False if data.stored else None)
         run = _prepare_run(cfg, data, ctx, run_dir, resume, preset)
         run_dir = run.path
-        state = _resume_state(run, model, optimizer, scheduler) if resume else _fresh_state()
+        state = (_resume_state(run, model, optimizer, scheduler, head_only=data.stored) if resume
+                 else _fresh_state())
         if ctx.is_main:
             run.write_status("running", pid=os.getpid(), error=None)
         _fit(cfg, ctx, data, model, optimizer, scheduler, run, state, progress,
@@ -155,9 +157,11 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = 
     return summary
 
 
-def build(cfg: TrainConfig, class_names, ctx: Context):
-    """The model (on the device), its optimizer and its schedule."""
-    net = ctx.place(runs.ModelArgs.of(cfg, class_names).build(weights_path=cfg.weights or None))
+def build(cfg: TrainConfig, class_names, ctx: Context, *, pretrained: bool | None = None):
+    """The model (on the device), its optimizer and its schedule; ``pretrained`` False
+    leaves out ImageNet weights a frozen backbone would load (default: as the mode says)."""
+    net = ctx.place(runs.ModelArgs.of(cfg, class_names).build(weights_path=cfg.weights or None,
+                                                              pretrained=pretrained))
     head, backbone = list(net.head.parameters()), list(net.backbone.parameters())
     groups = [{"params": head, "lr": cfg.lr}]
     if cfg.mode != "linear":
@@ -235,7 +239,7 @@ def _fit(cfg, ctx, data: CoverTensors, model, optimizer, scheduler, run, state,
             state["stale"] += 1
         state["epoch"] = epoch
         if ctx.is_main:
-            _save_checkpoint(run, model, optimizer, scheduler, state, improved)
+            _save_checkpoint(run, model, optimizer, scheduler, state, improved, head_only=data.stored)
         ctx.barrier()
         if cfg.early_stopping and state["stale"] >= cfg.early_stopping:
             break
@@ -283,7 +287,7 @@ def _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run, state, progr
         raise ValueError("head 'logistic' runs in one process: start it without torchrun")
     state["cross_validation"] = fit_logistic_head(model, data, cfg, ctx, progress=progress)
     state["epoch"] = state["best_epoch"] = 0
-    _save_checkpoint(run, model, optimizer, scheduler, state, improved=True)
+    _save_checkpoint(run, model, optimizer, scheduler, state, improved=True, head_only=data.stored)
     # val went into the fit, so only test is scored; the CV score stands in for val.
     _finish(run, model, data, ctx, state, head_only=True, splits=("test",))
 
@@ -291,7 +295,7 @@ def _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run, state, progr
 def _finish(run, model, data: CoverTensors, ctx, state, head_only, splits=("val", "test")):
     """Score the best epoch on val and test; write the metrics and the test
     predictions; mark the run done."""
-    model.load_state_dict(runs.load_weights(run.weights_file("best")))
+    runs.load_model_weights(model, run.weights_file("best"), head_only=data.stored)
     final = {}
     for split in splits:
         part = getattr(data, split)
@@ -301,18 +305,14 @@ def _finish(run, model, data: CoverTensors, ctx, state, head_only, splits=("val"
         final[split] = summarize(part.labels.numpy(), probs.argmax(1), n_classes=data.n_classes,
                                  scores=probs)
         if split == "test":
-            run.write_predictions(prediction_table(data, part, probs))
+            run.write_predictions(prediction_table(data.dataset.items.iloc[part.index], probs,
+                                                   data.class_names))
     run.write_metrics({"class_names": list(data.class_names), "history": state["history"],
                        "best_epoch": state["best_epoch"] + 1, **final,
                        **{k: state[k] for k in ("cross_validation",) if k in state}})
     run.write_status("done", error=None)
 
 
-def prediction_table(data: CoverTensors, part, probs) -> pd.DataFrame:
-    """One row per test cover: its path, true genre, top-3 genres and probabilities."""
-    table = data.dataset.items.iloc[part.index][["path", "genre"]].reset_index(drop=True)
-    top = top_k_columns(probs, data.class_names)
-    return pd.concat([table, top["top1"].rename("predicted"), top], axis=1)
 
 
 def _val_scores(model, data, ctx, head_only) -> dict:
@@ -345,18 +345,21 @@ def _fresh_state() -> dict:
     return {"epoch": -1, "best_acc": -1.0, "best_epoch": -1, "stale": 0, "history": []}
 
 
-def _resume_state(run, model, optimizer, scheduler) -> dict:
+def _resume_state(run, model, optimizer, scheduler, *, head_only: bool = False) -> dict:
     saved = run.load_state()
     # Weights saved with the state (one file, always consistent); older runs: the last weights.
-    runs.load_model_weights(model, saved.get("model") or run.weights_file("last"))
+    runs.load_model_weights(model, saved.get("model") or run.weights_file("last"), head_only=head_only)
     optimizer.load_state_dict(saved["optimizer"])
     if scheduler and saved.get("scheduler"):
         scheduler.load_state_dict(saved["scheduler"])
     return saved["progress"]
 
 
-def _save_checkpoint(run, model, optimizer, scheduler, state, improved: bool) -> None:
-    weights = model.state_dict()
+def _save_checkpoint(run, model, optimizer, scheduler, state, improved: bool, *,
+                     head_only: bool = False) -> None:
+    """The epoch's weights (with ``head_only``, the head alone: a backbone that never ran on
+    stored features is the installed package's, as the shipped model's), state and history."""
+    weights = runs.trained_weights(model) if head_only else model.state_dict()
     run.save_weights(weights, "last")
     if improved:
         run.save_weights(weights, "best")

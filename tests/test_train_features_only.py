@@ -1,0 +1,143 @@
+"""Training on the real covers' features pack: a head on the shipped extractor's stored
+features through the normal training path (CLI, run folder, history, predictions), the
+settings that need pictures refused, and the run answering an upload with the shipped
+extractor (top-3 and Grad-CAM)."""
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cover_model.dataset import REAL_FEATURES, load_dataset
+from cover_model.feature_pack import FeaturesOnlyError, load_pack
+from cover_model.networks import runs, training
+from cover_model.networks.config import PRESETS, TrainConfig
+from cover_model.networks.data import stored_features_problem
+from cover_model.networks.predict import Predictor
+from cover_model.paths import PROJECT_ROOT
+from cover_model.runtime import tuned_env
+
+pytestmark = pytest.mark.skipif(load_pack() is None, reason="the features pack is missing")
+
+HEAD = TrainConfig(data=REAL_FEATURES, **PRESETS["lite2-stages-loop"])
+N_GENRES = 9
+
+
+@pytest.fixture(scope="module")
+def head_run(tmp_path_factory) -> Path:
+    """A head trained once for this file by the CLI, as a user types it (8 epochs: ~5 s)."""
+    checkpoints = tmp_path_factory.mktemp("feature-runs")
+    env = tuned_env() | {"COVER_LAB_CHECKPOINTS": str(checkpoints),
+                         "COVER_LAB_DATA": str(tmp_path_factory.mktemp("feature-data"))}
+    done = subprocess.run([sys.executable, "-m", "cover_model", "train", "--data", REAL_FEATURES,
+                           "--preset", "lite2-stages-loop", "--epochs", "8"],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "test: accuracy" in done.stdout
+    (run_dir,) = runs.list_runs(checkpoints)
+    return run_dir
+
+
+def test_a_head_trains_on_the_stored_features_well_above_chance(head_run):
+    run = runs.Run(head_run)
+    assert run.status()["state"] == "done"
+    metrics = run.metrics()
+    chance = 1 / N_GENRES
+    assert metrics["test"]["n"] == 748 and metrics["val"]["n"] == 770
+    assert metrics["test"]["balanced_accuracy"] > 2.5 * chance      # 31.6% at 8 epochs
+    assert metrics["test"]["top_k"] > 0.6
+    config = json.loads((head_run / "config.json").read_text())
+    assert config["data"] == REAL_FEATURES and config["n_train"] == 3461
+    assert config["model"]["arch"] == "efficientnet_lite2" and config["model"]["input_px"] == 300
+
+
+def test_its_history_has_every_epoch_as_live_curves_read_it(head_run):
+    history = runs.Run(head_run).history()
+    assert [h["epoch"] for h in history] == list(range(1, 9))
+    assert all({"train_loss", "train_acc", "val_loss", "val_acc", "seconds"} <= set(h) for h in history)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_its_checkpoint_holds_the_head_alone(head_run):
+    weights = runs.load_weights(runs.Run(head_run).weights_file("best"))
+    assert weights and not any(key.startswith("backbone.") for key in weights)
+    assert (head_run / "best.safetensors").stat().st_size < 200_000
+
+
+def test_its_predictions_name_each_test_cover_and_its_source(head_run):
+    table = runs.Run(head_run).predictions()
+    assert len(table) == 748 and set(table["source"]) == {"discogs", "spotify"}
+    assert {"path", "genre", "predicted", "top1", "p1", "top3"} <= set(table.columns)
+
+
+def test_with_the_shipped_extractor_it_answers_an_upload_with_top_3_and_grad_cam(head_run):
+    predictor = Predictor.from_run(head_run)
+    cover = np.random.default_rng(0).integers(0, 256, (320, 320, 3), dtype=np.uint8)
+    answer = predictor.explain(cover)
+    assert len(answer.top_k) == 3 and answer.top_k[0][1] >= answer.top_k[1][1]
+    assert abs(float(answer.probabilities.sum()) - 1) < 1e-4
+    assert answer.grad_cam.shape == (300, 300) and answer.grad_cam.max() == pytest.approx(1)
+
+
+def test_a_resumed_head_goes_on_from_its_saved_epoch(head_run, tmp_path):
+    copy = tmp_path / head_run.name
+    subprocess.run(["cp", "-r", str(head_run), str(copy)], check=True)
+    training.main(replace(HEAD, epochs=10), run_dir=copy, resume=True)
+    history = runs.Run(copy).history()
+    assert [h["epoch"] for h in history] == list(range(1, 11))
+    assert runs.Run(copy).status()["state"] == "done"
+
+
+def test_the_exact_logistic_head_fits_on_stored_features_of_a_subset():
+    """The logistic head (grouped CV over C, then the refit) on 15 covers a genre of each split:
+    the whole pack takes minutes on 2 busy cores."""
+    dataset = load_dataset(REAL_FEATURES)
+    items = dataset.items.groupby(["split", "genre"], group_keys=False).head(15).reset_index(drop=True)
+    cfg = TrainConfig(data=REAL_FEATURES, **PRESETS["best"] | {"cv_folds": 2})
+    run = runs.Run(training.main(cfg, dataset=replace(dataset, items=items)))
+    metrics = run.metrics()
+    assert metrics["cross_validation"]["C"] == 1e-3 and metrics["test"]["n"] == (items["split"] == "test").sum()
+    assert metrics["test"]["balanced_accuracy"] > 1.5 / N_GENRES
+    assert not any(key.startswith("backbone.") for key in runs.load_weights(run.weights_file("best")))
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"mode": "finetune"}, "mode finetune"),
+    ({"mode": "scratch", "arch": "custom", "pooling": "last"}, "arch custom"),
+    ({"arch": "efficientnet_lite0"}, "arch efficientnet_lite0"),
+    ({"size_px": 260}, "input_px 260"),
+    ({"pooling": "last"}, "pooling last"),
+    ({"preprocess": "cubic"}, "preprocess cubic"),
+    ({"flip": True}, "flip on"),
+    ({"predict_mirrored": True}, "predict_mirrored on"),
+])
+def test_settings_that_need_the_pictures_are_refused_in_one_sentence(change, named):
+    cfg = replace(HEAD, **change)
+    problem = stored_features_problem(cfg, load_dataset(REAL_FEATURES))
+    assert problem and named in problem and "features only" in problem
+    with pytest.raises(FeaturesOnlyError, match=named):
+        training.main(cfg)
+    assert runs.list_runs() == []                    # refused before any run folder
+
+
+def test_the_defaults_of_the_cli_are_refused_with_what_to_change(tmp_path):
+    env = tuned_env() | {"COVER_LAB_CHECKPOINTS": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "cover_model", "train", "--data", REAL_FEATURES],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "features only" in done.stderr and "mode scratch" in done.stderr
+
+
+def test_a_dataset_with_pixels_has_no_stored_features_problem(folder_dataset):
+    assert stored_features_problem(replace(HEAD, data=str(folder_dataset)),
+                                   load_dataset(folder_dataset)) is None
+
+
+def test_the_stored_head_config_keeps_the_loop_settings_in_its_config(head_run):
+    saved = runs.Run(head_run).train_config()
+    assert (saved.optimizer, saved.lr, saved.batch_size, saved.class_weight) == \
+        ("adamw", 3e-4, 64, "balanced")
+    assert saved.data == REAL_FEATURES
