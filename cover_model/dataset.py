@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import hosting
 from .archive import ArchiveError, extract_zip
+from .feature_pack import PACK_DIR, load_pack
 from .genres import canonical_genre, order_classes
 from .images import DEFAULT_LIMITS, ImageDecodeError, ImageLimits, open_image
 
@@ -167,7 +168,6 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
         no usable image at all.
     """
     if str(source) == REAL_FEATURES:
-        from .feature_pack import real_covers_dataset
         return real_covers_dataset()
     if str(source) == EMBEDDED:
         from .synth import ensure_default_dataset
@@ -179,6 +179,25 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
         return _load_path(path, limits, split_values, shown=str(path))
     except OSError as exc:                        # a name too long, a folder we may not list
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def real_covers_dataset(folder: Path = PACK_DIR) -> Dataset:
+    """The real covers' features pack as a Dataset with its own splits, numbers only.
+
+    Raises
+    ------
+    DatasetError
+        The pack is missing (a partial checkout).
+    """
+    pack = load_pack(folder)
+    if pack is None:
+        raise DatasetError(f"the real covers' features pack is missing from {Path(folder).name}/ "
+                           "(rebuild it: python -m cover_model pack --data ../shared/data/real-covers)")
+    root = Path(folder).resolve()
+    items = pack.covers.assign(path=[str(root / i) for i in pack.covers["id"]], n_bytes=0,
+                               pack_row=range(len(pack)))
+    items = items[["path", "genre", "label", "group", "split", "source", "id", "pack_row", "n_bytes"]]
+    return Dataset(items, pack.class_names, root, stored=pack)
 
 
 def _load_path(path: Path, limits: ImageLimits, split_values, *, shown: str) -> Dataset:

@@ -114,26 +114,6 @@ def genre_labels(covers: pd.DataFrame, class_names) -> np.ndarray:
     return covers["genre"].map({g: i for i, g in enumerate(class_names)}).to_numpy(np.int64)
 
 
-def real_covers_dataset(folder: Path = PACK_DIR):
-    """The pack as a :class:`~cover_model.dataset.Dataset` with its own splits, numbers only.
-
-    Raises
-    ------
-    DatasetError
-        The pack is missing (a partial checkout).
-    """
-    from .dataset import Dataset, DatasetError
-    pack = load_pack(folder)
-    if pack is None:
-        raise DatasetError(f"the real covers' features pack is missing from {Path(folder).name}/ "
-                           "(rebuild it: python -m cover_model pack --data ../shared/data/real-covers)")
-    root = Path(folder).resolve()
-    items = pack.covers.assign(path=[str(root / i) for i in pack.covers["id"]], n_bytes=0,
-                               pack_row=np.arange(len(pack)))
-    items = items[["path", "genre", "label", "group", "split", "source", "id", "pack_row", "n_bytes"]]
-    return Dataset(items, pack.class_names, root, stored=pack)
-
-
 def stored_values(dataset, name: str) -> np.ndarray:
     """The pack's numbers for ``dataset``'s rows, in its order (a subset or a reordering of
     the pack's covers keeps its ``pack_row`` column): ``features``, ``color`` (histograms
