@@ -20,9 +20,10 @@ def isolated_data_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("COVER_LAB_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def app_main(monkeypatch):
-    # AppTest leaves the app script behind as __main__; put the real one back afterwards.
+    # AppTest leaves the app script behind as __main__; put the real one back after every
+    # test, so a later test's child process (multiprocessing) does not inherit the app's.
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
