@@ -11,10 +11,11 @@ from cover_model.networks.runs import Run
 from cover_model.config import from_dict
 from cover_model.dataset_needs import training_problem
 from cover_model.markdown_text import code_span, escape
+from cover_model.networks.data import stored_features_problem, stored_head_settings
 from cover_model.networks.tables import run_label
 from cover_model.networks.figures import training_curves_figure
 from cover_model.networks.config import PRESETS, TrainConfig, preset_name
-from ui_widgets import config_widgets
+from ui_widgets import config_widget, config_widgets
 
 PAPER = TrainConfig()
 MAIN = ("arch", "mode", "size_px", "epochs", "batch_size", "optimizer", "lr", "momentum", "device")
@@ -22,6 +23,16 @@ AUGMENT = ("flip", "crop", "color_jitter", "label_smoothing", "weight_decay", "s
            "backbone_lr_scale", "early_stopping")
 OTHER = tuple(f.name for f in dataclasses.fields(TrainConfig)
               if f.name not in (*MAIN, *AUGMENT, "data"))     # data: the sidebar's dataset
+# A head on stored features (the real covers' pack): its own widgets (keys features_*), so the
+# settings of a network on pixels stay as the visitor left them. The loop starts from the preset
+# made for it, the exact head from the shipped recipe's C.
+HEAD_PRESET = "lite2-stages-loop"
+HEAD_DEFAULTS = PRESETS[HEAD_PRESET] | {"logistic_c": PRESETS["best"]["logistic_c"]}
+HEAD_FIELDS = {"loop": ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "class_weight"),
+               "logistic": ("logistic_c", "cv_folds", "class_weight")}
+HEAD_MORE = {"loop": ("momentum", "schedule", "label_smoothing", "early_stopping", "seed"),
+             "logistic": ("seed",)}
+HEAD_NAMES = {"loop": "epoch loop (live curves)", "logistic": "exact logistic regression"}
 
 
 def apply_preset() -> None:
@@ -44,6 +55,25 @@ def settings_sidebar() -> dict:
     values |= config_widgets(TrainConfig, key_prefix="train", fields=OTHER,
                              container=st.sidebar.expander("Preprocessing, split, seed, weights"))
     return values
+
+
+def head_sidebar(dataset) -> dict:
+    """A new head on the stored features of a features-only dataset: the head's settings;
+    the frozen network that made the features is fixed, and said."""
+    fixed = stored_head_settings(dataset)
+    st.sidebar.subheader("Training a head")
+    st.sidebar.caption(f"The real covers are **features only**, so the backbone stays frozen: "
+                       f"{fixed['arch']} at {fixed['size_px']} px ({fixed['pooling']} pooling), "
+                       "whose stored features a new head learns from.")
+    with st.sidebar:
+        head = config_widget(TrainConfig, "head", key_prefix="features", radio=True,
+                             format_func=HEAD_NAMES.get)
+        values = {name: config_widget(TrainConfig, name, key_prefix="features",
+                                      default=HEAD_DEFAULTS.get(name)) for name in HEAD_FIELDS[head]}
+    with st.sidebar.expander("More settings"):
+        values |= {name: config_widget(TrainConfig, name, key_prefix="features",
+                                       default=HEAD_DEFAULTS.get(name)) for name in HEAD_MORE[head]}
+    return values | {"head": head} | fixed
 
 
 def cluster_sidebar() -> dict | None:
@@ -178,9 +208,10 @@ def start(cfg: TrainConfig, dataset, executor: cluster.ExecutorConfig | None) ->
     """Queue ``cfg`` for this visitor and watch it; a refusal (limits, a read-only
     folder) is shown, and the same settings already queued or running are found."""
     before = {*jobs.running_jobs(), *jobs.queued_jobs()}
+    preset = HEAD_PRESET if dataset.features_only else st.session_state.get("train_preset")
     try:
         run_dir = jobs.start_job(cfg, owner=ui.visitor_id(), dataset=dataset, executor=executor,
-                                 preset=preset_name(cfg, st.session_state.get("train_preset")))
+                                 preset=preset_name(cfg, preset))
     except jobs.JobError as exc:
         st.error(str(exc), icon=":material/block:")
         return
@@ -214,7 +245,8 @@ def watched_job(running: list[Path]) -> Path | None:
     return None
 
 
-values = settings_sidebar()
+# On stored features the sidebar reads what made them; the dataset is a cached read then.
+values = head_sidebar(ui.current_dataset()) if ui.is_features_only() else settings_sidebar()
 resources = cluster_sidebar()
 st.title("Train")
 data = ui.current_data_source()
@@ -230,16 +262,19 @@ except ValueError as exc:
     cfg = None
 
 # Checked as the job will split the data; the settings stay editable, Start does not.
-problem = cfg and training_problem(dataset, split_scheme=cfg.split_scheme, seed=cfg.seed)
+problem = cfg and (training_problem(dataset, split_scheme=cfg.split_scheme, seed=cfg.seed)
+                   or stored_features_problem(cfg, dataset))
 if problem:
     st.warning(f"Cannot train on this dataset: {escape(problem)}.", icon=":material/block:")
+if cfg is not None:
+    network = (f"a new head on the stored features of **{cfg.arch}** (frozen) at {cfg.input_px} px"
+               if dataset.features_only else f"**{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px")
 if cfg is not None and cfg.head == "logistic":       # no epochs: the loop's settings do not apply
     c = f"C {cfg.logistic_c:g}" if cfg.logistic_c else f"C by {cfg.cv_folds}-fold grouped CV"
-    st.caption(f"Will train **{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px: an exact logistic "
-               f"head ({c}), seed {cfg.seed}.")
+    st.caption(f"Will train {network}: an exact logistic head ({c}), seed {cfg.seed}.")
 elif cfg is not None:
-    st.caption(f"Will train **{cfg.arch}** ({cfg.mode}) at {cfg.input_px} px for {cfg.epochs} epoch(s): "
-               f"batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, seed {cfg.seed}.")
+    st.caption(f"Will train {network} for {cfg.epochs} epoch(s): batch {cfg.batch_size}, "
+               f"{cfg.optimizer} lr {cfg.lr:g}, seed {cfg.seed}.")
 if cfg is not None and executor is not None:
     st.caption(f"As a submitit job ({cluster.backend()}): {executor.nodes} node(s) x "
                f"{executor.tasks_per_node} process(es), {executor.gpus_per_node} GPU(s) per node.")
@@ -255,7 +290,11 @@ n_queued = len([p for p in jobs.queued_jobs() if p != watched])
 if others or n_queued:
     st.caption(" · ".join([*(["Also running: " + ", ".join(others)] if others else []),
                            *([f"{n_queued} more queued"] if n_queued else [])]))
-if watched is None:
+if watched is None and dataset.features_only:
+    st.info("No job yet: choose the head's settings in the sidebar and press **Start training**. "
+            f"The defaults train a linear head for {HEAD_DEFAULTS['epochs']} epochs with "
+            f"{HEAD_DEFAULTS['optimizer']}, in about ten seconds.")
+elif watched is None:
     st.info("No job yet: choose settings in the sidebar and press **Start training**. The "
             "defaults are the paper's: its small CNN, SGD, lr 0.01, momentum 0.9, batch 10.")
 else:

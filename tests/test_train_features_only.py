@@ -141,3 +141,96 @@ def test_the_stored_head_config_keeps_the_loop_settings_in_its_config(head_run):
     assert (saved.optimizer, saved.lr, saved.batch_size, saved.class_weight) == \
         ("adamw", 3e-4, 64, "balanced")
     assert saved.data == REAL_FEATURES
+
+
+# --- the Train page on the real covers' features ------------------------------------------
+
+VISITOR = "0123456789ab"
+
+
+def open_train(*, visitor: str | None = None):
+    """The Train page in a new session on the features-only dataset (as public mode starts)."""
+    from streamlit.testing.v1 import AppTest
+
+    import ui
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    if visitor:
+        at.query_params["visitor"] = visitor
+    at.session_state["dataset_kind"] = ui.REAL
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    assert not at.exception
+    return at
+
+
+def texts(at, kind: str) -> str:
+    from cover_model.markdown_text import unescape
+    return " ".join(unescape(e.value) for e in at.get(kind))
+
+
+@pytest.fixture
+def train_page(app_main):
+    from cover_model.networks import jobs
+    yield open_train
+    for run_dir in jobs.running_jobs():            # never leave a training process behind
+        jobs.cancel_job(run_dir)
+
+
+def test_the_train_page_offers_a_head_with_the_extractor_fixed(train_page):
+    page = train_page()
+    keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "radio")
+            for w in page.sidebar.get(kind) if w.key}
+    assert {"features_head", "features_epochs", "features_batch_size", "features_lr",
+            "features_weight_decay", "features_class_weight"} <= keys
+    assert not {"train_arch", "train_mode", "train_size_px", "train_flip", "train_preset"} & keys
+    assert page.sidebar.number_input(key="features_lr").value == 3e-4
+    assert page.sidebar.selectbox(key="features_class_weight").value == "balanced"
+    assert "features only" in texts(page, "caption") and "efficientnet_lite2 at 300 px" in texts(page, "caption")
+    assert "a new head on the stored features of **efficientnet_lite2** (frozen) at 300 px for 20 " \
+        "epoch(s): batch 64, adamw lr 0.0003" in texts(page, "caption")
+    assert not page.button(key="train_start").disabled and "No job yet" in texts(page, "info")
+
+    page.sidebar.radio(key="features_head").set_value("logistic").run()
+    assert page.sidebar.number_input(key="features_logistic_c").value == 1e-3
+    assert "exact logistic head (C 0.001)" in texts(page, "caption")
+    assert not [w for w in page.sidebar.number_input if w.key == "features_lr"]
+    assert not page.exception
+
+
+def test_a_visitor_trains_a_head_in_public_mode_watches_it_and_finds_it_on_results(train_page,
+                                                                                   monkeypatch):
+    from cover_model.networks import jobs
+    from tests.helpers import wait_for
+    monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
+    page = train_page(visitor=VISITOR)
+    page.sidebar.number_input(key="features_epochs").set_value(1_000_000).run()
+    page.button(key="train_start").click().run()
+    assert "fewer epochs (at most" in texts(page, "error") and "stored features" in texts(page, "error")
+    assert jobs.running_jobs() == [] and jobs.queued_jobs() == []
+
+    page.sidebar.number_input(key="features_epochs").set_value(6).run()      # a changed setting
+    page.sidebar.number_input(key="features_lr").set_value(1e-3).run()
+    page.button(key="train_start").click().run()
+    assert not page.exception
+    run_dir = Path(page.session_state["train_run"])
+    assert jobs.owner_of(run_dir) == VISITOR
+    status = wait_for(lambda: (s := jobs.job_status(run_dir))["state"] not in jobs.ACTIVE and s,
+                      timeout_s=240)
+    assert status["state"] == "done", status
+    page.run()
+    assert not page.exception
+    assert "Finished efficientnet_lite2 linear 300px, all stages" in texts(page, "success")
+    assert len(page.get("plotly_chart")) == 1                               # the curves
+    run = runs.Run(run_dir)
+    assert len(run.history()) == 6 and run.train_config().lr == 1e-3
+    assert run.config()["data"] == REAL_FEATURES
+
+    from streamlit.testing.v1 import AppTest
+    mine = open_train(visitor=VISITOR)
+    mine.switch_page("app_pages/results.py").run()
+    assert not mine.exception
+    assert run_dir.name in set(mine.dataframe[0].value["run"])             # the owner sees it
+    stranger = open_train(visitor="ffffffffffff")
+    stranger.switch_page("app_pages/results.py").run()
+    assert run_dir.name not in set(stranger.dataframe[0].value["run"])     # a stranger does not
+    assert isinstance(stranger, AppTest)

@@ -143,6 +143,15 @@ def stored_features_problem(cfg, dataset: Dataset) -> str | None:
             f"these settings need the pictures: {', '.join(wrong)}")
 
 
+def stored_head_settings(dataset: Dataset) -> dict:
+    """The TrainConfig settings a head on ``dataset``'s stored features keeps as they are
+    (the frozen network that made them, no mirror images): what the Train page fixes."""
+    made = dataset.stored.info["extractor"]
+    return {"mode": "linear", "arch": made["arch"], "size_px": made["input_px"],
+            "pooling": made["pooling"], "preprocess": made["preprocess"], "flip": False,
+            "predict_mirrored": False}
+
+
 def _stored_parts(cfg, dataset: Dataset) -> dict[str, Part]:
     """Each split of a features-only dataset: its stored features as embeddings, no images."""
     problem = stored_features_problem(cfg, dataset)

@@ -291,49 +291,68 @@ def check_job(cfg, dataset: Dataset | None = None):
             cfg = dataclasses.replace(cfg, weights=str(weights))
     cap = hosting.limits().max_job_work
     if cap:
-        _check_work(cfg, _n_train(cfg, dataset), cap)
+        dataset = _job_dataset(cfg, dataset)
+        _check_work(cfg, _n_train(cfg, dataset), cap, stored_width=_stored_width(dataset))
     return cfg
 
 
-def job_work(cfg, n_train: int) -> float:
-    """epochs x training covers x input pixels; a logistic head (no epochs) counts one epoch.
+def job_work(cfg, n_train: int, *, stored_width: int = 0) -> float:
+    """epochs x training covers x what a step reads of each: its input pixels, or on a
+    features-only dataset the ``stored_width`` numbers of its stored features (a head on
+    them reads no pixel); a logistic head (no epochs) counts one epoch.
 
     >>> from cover_model.networks.training import TrainConfig
     >>> job_work(TrainConfig(epochs=10, size_px=224), 1000)
     501760000
+    >>> job_work(TrainConfig(epochs=10, size_px=224), 1000, stored_width=2136)
+    21360000
     """
-    return _epochs(cfg) * n_train * cfg.input_px ** 2
+    return _epochs(cfg) * n_train * (stored_width or cfg.input_px ** 2)
 
 
 def _epochs(cfg) -> int:
     return 1 if cfg.head == "logistic" else cfg.epochs
 
 
-def _check_work(cfg, n_train: int, cap: float) -> None:
+def _check_work(cfg, n_train: int, cap: float, *, stored_width: int = 0) -> None:
     """A JobError naming the knob to turn when ``cfg`` asks for more than ``cap``."""
-    work = job_work(cfg, n_train)
+    work = job_work(cfg, n_train, stored_width=stored_width)
     if work <= cap:
         return
     px, epochs = cfg.input_px, _epochs(cfg)
-    fit_epochs = int(cap // (n_train * px ** 2))
+    per_cover = stored_width or px ** 2
+    fit_epochs = int(cap // (n_train * per_cover))
     fit_px = int((cap / (epochs * n_train)) ** 0.5)
     advice = []
     if cfg.head != "logistic" and fit_epochs >= 1:
-        advice.append(f"fewer epochs (at most {fit_epochs:,} at {px} px)")
-    if fit_px >= 16:
+        advice.append(f"fewer epochs (at most {fit_epochs:,}" +
+                      (")" if stored_width else f" at {px} px)"))
+    if fit_px >= 16 and not stored_width:       # stored features have one size
         advice.append(f"a smaller size (Size (px) at most {fit_px} for {epochs:,} epoch(s))")
     advice = advice or ["fewer covers"]
+    read = f"{stored_width:,} stored features" if stored_width else f"{px}x{px} px"
     raise JobError(f"This job asks for more than this demo allows: {epochs:,} epoch(s) x "
-                   f"{n_train:,} training covers x {px}x{px} px = {work:.3g}; the limit is "
+                   f"{n_train:,} training covers x {read} = {work:.3g}; the limit is "
                    f"{cap:.3g}. Use {' or '.join(advice)}.")
+
+
+def _job_dataset(cfg, dataset: Dataset | None) -> Dataset:
+    """``cfg.data`` loaded (unless given), or a JobError a page can show."""
+    try:
+        return dataset if dataset is not None else load_dataset(cfg.data)
+    except DatasetError as exc:
+        raise JobError(hosting.visitor_message(f"Cannot read the dataset: {exc}")) from None
+
+
+def _stored_width(dataset: Dataset) -> int:
+    """How many numbers a features-only dataset stores per cover for a head to read (0: it
+    has pixels)."""
+    return dataset.stored.info["extractor"]["channels"] if dataset.features_only else 0
 
 
 def _n_train(cfg, dataset: Dataset | None) -> int:
     """How many covers ``cfg`` trains on: its data's training split, split as training will."""
-    try:
-        dataset = dataset if dataset is not None else load_dataset(cfg.data)
-    except DatasetError as exc:
-        raise JobError(hosting.visitor_message(f"Cannot read the dataset: {exc}")) from None
+    dataset = _job_dataset(cfg, dataset)
     try:
         split = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed).items["split"]
     except ValueError:                  # training will refuse it too; bound by every cover
