@@ -77,7 +77,7 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
                        "their colour comparison appears when they are ready.")
             return
         if dataset.features_only:
-            among_real_covers(dataset, rgb, answer, key)
+            among_real_covers(dataset, data, answer, key)
             return
         profile = profile_cover(rgb, ui.color_reference(dataset.fingerprint, dataset))
         st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
@@ -130,11 +130,11 @@ def nearest_by_embedding(dataset, data: bytes, key: str):
     return smap, (x, y, "this cover")
 
 
-def among_real_covers(dataset, rgb, answer, key: str) -> None:
+def among_real_covers(dataset, data: bytes, answer, key: str) -> None:
     """Where the cover goes among the real covers (the pack's stored map) and its nearest real
     covers by the shipped model's features, with their vote: genre and source, no pictures."""
     shipped_space = not extractor_mismatch(Run(run_dir).train_config(), dataset.stored)
-    features = answer.features if shipped_space else ui.load_predictor(str(SHIPPED)).explain(rgb).features
+    features = answer.features if shipped_space else ui.load_predictor(str(SHIPPED)).explain(data).features
     smap = ui.stored_style_map(dataset.fingerprint, dataset)
     k = ui.style_map_settings().neighbours
     nearest, vote = neighbour_vote(dataset, smap, features, k)
