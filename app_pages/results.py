@@ -9,7 +9,9 @@ import ui
 from cover_model import hosting, label_review
 from cover_model.markdown_text import code_span, escape
 from cover_model.networks import runs
-from cover_model.networks.tables import runs_table
+from cover_model.networks.tables import first_shown, runs_table
+from cover_model.networks.tables import predictions_on_test
+from cover_model.report.scoring import per_source_beside
 from cover_model.shipped import shipped_run
 from cover_model.networks.figures import (cell_covers, confusion_figure, epoch_table, genre_table, misclassified, per_genre_bars_figure, per_genre_beside_paper, run_labels, selected_cell, training_curves_figure)
 
@@ -33,6 +35,8 @@ def failed_runs(run_dirs) -> None:
 
 
 def gallery(predictions, class_names, *, synthetic: bool) -> None:
+    if ui.features_only_notice("The misclassified gallery"):
+        return
     genre = st.selectbox("True genre", ["all genres", *class_names], key="results_gallery_genre",
                          help="Show the mistakes on covers of one genre only.")
     wrong = misclassified(predictions, genre=None if genre == "all genres" else genre, limit=30)
@@ -52,12 +56,17 @@ def _captions(covers) -> list[str]:
 
 def test_predictions(run_dir: Path):
     """The run's per-cover test predictions. A run that kept none (the shipped model: its
-    checkpoint stays small and read-only) is scored on its own test covers when the user
-    asks, if the sidebar's dataset is the one it was tested on; None until then."""
-    kept = runs.Run(run_dir).predictions()
-    if kept is not None:
-        return kept
+    checkpoint stays small and read-only) reads them from the real covers' features pack
+    when that is the sidebar's dataset, or else is scored on its own test covers when the
+    user asks, if the sidebar's dataset is the one it was tested on; None until then."""
     dataset = ui.dataset_if_ready()
+    known = predictions_on_test(run_dir, dataset)
+    if known is not None:
+        return known
+    if dataset is not None and dataset.features_only:        # nothing to score: no pictures
+        st.caption("This run kept no per-cover predictions, and the features pack stores only "
+                   "the shipped model's.")
+        return None
     n_test = int((dataset.items["split"] == "test").sum()) if dataset is not None else 0
     if not n_test or runs.Run(run_dir).config(missing_ok=True).get("dataset_fingerprint") \
             != dataset.fingerprint:
@@ -87,6 +96,10 @@ def test_predictions(run_dir: Path):
 
 def confusion_cell(predictions, class_names, selection) -> None:
     """The test covers of the cell clicked in the matrix (or picked here), most confident first."""
+    if ui.is_features_only():
+        st.caption("On covers with pictures, a click on a cell shows its test covers; the real "
+                   "covers are features only.")
+        return
     clicked = selected_cell(selection)
     if clicked and clicked != st.session_state.get("results_cell_clicked"):
         # A new click moves the two pickers once; picking by hand afterwards wins.
@@ -139,6 +152,8 @@ def label_review_section(run_dir: Path, class_names) -> None:
     st.caption("The covers of the sidebar's dataset whose label this run doubts most: the least "
                "probability for their own genre, ties to the most confident other genre. Mark a "
                "fix or a removal; the fixes go to a new manifest, the original stays as it is.")
+    if ui.features_only_notice("The label review"):
+        return
     dataset = ui.current_dataset()
     present = [s for s in ("train", "val", "test", "") if (dataset.items["split"] == s).any()]
     splits = st.multiselect("Splits to review", present, default=present, key="review_splits",
@@ -227,13 +242,12 @@ if not finished:
     st.info("No run has finished yet: their test results appear here when they do.")
     st.stop()
 labels = run_labels(finished)
-# First shown: the newest run on the sidebar's dataset (what its owner just trained), else the
-# first. On first launch the embedded covers are still being generated: no waiting for them.
+# First shown: the newest run on the sidebar's dataset (what its owner just trained), beside the
+# shipped model where it was trained on the same covers, else the first. On first launch the
+# embedded covers are still being generated: no waiting for them.
 sidebar_data = ui.dataset_if_ready()
-on_this_data = [d for d in finished if sidebar_data is not None and
-                runs.Run(d).config(missing_ok=True).get("dataset_fingerprint") == sidebar_data.fingerprint]
 chosen = st.multiselect("Runs to compare", [str(d) for d in finished],
-                        default=str((on_this_data or finished)[0]),
+                        default=[str(d) for d in first_shown(finished, sidebar_data, shipped=SHIPPED)],
                         format_func=lambda d: labels[Path(d)], key="results_runs",
                         help="Pick two or more to see them side by side. Newest first.")
 if not chosen:
@@ -250,6 +264,16 @@ per_genre = per_genre_beside_paper(chosen, labels=labels)
 st.dataframe(per_genre, width="stretch", height=35 * (len(per_genre) + 1) + 3, placeholder="–",
              column_config={c: st.column_config.NumberColumn(format="%.1f") for c in per_genre})
 st.plotly_chart(per_genre_bars_figure(per_genre), width="stretch")
+
+by_source = per_source_beside(chosen, sidebar_data, labels)
+if not by_source.empty:
+    st.subheader("Test accuracy per source")
+    st.caption("The test covers of each source of the data (Discogs scans, Spotify artwork for "
+               "the real covers), %; balanced accuracy within a source averages the genres it has. "
+               "The shipped model's come from the probabilities the features pack stores for it.")
+    st.dataframe(by_source, width="stretch", placeholder="–",
+                 column_config={c: st.column_config.NumberColumn(format="%.1f")
+                                for c in ("top-1", "balanced", "top-3")})
 
 st.subheader("Training curves" + (": side by side" if len(chosen) > 1 else ""))
 st.plotly_chart(training_curves_figure({labels[d]: runs.Run(d).history() for d in chosen}),

@@ -1,5 +1,6 @@
 """Tables over finished runs: the runs side by side, per-genre accuracy (Tables 3 and 4),
-and the top genres of each cover (a run's predictions, a label review).
+the top genres of each cover (a run's predictions, a label review), and which runs a
+dataset's covers were trained on.
 
     python -m cover_model runs [RUN_DIR ...] [--per-genre] [--markdown]
 """
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import runs
+from ..feature_pack import stored_values
 
 
 def run_label(config: dict) -> str:
@@ -99,6 +101,46 @@ def prediction_table(items: pd.DataFrame, probs, class_names) -> pd.DataFrame:
     table = items[[c for c in ("path", "genre", "source") if c in items]].reset_index(drop=True)
     top = top_k_columns(probs, class_names)
     return pd.concat([table, top["top1"].rename("predicted"), top], axis=1)
+
+
+def predictions_on_test(run_dir: Path, dataset=None) -> pd.DataFrame | None:
+    """A run's test predictions (:func:`prediction_table`'s columns): those it kept, else,
+    for the shipped model, which keeps none, those ``dataset`` stores for it (the real
+    covers' features pack holds its test probabilities: no cover is scored again); None
+    when neither is there."""
+    kept = runs.Run(run_dir).predictions()
+    if kept is not None:
+        return kept
+    config = runs.Run(run_dir).config(missing_ok=True)
+    if not (config.get("shipped") and dataset is not None and dataset.features_only
+            and made_from(dataset) == config.get("dataset_fingerprint")
+            and list(dataset.stored.class_names) == list(config.get("class_names", []))):
+        return None
+    proba = stored_values(dataset, "test_proba")
+    tested = ~np.isnan(proba).any(axis=1)
+    return prediction_table(dataset.items[tested], proba[tested], dataset.stored.class_names)
+
+
+def made_from(dataset) -> str | None:
+    """The fingerprint of the covers a features-only dataset was made from (None: it has pixels)."""
+    return dataset.stored.info.get("dataset_fingerprint") if dataset.features_only else None
+
+
+def trained_on(run_dir: Path, dataset) -> bool:
+    """Whether a run was trained on ``dataset``'s covers: the same fingerprint, or for a
+    features pack, the covers it was made from (the shipped model, for the real covers')."""
+    trained = runs.Run(run_dir).config(missing_ok=True).get("dataset_fingerprint")
+    return trained is not None and trained in (dataset.fingerprint, made_from(dataset))
+
+
+def first_shown(run_dirs: list[Path], dataset, *, shipped: Path | None = None) -> list[Path]:
+    """The runs a page compares first: the first of ``run_dirs`` (newest first) trained on
+    ``dataset``, beside the shipped model where that was trained on the same covers (a
+    visitor's head on the real covers' features, and the shipped head); else the first run."""
+    here = [d for d in run_dirs if dataset is not None and trained_on(d, dataset)]
+    own = [d for d in here if shipped is None or Path(d).resolve() != Path(shipped).resolve()]
+    first = own[:1] + [d for d in here if d not in own][:1]
+    return first or list(run_dirs[:1])
 
 
 def top_k_columns(probs, class_names, *, k: int = 3) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pandas as pd
 from .. import metrics
 from ..dataset import Dataset
 from ..networks.runs import Run, RunError
+from ..networks.tables import predictions_on_test
 
 METRIC_LABELS = {"balanced_accuracy": "balanced accuracy", "accuracy": "top-1 accuracy",
                  "top_3": "top-3 accuracy", "macro_f1": "macro-F1"}
@@ -33,13 +34,24 @@ def load_predictions(run_dir, dataset: Dataset, class_names) -> pd.DataFrame:
     table = Run(run_dir).predictions()
     if table is None:
         raise RunError(f"{run_dir}: no test predictions (the run has not finished)")
+    return label_predictions(table, class_names, dataset)
+
+
+def label_predictions(table: pd.DataFrame, class_names, dataset: Dataset | None = None) -> pd.DataFrame:
+    """A predictions table (``predictions.csv``'s columns) with integer ``label`` and ``pred``,
+    the ``in_top3`` hit flag and each cover's ``source``: the table's own where it has one
+    (runs since issue 23 keep it), else the dataset's by path ('' where unknown)."""
+    table = table.copy()
     ids = {name: i for i, name in enumerate(class_names)}
     table["label"] = table["genre"].map(ids).astype(int)
     table["pred"] = table["predicted"].map(ids).astype(int)
     table["in_top3"] = table[[c for c in ("top1", "top2", "top3") if c in table]].eq(
         table["genre"], axis=0).any(axis=1)
+    if "source" in table:
+        table["source"] = table["source"].astype(object).fillna("").astype(str)
+        return table
     sources = (dataset.items.set_index("path")["source"].astype(str)
-               if "source" in dataset.items.columns else pd.Series(dtype=str))
+               if dataset is not None and "source" in dataset.items.columns else pd.Series(dtype=str))
     table["source"] = table["path"].map(sources).astype(object).fillna("")
     return table
 
@@ -128,6 +140,25 @@ def per_source_scores(predictions: pd.DataFrame, class_names) -> pd.DataFrame:
                      "balanced": 100 * metrics.balanced_accuracy(part["label"], part["pred"]),
                      "top-3": 100 * part["in_top3"].mean()})
     return pd.DataFrame(rows).set_index("source") if rows else pd.DataFrame()
+
+
+def per_source_beside(run_dirs, dataset: Dataset | None, labels: dict) -> pd.DataFrame:
+    """:func:`per_source_scores` of several runs, side by side: rows (source, run label) in
+    the runs' order within each source; runs with no test predictions (kept, or stored for
+    them in ``dataset``: :func:`~cover_model.networks.tables.predictions_on_test`) or whose
+    covers have no source are left out. Empty when none is left."""
+    parts = []
+    for run_dir in run_dirs:
+        table = predictions_on_test(run_dir, dataset)
+        if table is None:
+            continue
+        names = Run(run_dir).class_names
+        scores = per_source_scores(label_predictions(table, names, dataset), names)
+        if not scores.empty:
+            parts.append(scores.assign(run=labels[run_dir]).set_index("run", append=True))
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts).sort_index(level="source", sort_remaining=False, kind="stable")
 
 
 def within_genre_by_source(predictions: pd.DataFrame, class_names) -> pd.DataFrame:
