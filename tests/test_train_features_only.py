@@ -234,3 +234,30 @@ def test_a_visitor_trains_a_head_in_public_mode_watches_it_and_finds_it_on_resul
     stranger.switch_page("app_pages/results.py").run()
     assert run_dir.name not in set(stranger.dataframe[0].value["run"])     # a stranger does not
     assert isinstance(stranger, AppTest)
+
+
+def test_predict_offers_the_visitors_head_and_answers_with_top_3_and_grad_cam(head_run, app_main,
+                                                                              monkeypatch):
+    """Public mode: the visitor's finished head is in Predict's model list (theirs alone), and
+    with the shipped extractor it answers an upload: top-3 and Grad-CAM."""
+    import shutil
+
+    from cover_model.paths import checkpoints_dir
+    from tests.helpers import jpeg_bytes
+    mine = Path(shutil.copytree(head_run, checkpoints_dir() / head_run.name))
+    runs.Run(mine).write_request({"config": runs.Run(mine).config(), "owner": VISITOR})
+    monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
+    stranger = open_train(visitor="ffffffffffff")
+    stranger.switch_page("app_pages/predict.py").run()
+    assert not [o for o in stranger.selectbox(key="predict_run").options if mine.name in o]
+
+    page = open_train(visitor=VISITOR)
+    page.switch_page("app_pages/predict.py").run()
+    assert [o for o in page.selectbox(key="predict_run").options if mine.name in o]
+    page.selectbox(key="predict_run").set_value(str(mine)).run()
+    cover = jpeg_bytes((200, 40, 160), size=(320, 320))
+    page.file_uploader(key="predict_uploads").set_value([("pink.jpg", cover, "image/jpeg")]).run()
+    assert not page.exception and not page.error
+    answer = next(md.value for md in page.markdown if md.value.startswith("**Most likely:"))
+    assert answer.split("**Most likely: ")[1].split("**")[0] in runs.Run(mine).class_names
+    assert any("Grad-CAM" in c for image in page.get("image") for c in image.captions)
