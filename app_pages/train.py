@@ -28,7 +28,8 @@ OTHER = tuple(f.name for f in dataclasses.fields(TrainConfig)
 # made for it, the exact head from the shipped recipe's C.
 HEAD_PRESET = "lite2-stages-loop"
 HEAD_DEFAULTS = PRESETS[HEAD_PRESET] | {"logistic_c": PRESETS["best"]["logistic_c"]}
-HEAD_FIELDS = {"loop": ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "class_weight"),
+HEAD_FIELDS = {"loop": ("head_hidden", "epochs", "batch_size", "optimizer", "lr", "weight_decay",
+                        "class_weight"),
                "logistic": ("logistic_c", "cv_folds", "class_weight")}
 HEAD_MORE = {"loop": ("momentum", "schedule", "label_smoothing", "early_stopping", "seed"),
              "logistic": ("seed",)}

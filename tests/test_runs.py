@@ -114,7 +114,8 @@ def test_the_model_section_is_kept_apart_from_the_training_settings(tmp_path):
     run.write_config(dataclasses.asdict(cfg) | {"n_train": 7}, args)
     saved = read_json(run.path / "config.json")
     assert saved["model"] == {"arch": "custom", "mode": "scratch", "class_names": list(GENRES),
-                              "input_px": 40, "pooling": "last", "predict_mirrored": False}
+                              "input_px": 40, "pooling": "last", "predict_mirrored": False,
+                              "head_hidden": 0}
     assert "arch" not in saved and saved["epochs"] == 3 and saved["size_px"] == 40
     assert run.model_args() == args and run.train_config() == cfg
     assert run.config()["arch"] == "custom" and run.config()["n_train"] == 7   # one flat view

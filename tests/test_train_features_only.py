@@ -17,6 +17,7 @@ from cover_model.networks import runs, training
 from cover_model.networks.config import PRESETS, TrainConfig
 from cover_model.networks.data import stored_features_problem
 from cover_model.networks.predict import Predictor
+from cover_model.networks.tables import run_label
 from cover_model.paths import PROJECT_ROOT
 from cover_model.runtime import tuned_env
 
@@ -261,3 +262,19 @@ def test_predict_offers_the_visitors_head_and_answers_with_top_3_and_grad_cam(he
     answer = next(md.value for md in page.markdown if md.value.startswith("**Most likely:"))
     assert answer.split("**Most likely: ")[1].split("**")[0] in runs.Run(mine).class_names
     assert any("Grad-CAM" in c for image in page.get("image") for c in image.captions)
+
+
+def test_a_small_mlp_head_trains_on_the_stored_features_and_explains_an_upload():
+    cfg = replace(HEAD, head_hidden=64, epochs=3, lr=1e-3)
+    run = runs.Run(training.main(cfg))
+    assert run.model_args().head_hidden == 64 and "MLP head (64 hidden)" in run_label(run.config())
+    assert {"head.1.weight", "head.4.weight"} <= set(runs.load_weights(run.weights_file("best")))
+    assert run.metrics()["test"]["balanced_accuracy"] > 1.5 / N_GENRES
+    cover = np.random.default_rng(1).integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    answer = Predictor.from_run(run.path).explain(cover)
+    assert len(answer.top_k) == 3 and answer.grad_cam.shape == (300, 300)
+
+
+def test_the_exact_logistic_head_is_linear_only():
+    with pytest.raises(ValueError, match="head 'logistic' is one linear layer"):
+        TrainConfig(data=REAL_FEATURES, **PRESETS["best"] | {"head_hidden": 64})

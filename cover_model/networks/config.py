@@ -58,6 +58,9 @@ class TrainConfig(Config):
                        "exactly as a logistic regression, C chosen by artist-grouped "
                        "cross-validation over train+val, then refit on both",
                        choices=HEADS)
+    head_hidden: int = option(0, "the head: 0 = one linear layer (the paper's); else a small MLP "
+                              "with a hidden layer of this many units (ReLU, dropout)",
+                              ge=0, le=2048)
     class_weight: str = option("none", "balanced: each genre weighs the same in the loss, "
                                "however many covers it has", choices=("none", "balanced"))
     cv_folds: int = option(5, "logistic head: cross-validation folds (grouped by artist)",
@@ -76,6 +79,8 @@ class TrainConfig(Config):
              "the custom CNN has no ImageNet weights: use mode 'scratch'"),
             (self.head == "loop" or self.mode == "linear",
              "head 'logistic' fits the head of a frozen backbone: use mode 'linear'"),
+            (self.head == "loop" or not self.head_hidden,
+             "head 'logistic' is one linear layer: set head_hidden 0, or train the MLP with the loop"),
             (self.pooling == "last" or self.arch.startswith("efficientnet_lite"),
              "pooling 'stages' needs an efficientnet_lite network"),
         ]

@@ -1,7 +1,7 @@
 """The networks: the paper's small CNN, AlexNet, ResNets and EfficientNet-Lite.
 
 Every model is a :class:`CoverNet`: ``backbone`` (image -> feature vector) then
-``head`` (one linear layer). Inputs are float RGB in [0, 1]; each net
+``head`` (one linear layer, or a small MLP with ``head_hidden``). Inputs are float RGB in [0, 1]; each net
 normalises them itself, so a run folder alone is enough to predict.
 
 Pretrained weights never download: torchvision's ImageNet files are used when
@@ -101,7 +101,8 @@ def default_input_px(arch: str, mode: str) -> int:
 
 def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratch",
                 weights_path: str | Path | None = None, pretrained: bool | None = None,
-                pooling: str = "last", predict_mirrored: bool = False) -> CoverNet:
+                pooling: str = "last", predict_mirrored: bool = False,
+                head_hidden: int = 0) -> CoverNet:
     """Build a network, with ImageNet weights unless it is trained from scratch.
 
     Parameters
@@ -125,6 +126,9 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
         texture and layout at several scales, not only ImageNet objects).
     predict_mirrored : bool
         In eval mode, average the logits of each image and its mirror image.
+    head_hidden : int
+        0: the head is one linear layer (the paper's); else a small MLP with a hidden
+        layer of this many units (:func:`classifier`).
 
     Raises
     ------
@@ -145,21 +149,38 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
     load = (mode != "scratch") if pretrained is None else pretrained
     if arch == "custom":
         backbone, width = _custom_backbone(input_px)
-        head = nn.Linear(width, n_classes)
+        head = classifier(width, n_classes, hidden=head_hidden)
     elif spec.members:
         parts = [_lite_backbone(member, load, pooling) for member in spec.members]
         backbone = _Concatenated([part[0] for part in parts])
-        head = nn.Sequential(nn.Dropout(parts[0][2]), nn.Linear(backbone.width, n_classes))
+        head = classifier(backbone.width, n_classes, dropout=parts[0][2], hidden=head_hidden)
     elif arch.startswith("efficientnet_lite"):
         backbone, width, dropout = _lite_backbone(arch, load, pooling)
-        head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, n_classes))
+        head = classifier(width, n_classes, dropout=dropout, hidden=head_hidden)
     else:
         backbone, width = _torchvision_backbone(arch, input_px, load, weights_path)
-        head = nn.Linear(width, n_classes)
+        head = classifier(width, n_classes, hidden=head_hidden)
     net = CoverNet(backbone, head, mean=spec.mean, std=spec.std, predict_mirrored=predict_mirrored)
     if mode == "linear":
         net.backbone.requires_grad_(False)
     return net
+
+
+def classifier(width: int, n_classes: int, *, dropout: float | None = None,
+               hidden: int = 0) -> nn.Module:
+    """The head from ``width`` features to the genres: one linear layer, after dropout where
+    the network was built with it (EfficientNet-Lite's own rate); with ``hidden`` units, a
+    small MLP: (dropout,) linear, ReLU, (dropout,) linear.
+
+    >>> classifier(84, 10)
+    Linear(in_features=84, out_features=10, bias=True)
+    >>> [type(m).__name__ for m in classifier(1280, 9, dropout=0.2, hidden=256)]
+    ['Dropout', 'Linear', 'ReLU', 'Dropout', 'Linear']
+    """
+    drop = [] if dropout is None else [nn.Dropout(dropout)]
+    if not hidden:
+        return nn.Sequential(*drop, nn.Linear(width, n_classes)) if drop else nn.Linear(width, n_classes)
+    return nn.Sequential(*drop, nn.Linear(width, hidden), nn.ReLU(), *drop, nn.Linear(hidden, n_classes))
 
 
 def last_conv_layer(net: CoverNet) -> nn.Module:

@@ -80,7 +80,7 @@ class ModelArgs:
     >>> old = {"arch": "custom", "mode": "scratch", "input_px": 32, "epochs": 3,
     ...        "class_names": ["jazz", "metal"]}                   # a flat config.json
     >>> ModelArgs.from_saved(old)
-    ModelArgs(arch='custom', mode='scratch', class_names=('jazz', 'metal'), input_px=32, pooling='last', predict_mirrored=False)
+    ModelArgs(arch='custom', mode='scratch', class_names=('jazz', 'metal'), input_px=32, pooling='last', predict_mirrored=False, head_hidden=0)
     >>> ModelArgs.from_saved({"model": dataclasses.asdict(ModelArgs.from_saved(old))}) == ModelArgs.from_saved(old)
     True
     """
@@ -90,12 +90,13 @@ class ModelArgs:
     input_px: int
     pooling: str = "last"               # runs older than pooling 'stages' lack these two
     predict_mirrored: bool = False
+    head_hidden: int = 0                # and runs older than the MLP head this one
 
     @classmethod
     def of(cls, cfg, class_names) -> "ModelArgs":
         """The network a TrainConfig trains for these genres."""
         return cls(cfg.arch, cfg.mode, tuple(class_names), cfg.input_px, cfg.pooling,
-                   cfg.predict_mirrored)
+                   cfg.predict_mirrored, cfg.head_hidden)
 
     @classmethod
     def from_saved(cls, saved: dict) -> "ModelArgs":
@@ -116,7 +117,8 @@ class ModelArgs:
         from .models import build_model      # torch: only where a network is built
         return build_model(self.arch, len(self.class_names), input_px=self.input_px,
                            mode=self.mode, weights_path=weights_path, pretrained=pretrained,
-                           pooling=self.pooling, predict_mirrored=self.predict_mirrored)
+                           pooling=self.pooling, predict_mirrored=self.predict_mirrored,
+                           head_hidden=self.head_hidden)
 
 
 _MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelArgs))

@@ -24,6 +24,7 @@ def run_label(config: dict) -> str:
     'efficientnet_lite0 linear 224px, logistic head, all stages'
     """
     extras = [f"{config['head']} head" if config.get("head", "loop") != "loop" else "",
+              f"MLP head ({config['head_hidden']} hidden)" if config.get("head_hidden") else "",
               "all stages" if config.get("pooling", "last") != "last" else ""]
     label = ", ".join([f"{config.get('arch')} {config.get('mode')} {config.get('input_px')}px",
                        *filter(None, extras)])
