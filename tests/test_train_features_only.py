@@ -278,3 +278,8 @@ def test_a_small_mlp_head_trains_on_the_stored_features_and_explains_an_upload()
 def test_the_exact_logistic_head_is_linear_only():
     with pytest.raises(ValueError, match="head 'logistic' is one linear layer"):
         TrainConfig(data=REAL_FEATURES, **PRESETS["best"] | {"head_hidden": 64})
+
+
+def test_evaluate_says_the_pack_has_no_covers_to_score(head_run):
+    with pytest.raises(FeaturesOnlyError, match="Scoring covers with a run needs the covers' pixels"):
+        training.evaluate_run(head_run)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from . import runs
 from ..dataset import Dataset, load_dataset
+from ..feature_pack import pixels_refused
 from .device import Context, pick_device, setup_context
 from .evaluation import evaluate, score_covers, select_covers
 from ..metrics import summarize
@@ -111,6 +112,9 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = 
     ``holdout``). Genres are matched by name: covers of a genre the run does not
     know are left out and counted; covers that cannot be decoded are skipped and
     counted. The summary is also written to ``evaluation-<dataset fingerprint>.json``.
+    A features-only dataset (the real covers' pack) has no cover to score: it is refused
+    with :class:`~cover_model.feature_pack.FeaturesOnlyError` (a head trained on it keeps
+    its test scores in ``metrics.json``).
 
     Parameters
     ----------
@@ -134,6 +138,7 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = 
     run = runs.Run(run_dir)
     cfg = run.train_config()
     dataset = load_dataset(data or cfg.data, split_values=None)
+    pixels_refused(dataset, "Scoring covers with a run")
     if data is None or dataset.fingerprint == run.config().get("dataset_fingerprint"):
         dataset = assign_splits(dataset, scheme=cfg.split_scheme, seed=cfg.seed)
         split = split or "test"
