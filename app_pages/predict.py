@@ -53,7 +53,10 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
     """The cover's colour histogram against the real covers' genre means (shipped) and
     against the sidebar's dataset, with its nearest covers there by colour and by embedding."""
     st.markdown("**Colour analysis**")
-    tabs = st.tabs(["Against the real covers", "Against the sidebar's dataset"])
+    sidebar_data = ui.dataset_if_ready()
+    tabs = st.tabs(["Against the real covers", "Its nearest real covers, on the map"
+                    if sidebar_data is not None and sidebar_data.features_only
+                    else "Against the sidebar's dataset"])
     reference = ui.shipped_color_reference() if SHIPPED else None
     real = profile_cover(rgb, reference) if reference else None
     with tabs[0]:

@@ -29,10 +29,12 @@ def free_port() -> int:
 @contextmanager
 def dashboard(folder: Path, **env):
     """Serve the dashboard with ``env`` added; yield (url, process). Its log is
-    ``folder/server.log``; data goes to ``folder/data`` unless ``env`` says otherwise."""
+    ``folder/server.log``; data goes to ``folder/data``, and the sidebar starts on the synthetic
+    covers, unless ``env`` says otherwise (``COVER_LAB_START_DATA="real-features"``: as
+    ``make demo`` and public mode start)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {"COVER_LAB_DATA": str(folder / "data"), **env}
+    env = {"COVER_LAB_DATA": str(folder / "data"), "COVER_LAB_START_DATA": "synth", **env}
     log_path = folder / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "cover_model", "dashboard", "--port", str(port),
