@@ -424,6 +424,31 @@ def style_map_chart(dataset: Dataset, smap, *, key: str, new_point=None) -> None
     cover_gallery(shown["path"], width=110, captions=shown["genre"])
 
 
+def style_map_on_request(dataset: Dataset, cfg, *, key: str, label: str):
+    """The dataset's style map: from its cache at once, else laid out when the visitor asks
+    (a first layout embeds every cover, about a minute per 1,000 on CPU, so opening a page
+    never starts it), within public mode's cap; None until then. Raises what
+    :func:`cover_model.style_map.style_map` raises (too few covers, weights missing)."""
+    from cover_model.style_map import check_size, style_map
+    check_size(len(dataset), cfg)
+    smap = style_map(dataset, cfg, compute=False)
+    if smap is not None:
+        return smap
+    st.info(f"These {len(dataset):,} covers have no map with these settings yet: their "
+            "embeddings (cached after the first time), then t-SNE.", icon=":material/scatter_plot:")
+    too_much = hosting.page_work_problem(len(dataset), "The style map")
+    if too_much:
+        st.warning(too_much, icon=":material/block:")
+        return None
+    if not st.button(label, key=key, type="primary"):
+        return None
+    bar = st.progress(0.0, text=f"Embedding {len(dataset):,} covers with {cfg.network}, "
+                                "then laying them out (once per dataset and settings)...")
+    smap = style_map(dataset, cfg, progress=lambda done, total: bar.progress(done / total))
+    bar.empty()
+    return smap
+
+
 @st.cache_resource(show_spinner="Reading the real covers' map...", max_entries=1)
 def stored_style_map(fingerprint: str, _dataset: Dataset):
     """The features-only dataset's stored map (its PCA refitted once per server)."""

@@ -13,7 +13,7 @@ from cover_model.networks.tables import run_label
 from cover_model.networks.runs import Run, RunError
 from cover_model.shipped import model_card_text, model_summary, shipped_run
 from cover_model.feature_pack import extractor_mismatch
-from cover_model.style_map import embed_cover, neighbour_vote, style_map
+from cover_model.style_map import embed_cover, neighbour_vote
 
 st.title("Predict")
 SHIPPED = shipped_run()
@@ -105,22 +105,13 @@ def nearest_by_embedding(dataset, data: bytes, key: str):
     cover goes on it: the mean position of those neighbours (t-SNE cannot place a new point)."""
     st.markdown("**Nearest covers by embedding**")
     cfg = ui.style_map_settings()
-    smap = style_map(dataset, cfg, compute=False)
+    try:
+        smap = ui.style_map_on_request(dataset, cfg, key=f"map-build-{key}", label="Lay out the style map")
+    except (ValueError, FeatureError) as exc:           # too few covers, weights missing
+        st.caption(hosting.visitor_message(str(exc)))
+        return None
     if smap is None:
-        st.caption(f"The style map of these {len(dataset):,} covers is not laid out yet "
-                   "(once per dataset: their embeddings, then t-SNE).")
-        too_much = hosting.page_work_problem(len(dataset), "The style map")
-        if too_much:
-            st.caption(too_much)
-            return None
-        if not st.button("Lay out the style map", key=f"map-build-{key}"):
-            return None
-        try:
-            with st.spinner("Embedding the covers and laying them out..."):
-                smap = style_map(dataset, cfg)
-        except (ValueError, FeatureError) as exc:           # too few covers, weights missing
-            st.caption(hosting.visitor_message(str(exc)))
-            return None
+        return None
     embedding = embed_cover(data, cfg.network)
     order, distance = smap.nearest(embedding, cfg.neighbours)
     nearest = dataset.items.iloc[smap.index[order]]

@@ -5,8 +5,8 @@ import streamlit as st
 
 import ui
 from cover_model.baselines.specs import FeatureError
-from cover_model.hosting import page_work_problem, visitor_message
-from cover_model.style_map import StyleMapConfig, check_size, style_map
+from cover_model.hosting import visitor_message
+from cover_model.style_map import StyleMapConfig
 from ui_widgets import checked_config, config_widget
 
 widget = functools.partial(config_widget, StyleMapConfig, key_prefix=ui.STYLE_MAP_KEYS)
@@ -47,25 +47,12 @@ st.caption("Each point is a cover, placed by t-SNE from its ImageNet features (t
 if cfg is None:
     st.stop()
 try:
-    check_size(len(dataset), cfg)
-    smap = style_map(dataset, cfg, compute=False)
-    if smap is None:
-        # A first layout embeds every cover (about a minute per 1,000 on CPU): asked for, not
-        # started by opening the page; once cached, every visitor gets it at once.
-        st.info(f"These {len(dataset):,} covers have no map with these settings yet: their "
-                "embeddings (cached after the first time), then t-SNE.", icon=":material/scatter_plot:")
-        too_much = page_work_problem(len(dataset), "The style map")
-        if too_much:
-            st.warning(too_much, icon=":material/block:")
-            st.stop()
-        if not st.button(f"Lay out {len(dataset):,} covers", key="style_map_build", type="primary"):
-            st.stop()
-        bar = st.progress(0.0, text=f"Embedding {len(dataset):,} covers with {cfg.network}, "
-                                    "then laying them out (once per dataset and settings)...")
-        smap = style_map(dataset, cfg, progress=lambda done, total: bar.progress(done / total))
-        bar.empty()
+    smap = ui.style_map_on_request(dataset, cfg, key="style_map_build",
+                                   label=f"Lay out {len(dataset):,} covers")
 except (ValueError, FeatureError) as exc:
     st.error(f"Cannot draw the map: {visitor_message(str(exc))}", icon=":material/tune:")
+    st.stop()
+if smap is None:
     st.stop()
 st.caption(f"{len(smap):,} covers · {cfg.network} · PCA {cfg.pca_dims or 'off'} · perplexity "
            f"{cfg.perplexity:g} · seed {cfg.seed} · laid out in {smap.seconds:.1f} s (cached)")

@@ -16,12 +16,9 @@ spread evenly over the genres; the player and a model answer the same covers, an
 """
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +28,7 @@ import plotly.graph_objects as go
 
 from . import hosting, metrics
 from .dataset import Dataset
-from .files import atomic_write
+from .files import atomic_write, exclusive_lock
 from .images import ImageDecodeError
 from .paths import data_dir
 from .plots import genre_colors
@@ -228,15 +225,8 @@ def record_attempt(path, record: dict) -> None:
             fh.write(kept + line)
 
 
-@contextmanager
 def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)                    # closing releases the lock
+    return exclusive_lock(path.with_name(f".{path.name}.lock"))
 
 
 def read_attempts(path) -> list[dict]:

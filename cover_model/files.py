@@ -7,6 +7,7 @@ the machine (and the server's other processes) to read too.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -81,3 +82,17 @@ def read_json(path) -> dict | None:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+
+
+@contextmanager
+def exclusive_lock(lock_file):
+    """Hold an exclusive lock on ``lock_file`` (made if missing) for the ``with`` block: one
+    process at a time, across the server's processes and jobs."""
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)                    # closing releases the lock

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
+from PIL import ImageFont
 
 from .genres import PAPER_GENRES
 
@@ -65,3 +66,11 @@ def grad_cam_overlay(rgb: np.ndarray, heat: np.ndarray, *, alpha: float = 0.45) 
     colored = cv2.cvtColor(cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET),
                            cv2.COLOR_BGR2RGB)
     return cv2.addWeighted(rgb, 1 - alpha, colored, alpha, 0)
+
+
+def label_font(size: int):
+    """Pillow's default font at ``size`` px, for the labels drawn on PNG figures."""
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:            # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()

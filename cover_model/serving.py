@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import ImageDecodeError, cover_input
+from .genre_answers import GenrePredictor, print_top_k
 from .networks.runs import Run
 
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"
@@ -37,24 +37,17 @@ class OnnxModelError(ValueError):
     """An ONNX file is missing, unreadable, or was not written by :func:`export_onnx`."""
 
 
-class OnnxPredictor:
+class OnnxPredictor(GenrePredictor):
     """A run's network on onnxruntime, with the run's preprocessing; read-only once built.
 
     Offers what :class:`~cover_model.networks.predict.Predictor` offers for prediction
-    (``probabilities``, ``top_k``), not Grad-CAM, which needs torch's gradients.
-
-    Attributes
-    ----------
-    class_names, input_px, method
-        As the torch Predictor's: genres, input side, downsizing method.
-    path : Path or None
-        The ONNX file.
+    (both are :class:`GenrePredictor`: ``probabilities``, ``top_k``), not Grad-CAM, which
+    needs torch's gradients. ``path``: the ONNX file.
     """
 
     def __init__(self, session, *, class_names, input_px: int, method: str, path=None):
-        self.session = session
-        self.class_names = tuple(class_names)
-        self.input_px, self.method, self.path = input_px, method, path
+        super().__init__(class_names=class_names, input_px=input_px, method=method)
+        self.session, self.path = session, path
 
     @classmethod
     def from_run(cls, run_dir) -> "OnnxPredictor":
@@ -84,20 +77,11 @@ class OnnxPredictor:
             raise OnnxModelError(f"{path}: not exported by cover_model (no {exc} metadata); "
                                  "export it with python -m cover_model export-onnx") from None
 
-    def prepare(self, image) -> np.ndarray:
-        """An image (bytes, path, file or RGB array) -> a (1, 3, S, S) float32 array in [0, 1]."""
-        return cover_input(image, input_px=self.input_px, method=self.method)
-
     def probabilities(self, image) -> np.ndarray:
         """Class probabilities of shape (n_classes,), float32."""
         # onnxruntime's run() may be called from several threads at once: no lock needed.
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: self.prepare(image)})[0][0]
 
-    def top_k(self, image, k: int = 3) -> list[tuple[str, float]]:
-        """The ``k`` most likely genres with their probabilities, most likely first."""
-        probs = self.probabilities(image)
-        best = np.argsort(-probs)[:k]
-        return [(self.class_names[i], float(probs[i])) for i in best]
 
 
 def _session(path: Path):
@@ -199,22 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     except OnnxModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return _print_top_k(predictor, args.images, k=args.k)
-
-
-def _print_top_k(predictor: OnnxPredictor, images: list[Path], *, k: int) -> int:
-    """As ``python -m cover_model predict`` prints: one line per cover; a cover that cannot
-    be decoded is one error line, and only all of them failing fails the command."""
-    failures = 0
-    for image in images:
-        try:
-            ranked = predictor.top_k(image, k=k)
-        except ImageDecodeError as exc:           # the message starts with the file's name
-            print(f"error: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        print(f"{image}: " + ", ".join(f"{genre} {p:.1%}" for genre, p in ranked))
-    return 2 if failures == len(images) else 0
+    return print_top_k(predictor, args.images, k=args.k)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..files import atomic_write
+from ..plots import label_font
 from .analysis import ColorAnalysis, config_dict
 from .figures import (mean_covers_figure, metric_overview, rank_stability_figure, rank_table,
                       similarity_heatmap)
@@ -90,7 +91,7 @@ def mean_covers_montage(analysis: ColorAnalysis, *, cell_px: int = 160, n_column
     label_px = 28
     sheet = Image.new("RGB", (n_columns * cell_px, n_rows * (cell_px + label_px)), "white")
     draw = ImageDraw.Draw(sheet)
-    font = _font(16)
+    font = label_font(16)
     for g, (genre, cover) in enumerate(zip(analysis.class_names, analysis.mean_covers)):
         x, y = (g % n_columns) * cell_px, (g // n_columns) * (cell_px + label_px)
         tile = Image.fromarray(cover).resize((cell_px - 8, cell_px - 8), Image.Resampling.BICUBIC)
@@ -135,13 +136,6 @@ def _ranks_long(analysis: ColorAnalysis) -> pd.DataFrame:
     return pd.DataFrame({"trial": t.ravel() + 1, "metric": np.array(trials.metrics)[m.ravel()],
                          "genre": np.array(analysis.class_names)[g.ravel()],
                          "rank": trials.ranks.ravel()})
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:            # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()
 
 
 def _write_csv(report: ColorReport, name: str, table: pd.DataFrame, *, index: bool = True) -> None:

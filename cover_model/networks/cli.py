@@ -27,7 +27,7 @@ from .. import config
 from . import jobs, runs
 from .cluster import ExecutorConfig
 from ..files import read_json
-from ..images import ImageDecodeError
+from ..genre_answers import print_top_k
 from ..progress import StatusPrinter, status_file_writer
 from .config import PRESETS, TrainConfig, preset_name
 
@@ -205,17 +205,7 @@ def run_evaluate(args) -> int:
 
 def run_predict(args) -> int:
     from .predict import Predictor
-    predictor = Predictor.from_run(args.run_dir)
-    failures = 0
-    for image in args.images:
-        try:
-            ranked = predictor.top_k(image, k=args.k)
-        except ImageDecodeError as exc:           # the message starts with the file's name
-            print(f"error: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        print(f"{image}: " + ", ".join(f"{genre} {p:.1%}" for genre, p in ranked))
-    return 2 if failures == len(args.images) else 0
+    return print_top_k(Predictor.from_run(args.run_dir), args.images, k=args.k)
 
 
 def run_runs(args) -> int:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import fcntl
 import os
 import re
 import signal
@@ -37,6 +36,7 @@ from pathlib import Path
 from .. import hosting
 from . import runs
 from ..dataset import Dataset, DatasetError, load_dataset
+from ..files import exclusive_lock
 from ..paths import PROJECT_ROOT, checkpoints_dir
 from ..runtime import tuned_env
 from ..splits import assign_splits
@@ -490,13 +490,6 @@ def _writing_runs(root: Path):
                        "COVER_LAB_CHECKPOINTS to a writable folder") from None
 
 
-@contextmanager
 def _launch_lock(root: Path):
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".launch.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)                    # closing releases the lock
+    return exclusive_lock(root / ".launch.lock")
 

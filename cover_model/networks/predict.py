@@ -21,25 +21,17 @@ from torch import nn
 
 from . import runs
 from .models import build_model, last_conv_layer, last_conv_layers  # noqa: F401 (the doctests)
-from ..images import cover_input
+from ..genre_answers import GenrePredictor, ranked
 
 
-class Predictor:
-    """A trained network with its run's preprocessing; read-only once built.
-
-    Attributes
-    ----------
-    class_names : tuple of str
-    input_px : int
-    method : str
-        Downsizing method, as in training.
-    """
+class Predictor(GenrePredictor):
+    """A trained network with its run's preprocessing (:class:`GenrePredictor`: ``class_names``,
+    ``input_px``, ``method``, ``top_k``); Grad-CAM too. Read-only once built."""
 
     def __init__(self, model: nn.Module, *, class_names, input_px: int, method: str,
                  run_dir: Path | None = None):
-        self.model = model.eval()
-        self.class_names = tuple(class_names)
-        self.input_px, self.method, self.run_dir = input_px, method, run_dir
+        super().__init__(class_names=class_names, input_px=input_px, method=method)
+        self.model, self.run_dir = model.eval(), run_dir
         # One Predictor serves every dashboard session (st.cache_resource). Grad-CAM hooks
         # and backward passes on one model from two threads at once crash the process
         # (heap corruption) or mix up activations, so network calls take turns.
@@ -63,7 +55,7 @@ class Predictor:
     def prepare(self, image) -> torch.Tensor:
         """An image (bytes, path, file or RGB array) -> a (1, 3, S, S) float tensor in [0, 1]."""
         # The ONNX predictor shares this step, torch-free: both see the same pixels.
-        return torch.from_numpy(cover_input(image, input_px=self.input_px, method=self.method))
+        return torch.from_numpy(super().prepare(image))
 
     @torch.no_grad()
     def probabilities(self, image) -> np.ndarray:
@@ -71,12 +63,6 @@ class Predictor:
         x = self.prepare(image)                   # decoding outside the lock: it runs in parallel
         with self._lock:
             return self.model(x).softmax(1)[0].numpy()
-
-    def top_k(self, image, k: int = 3) -> list[tuple[str, float]]:
-        """The ``k`` most likely genres with their probabilities, most likely first."""
-        probs = self.probabilities(image)
-        best = np.argsort(-probs)[:k]
-        return [(self.class_names[i], float(probs[i])) for i in best]
 
     def grad_cam(self, image, *, target: int | None = None) -> np.ndarray:
         """Where the network looked: an (S, S) float32 map in [0, 1] for ``target``
@@ -102,8 +88,7 @@ class Predictor:
                 with torch.no_grad():
                     logits = (logits + self.model.head(self.model.embed(x.flip(-1)))[0]) / 2
         probs = logits.softmax(0).numpy()
-        best = np.argsort(-probs)[:k]
-        return Explanation([(self.class_names[i], float(probs[i])) for i in best], probs, heat,
+        return Explanation(ranked(probs, self.class_names, k), probs, heat,
                            pooled[0][0].detach().numpy())
 
 

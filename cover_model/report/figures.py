@@ -12,10 +12,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..dataset import Dataset
 from ..files import atomic_write
+from ..plots import label_font
 from ..images import ImageDecodeError, decode_image
 
 FIGURES_DIR = "figures"
@@ -108,7 +109,7 @@ def sample_grid(dataset: Dataset, *, n_per_genre: int = 8, cell_px: int = 96,
     sheet = Image.new("RGB", (label_px + n_per_genre * (cell_px + gap), n_rows * (cell_px + gap)),
                       "white")
     draw = ImageDraw.Draw(sheet)
-    font = _font(15)
+    font = label_font(15)
     for row, genre in enumerate(dataset.class_names):
         y = row * (cell_px + gap)
         draw.text((8, y + cell_px / 2), genre, fill="black", font=font, anchor="lm")
@@ -125,13 +126,6 @@ def _thumbnail(path: str, cell_px: int) -> np.ndarray:
     except (ImageDecodeError, OSError):
         return np.full((cell_px, cell_px, 3), 200, np.uint8)
     return cv2.resize(rgb, (cell_px, cell_px), interpolation=cv2.INTER_AREA)
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:            # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
