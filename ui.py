@@ -193,10 +193,11 @@ def cover_gallery(paths, *, width: int, captions=None) -> None:
                       for (_, why), caption in zip(covers, captions)])
 
 
-def features_only_notice(what: str) -> bool:
-    """Where a page shows covers: on the real covers' features, say in one line that there are
-    no pictures to show, offer the synthetic covers, and return True (the page skips it)."""
-    if not is_features_only():
+def features_only_notice(what: str, *, applies: bool | None = None) -> bool:
+    """Where a page shows covers: on the real covers' features (the sidebar's, or where
+    ``applies`` says, e.g. a run trained on them), say in one line that there are no pictures
+    to show, offer the synthetic covers, and return True (the page skips it)."""
+    if not (is_features_only() if applies is None else applies):
         return False
     st.info(f"The real covers are **features only** (no licence to ship the pictures): {what} "
             "needs the pictures. Pick the synthetic covers, or upload your own in the sidebar.",

@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from cover_model import hosting, label_review
+from cover_model.dataset import REAL_FEATURES
 from cover_model.markdown_text import code_span, escape
 from cover_model.networks import runs
 from cover_model.networks.tables import first_shown, runs_table
@@ -34,8 +35,11 @@ def failed_runs(run_dirs) -> None:
                 st.error(f"`{run_dir.name}`: {escape(cause)}")
 
 
-def gallery(predictions, class_names, *, synthetic: bool) -> None:
-    if ui.features_only_notice("The misclassified gallery"):
+def gallery(predictions, class_names, *, synthetic: bool, from_pack: bool) -> None:
+    """The most confident mistakes among the test covers; where the predictions are of the
+    real covers' features (a head on the pack, or the shipped model's stored answers), the
+    one-line notice instead: there is no picture to show."""
+    if ui.features_only_notice("The misclassified gallery", applies=from_pack):
         return
     genre = st.selectbox("True genre", ["all genres", *class_names], key="results_gallery_genre",
                          help="Show the mistakes on covers of one genre only.")
@@ -312,5 +316,6 @@ with right:
 
 st.markdown("**Misclassified test covers**: true genre → predicted (confidence), most "
             "confident mistakes first")
-gallery(predictions, class_names, synthetic=config.get("data") == "synth")
+gallery(predictions, class_names, synthetic=config.get("data") == "synth",
+        from_pack=config.get("data") == REAL_FEATURES or (run_dir == SHIPPED and ui.is_features_only()))
 label_review_section(run_dir, class_names)

@@ -146,3 +146,6 @@ def test_the_gallery_button_switches_to_the_synthetic_covers_without_failing(pag
     at.button(key="use_synthetic_The misclassified gallery").click().run()
     assert at.session_state["dataset_kind"] == ui.EMBEDDED
     assert not at.exception
+    # The head was trained on the pack: its mistakes have no picture whatever the sidebar holds.
+    assert at.selectbox(key="results_detail_run").value == str(head_run)
+    assert "The misclassified gallery" in texts(at, "info")
