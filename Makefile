@@ -29,7 +29,7 @@ public-demo: setup
 	$(PYTHON) -m cover_model dashboard --public
 
 test: setup
-	$(PYTHON) -m pytest -n 3 --dist loadfile   # 3 workers: most tests wait on processes
+	$(PYTHON) -m pytest -n 3 --dist loadfile --durations=15   # 3 workers: most tests wait on processes
 
 bench: setup
 	$(PYTHON) bench/bench_preprocess.py

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -22,14 +19,11 @@ from cover_model.dataset import REAL_FEATURES, START_DATA_ENV, Dataset, DatasetE
 from cover_model.feature_pack import PACK_DIR, INFO_FILE
 from cover_model.images import thumbnail
 from cover_model.markdown_text import escape
-from cover_model.paths import PROJECT_ROOT
 from cover_model.networks.predict import Predictor
 from cover_model.networks.tables import best_first
 from cover_model.shipped import load_color_reference, shipped_run
-from cover_model.progress import read_progress
-from cover_model.runtime import tuned_env
 from cover_model.splits import assign_splits
-from cover_model.synth import default_dataset_dir, default_dataset_ready
+from cover_model.synth import BackgroundGeneration, default_dataset_dir, default_dataset_ready
 from cover_model.networks.config import PRESETS, TrainConfig
 
 REAL = "Real covers (features only)"
@@ -219,29 +213,19 @@ def _load(path: str) -> Dataset:
 
 
 @st.cache_resource(show_spinner=False)
-def _embedded_generation() -> dict:
-    """Start generating the embedded covers, once per server, in a child process.
-
-    A child process keeps the server responsive, uses both cores (worker pools
-    cannot start inside Streamlit's script runner) and reports through a file.
-    """
-    folder = Path(tempfile.mkdtemp(prefix="cover-lab-synth-"))
-    log = open(folder / "log.txt", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cover_model", "synth", "--progress-file", str(folder / "progress.json")],
-        cwd=PROJECT_ROOT, env=tuned_env(), stdout=log, stderr=subprocess.STDOUT)
-    return {"process": process, "folder": folder}
+def _embedded_generation() -> BackgroundGeneration:
+    """Start generating the embedded covers, once per server, in a child process."""
+    return BackgroundGeneration()
 
 
 def _embedded_dataset_path() -> str:
     if default_dataset_ready():
         return str(default_dataset_dir())
     job = _embedded_generation()
-    if job["process"].poll() is None:
+    if job.running:
         _generation_progress()
         st.stop()
-    log = (job["folder"] / "log.txt").read_text().strip().splitlines()
-    st.error("Generating the embedded covers failed: " + (log[-1] if log else "no output"))
+    st.error("Generating the embedded covers failed: " + job.failure())
     if st.button("Try again"):
         _embedded_generation.clear()
         st.rerun()
@@ -251,10 +235,9 @@ def _embedded_dataset_path() -> str:
 @st.fragment(run_every="1s")
 def _generation_progress() -> None:
     job = _embedded_generation()
-    if job["process"].poll() is not None:
+    if not job.running:
         st.rerun()
-    state = read_progress(job["folder"] / "progress.json") or {"done": 0, "total": 0}
-    done, total = state["done"], state["total"]
+    done, total = job.progress()
     st.progress(done / total if total else 0.0,
                 text=f"First launch: generating the embedded synthetic covers ({done}/{total or '...'})")
 

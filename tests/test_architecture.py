@@ -65,6 +65,25 @@ def test_the_package_knows_nothing_of_streamlit():
         assert not any(n.split(".")[0] == "streamlit" for n in names), path
 
 
+def top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    return {name.split(".")[0] for name in names}
+
+
+APP_SIDE = [*sorted((PROJECT_ROOT / "app_pages").glob("*.py")), *sorted(PROJECT_ROOT.glob("ui*.py")),
+            PROJECT_ROOT / "app.py"]
+
+
+@pytest.mark.parametrize("path", APP_SIDE, ids=lambda p: p.name)
+def test_pages_start_no_process_and_take_no_lock(path):
+    """Pages only draw and call (issue 24): background starts and locks are the package's."""
+    text = path.read_text()
+    assert not top_level_imports(path) & {"subprocess", "multiprocessing", "fcntl"}, path.name
+    assert not re.search(r"\b(exclusive_lock|flock|Popen)\b", text), path.name
+
+
 # Every command a user has today; one that disappears from the table fails here.
 EVERY_COMMAND = ("synth", "dataset", "preprocess", "leaks", "style-map", "color", "baselines",
                  "collect", "train", "evaluate", "predict", "runs", "report", "ship", "pack", "recipes",

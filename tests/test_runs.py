@@ -159,7 +159,8 @@ def test_runs_reads_without_importing_torch():
 
 # Files of folders that are not runs, and the file that names them.
 NOT_RUN_FOLDERS = {("cover_model/color/export.py", "config.json"),     # a colour report's
-                   ("ui.py", "progress.json"), ("ui.py", "log.txt")}     # the covers' generation
+                   ("cover_model/synth/writer.py", "progress.json"),      # the covers' generation
+                   ("cover_model/synth/writer.py", "log.txt")}
 RUN_FILE = re.compile(r"(^|/)(config\.json|status\.json|progress\.json|metrics\.json|"
                       r"predictions[\w.-]*\.csv|[\w{}-]*\.safetensors|last_state\.pt|request\.json|"
                       r"log\.txt|cancel-requested|evaluation-[\w{}-]*\.json|model\.onnx)$")
