@@ -53,9 +53,9 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
     """The cover's colour histogram against the real covers' genre means (shipped) and
     against the sidebar's dataset, with its nearest covers there by colour and by embedding."""
     st.markdown("**Colour analysis**")
-    sidebar_data = ui.dataset_if_ready()
+    dataset = ui.dataset_if_ready()
     tabs = st.tabs(["Against the real covers", "Its nearest real covers, on the map"
-                    if sidebar_data is not None and sidebar_data.features_only
+                    if dataset is not None and dataset.features_only
                     else "Against the sidebar's dataset"])
     reference = ui.shipped_color_reference() if SHIPPED else None
     real = profile_cover(rgb, reference) if reference else None
@@ -74,7 +74,6 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
                        ". From each genre's mean colour histogram over the real covers "
                        "(numbers only; no cover is shipped).")
     with tabs[1]:
-        dataset = ui.dataset_if_ready()
         if dataset is None:
             st.caption("The embedded covers are still being generated (first launch); "
                        "their colour comparison appears when they are ready.")
