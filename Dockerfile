@@ -67,7 +67,7 @@ COPY cover_model /app/cover_model
 COPY --from=onnx-export /export/real-covers.onnx /app/models/real-covers.onnx
 RUN python -m compileall -q /app && chmod -R a-w /app
 USER app
-ENTRYPOINT ["python", "-m", "cover_model.serving", "/app/models/real-covers.onnx"]
+ENTRYPOINT ["python", "-m", "cover_model.service.onnx_serving", "/app/models/real-covers.onnx"]
 CMD ["--help"]
 
 

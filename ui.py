@@ -1,40 +1,31 @@
-"""App-side helpers shared by the pages: the dataset picker, the first model, cached loaders.
+"""App-side helpers shared by the pages: the dataset picker, notices, cached loaders.
 
-Caches are keyed by strings (a path); the objects they hold are read-only.
+It draws and caches; what to offer and what a pick means is decided by
+:mod:`cover_model.service` (plain functions). Caches are keyed by strings (a path); the
+objects they hold are read-only. Models and references are in ``ui_models``, the style map
+in ``ui_style_map``, the error boundary in ``app.py``.
 """
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from pathlib import Path
 
 import streamlit as st
 
-from cover_model import hosting, storage
-from cover_model.networks import jobs, runs
-from cover_model.color import build_reference
-from cover_model.dataset import EMBEDDED as DATA_EMBEDDED
-from cover_model.dataset import REAL_FEATURES, START_DATA_ENV, Dataset, DatasetError, load_dataset
-from cover_model.feature_pack import PACK_DIR, INFO_FILE
-from cover_model.images import thumbnail
+from cover_model import public_mode
+from cover_model.data.dataset import EMBEDDED as DATA_EMBEDDED
+from cover_model.data.dataset import REAL_FEATURES, Dataset, DatasetError
+from cover_model.data.images import thumbnail
 from cover_model.markdown_text import escape
-from cover_model.networks.predict import Predictor
-from cover_model.networks.tables import best_first
-from cover_model.shipped import load_color_reference, shipped_run
-from cover_model.splits import assign_splits
-from cover_model.synth import BackgroundGeneration, default_dataset_dir, default_dataset_ready
-from cover_model.networks.config import PRESETS, TrainConfig
-
-REAL = "Real covers (features only)"
-EMBEDDED = "Embedded synthetic covers"
-ON_SERVER = "Folder, manifest or zip on the server"
-UPLOADED = "Upload a zip"
+from cover_model.service import data_sources
+from cover_model.service.data_sources import EMBEDDED, ON_SERVER, REAL, UPLOADED, VisitorError
+from cover_model.service.first_launch import start_covers_generation
+from cover_model.synth import BackgroundGeneration, default_dataset_ready
 
 
 def dataset_sidebar() -> None:
     """The shared dataset choice; pages read it through :func:`current_dataset`."""
-    kinds = dataset_kinds()
+    kinds = data_sources.sources()
     with st.sidebar:
         st.radio("Dataset", kinds, key="dataset_kind", index=kinds.index(dataset_kind()),
                  help="The real covers (4,979 album covers in 9 genres) come as numbers only: "
@@ -45,7 +36,7 @@ def dataset_sidebar() -> None:
                       "genre[, group, split]) or a zip of either.")
         kind = st.session_state.dataset_kind
         if kind == ON_SERVER:
-            st.text_input("Path on the server", key="dataset_path", placeholder=_path_hint())
+            st.text_input("Path on the server", key="dataset_path", placeholder=data_sources.path_hint())
         elif kind == UPLOADED:
             st.file_uploader("Dataset zip", type=["zip"], key="dataset_zip",
                              help="A zip of root/<genre>/*.jpg or of a manifest CSV with its images.")
@@ -53,48 +44,9 @@ def dataset_sidebar() -> None:
             _embedded_generation()          # start early: ready by the time a page needs it
 
 
-def hide_error_details() -> None:
-    """In public mode, Streamlit's own error box (for an error inside a fragment, which
-    the app's boundary does not see) shows no traceback either."""
-    if hosting.is_public():
-        st.set_option("client.showErrorDetails", "none")
-
-
-def show_error(exc: Exception, *, where: str = "") -> None:
-    """The page failed: a short message with an id for the visitor; the traceback goes
-    to the server log (and, for a local user, below the message)."""
-    error_id = hosting.log_error(exc, where)
-    st.error(f"Something went wrong on this page (error id `{error_id}`). It is in the "
-             "server's log under that id; try again, or go back a step.", icon=":material/error:")
-    if not hosting.is_public():
-        st.exception(exc)
-
-
-def dataset_kinds() -> list[str]:
-    """The sidebar's dataset sources: the real covers' features where the pack is in this
-    checkout; a public demo offers server folders only where its operator allowed some
-    (COVER_LAB_ALLOWED_ROOTS)."""
-    on_server = not hosting.is_public() or bool(hosting.allowed_roots())
-    real = (PACK_DIR / INFO_FILE).is_file()
-    return [*([REAL] if real else []), EMBEDDED, *([ON_SERVER] if on_server else []), UPLOADED]
-
-
 def dataset_kind() -> str:
-    """The sidebar's dataset source: the visitor's pick, else the one this server starts on.
-    ``make demo`` and public mode start on the real covers' features (START_DATA_ENV set to
-    ``real-features`` or public mode); a plain ``streamlit run app.py`` on the synthetic covers."""
-    picked = st.session_state.get("dataset_kind")
-    if picked:
-        return picked
-    start = os.environ.get(START_DATA_ENV) or (REAL_FEATURES if hosting.is_public() else DATA_EMBEDDED)
-    return REAL if start == REAL_FEATURES and REAL in dataset_kinds() else EMBEDDED
-
-
-def _path_hint() -> str:
-    roots = hosting.allowed_roots() if hosting.is_public() else ()
-    if roots:
-        return f"a folder, manifest or zip inside {roots[0].name}/"
-    return "/data/covers or /data/covers.zip"
+    """The sidebar's dataset source: the visitor's pick, else the one this server starts on."""
+    return st.session_state.get("dataset_kind") or data_sources.start_source()
 
 
 def visitor_id() -> str:
@@ -124,46 +76,40 @@ def current_data_source() -> str:
     if kind == REAL:
         return REAL_FEATURES
     if kind == EMBEDDED:
-        _embedded_dataset_path()                 # waits for first-launch generation
+        _wait_for_embedded_covers()
         return DATA_EMBEDDED
-    if kind == UPLOADED:
-        upload = st.session_state.get("dataset_zip")
-        if not hasattr(upload, "getvalue"):         # none yet, or a DeletedFile after removal
-            st.info("Upload a dataset zip in the sidebar.")
-            st.stop()
-        try:
-            return str(storage.save_upload(visitor_id(), upload.name, upload.getvalue()))
-        except storage.QuotaError as exc:
-            st.error(str(exc), icon=":material/block:")
-            st.stop()
+    upload = st.session_state.get("dataset_zip")
     path = (st.session_state.get("dataset_path") or "").strip()
-    if not path:
-        st.info("Enter the path of a dataset folder, manifest CSV or zip in the sidebar.")
-        st.stop()
+    if kind == UPLOADED and not hasattr(upload, "getvalue"):   # none, or a DeletedFile
+        _stop("Upload a dataset zip in the sidebar.")
+    if kind == ON_SERVER and not path:
+        _stop("Enter the path of a dataset folder, manifest CSV or zip in the sidebar.")
     try:
-        return str(hosting.check_server_path(path))
-    except hosting.AccessError as exc:
-        st.error(f"Cannot use this path: {escape(exc)}.", icon=":material/block:")
-        st.stop()
+        if kind == UPLOADED:
+            return data_sources.uploaded_source(visitor_id(), upload.name, upload.getvalue())
+        return data_sources.server_source(path)
+    except VisitorError as exc:
+        _stop(escape(exc), error=True)
+
+
+def _stop(message: str, *, error: bool = False) -> None:
+    (st.error if error else st.info)(message, icon=":material/block:" if error else None)
+    st.stop()
 
 
 def current_dataset() -> Dataset:
     """The dataset picked in the sidebar, split by the data's own rule; stops the page if none."""
-    source = current_data_source()
-    path = str(default_dataset_dir()) if source == DATA_EMBEDDED else source
+    path = data_sources.dataset_path(current_data_source())
     try:
         dataset = _load(path)
-        if not dataset.root.is_dir():         # its unpacked zip was evicted (disk budget)
+        if not data_sources.still_on_disk(dataset):
             _load.clear()
             dataset = _load(path)
     except DatasetError as exc:
-        if dataset_kind() == UPLOADED:
-            storage.discard_upload(path)       # a refused upload is not kept
-        # Its message quotes the data (member, file and genre names): text, not Markdown.
-        st.error(f"Cannot load this dataset: {escape(hosting.visitor_message(str(exc)))}")
+        refusal = data_sources.refused(path, exc, uploaded=dataset_kind() == UPLOADED)
+        st.error(escape(refusal))           # it quotes the data's names: text, not Markdown
         st.stop()
-    if not dataset.features_only:            # the pack is part of the checkout, never evicted
-        storage.mark_used(dataset.root)
+    data_sources.mark_in_use(dataset)
     return dataset
 
 
@@ -183,7 +129,7 @@ def cover_gallery(paths, *, width: int, captions=None) -> None:
     covers = [thumbnail(path, width) for path in paths]
     captions = list(captions) if captions is not None else [""] * len(covers)
     st.image([rgb for rgb, _ in covers], width=width,
-             caption=[escape(hosting.visitor_message(why) if why else caption)
+             caption=[escape(public_mode.visitor_message(why) if why else caption)
                       for (_, why), caption in zip(covers, captions)])
 
 
@@ -207,20 +153,33 @@ def synthetic_notice() -> None:
                 "with a style prior per genre. They are not real album art.", icon=":material/science:")
 
 
+# What a cached page function's arguments are keyed by: a dataset by its fingerprint, a job
+# config by the settings its result depends on, so pages pass them as they are.
+CONTENT_KEYS = {"cover_model.data.dataset.Dataset": lambda dataset: dataset.fingerprint,
+                **{f"cover_model.{name}": lambda cfg: cfg.cache_key() for name in (
+                    "color.analysis.ColorConfig", "baselines.config.BaselineConfig")}}
+
+
+def cached(**options):
+    """``st.cache_data`` keyed by :data:`CONTENT_KEYS`: no key arguments built by hand."""
+    return st.cache_data(hash_funcs=CONTENT_KEYS, **options)
+
+
 @st.cache_resource(show_spinner="Loading the dataset...")
 def _load(path: str) -> Dataset:
-    return assign_splits(load_dataset(path))
+    return data_sources.load_split(path)
 
 
 @st.cache_resource(show_spinner=False)
 def _embedded_generation() -> BackgroundGeneration:
-    """Start generating the embedded covers, once per server, in a child process."""
-    return BackgroundGeneration()
+    """The embedded covers' generation, started once per server."""
+    return start_covers_generation()
 
 
-def _embedded_dataset_path() -> str:
+def _wait_for_embedded_covers() -> None:
+    """Show the first launch's generation until the covers are there; stop the page till then."""
     if default_dataset_ready():
-        return str(default_dataset_dir())
+        return
     job = _embedded_generation()
     if job.running:
         _generation_progress()
@@ -240,201 +199,3 @@ def _generation_progress() -> None:
     done, total = job.progress()
     st.progress(done / total if total else 0.0,
                 text=f"First launch: generating the embedded synthetic covers ({done}/{total or '...'})")
-
-
-# --- models -----------------------------------------------------------------
-
-def finished_runs() -> list[Path]:
-    """Run folders whose training finished, newest first (read from disk on each call);
-    a folder with an unreadable config is left out."""
-    return [r for r in visible_runs(runs.list_runs()) if runs.Run(r).status()["state"] == "done"
-            and runs.Run(r).config(missing_ok=True)]
-
-
-def visible_runs(run_dirs) -> list[Path]:
-    """The runs this visitor may see. Locally, all; in public mode, the runs on the
-    embedded covers and the visitor's own, so nobody sees a stranger's covers or scores."""
-    if not hosting.is_public():
-        return list(run_dirs)
-    me = visitor_id()
-    return [r for r in run_dirs if jobs.owner_of(r) == me or
-            (runs.Run(r).config(missing_ok=True) or jobs.request_of(r).get("config") or {}).get("data")
-            == DATA_EMBEDDED]
-
-
-def model_choices(fingerprint: str | None) -> list[Path]:
-    """The models Predict offers: the shipped real-cover model first (no wait), then the
-    dataset's best run and its other runs, then the rest, newest first. Where the shipped
-    model is missing (a partial checkout) and nothing is trained, the paper's CNN is
-    trained on first launch, as :func:`require_a_model` does."""
-    ship = shipped_run()
-    runs_here = [r for r in finished_runs() if ship is None or r.resolve() != ship.resolve()]
-    ordered = ([ship] if ship else []) + best_first(runs_here, fingerprint=fingerprint)
-    return ordered or require_a_model()
-
-
-def demo_model_sidebar() -> None:
-    """Offer the paper's small CNN on the synthetic covers beside the shipped model: one
-    click trains it in the background (about 30 s), and it joins the model list."""
-    trained = any(runs.Run(r).config(missing_ok=True).get("data") == DATA_EMBEDDED
-                  for r in finished_runs())
-    if trained:
-        return
-    started = st.session_state.get("demo_started", False)
-    with st.sidebar.expander("More models", expanded=started):
-        if not started:
-            st.caption("The paper's small CNN, trained on the synthetic covers: a toy beside "
-                       "the shipped model, to compare with.")
-            if st.button("Train it (about 30 s)", key="train_demo_model"):
-                st.session_state.demo_started = True
-                st.rerun()
-            return
-        try:
-            run_dir = _demo_model_job()
-        except jobs.JobError as exc:           # a read-only checkpoints folder, a limit
-            st.error(f"Cannot train it here: {hosting.visitor_message(str(exc))}")
-            return
-        status = jobs.job_status(run_dir)
-        if status["state"] in jobs.ACTIVE:
-            _demo_progress(str(run_dir))
-        elif status["state"] in ("failed", "cancelled"):
-            st.error("Training it stopped: " +
-                     hosting.visitor_message(status.get("error") or status["state"]))
-
-
-def require_a_model() -> list[Path]:
-    """Finished runs; on first launch, train the paper's CNN on the embedded covers in
-    the background (a real job) and show its progress until it is done."""
-    done = finished_runs()
-    if done:
-        return done
-    try:
-        run_dir = _demo_model_job()
-    except jobs.JobError as exc:           # a read-only checkpoints folder: say so, no trace
-        st.error(f"There is no model yet, and none can be trained here: "
-                 f"{hosting.visitor_message(str(exc))}",
-                 icon=":material/error:")
-        st.stop()
-    status = jobs.job_status(run_dir)
-    if status["state"] in ("failed", "cancelled"):
-        st.error("Training the first model stopped: " +
-                 hosting.visitor_message(status.get("error") or status["state"]))
-        if st.button("Train it again"):
-            _demo_model_job.clear()
-            st.rerun()
-        st.stop()
-    st.info("First launch: training the paper's small CNN on the embedded covers, so there is "
-            "a model to predict with. This takes under a minute.", icon=":material/model_training:")
-    _demo_progress(str(run_dir))
-    st.stop()
-
-
-@st.cache_resource(show_spinner=False)
-def _demo_model_job() -> Path:
-    """The server's own demo job, once per server: no owner, so no visitor's session cap
-    counts it; it still waits in the queue for a free slot. A JobError is not cached."""
-    return jobs.start_job(TrainConfig(**PRESETS["paper-cnn"]))
-
-
-@st.fragment(run_every="1s")
-def _demo_progress(run_dir: str) -> None:
-    status = jobs.job_status(Path(run_dir))
-    if status["state"] not in jobs.ACTIVE:
-        st.rerun()
-    if status["state"] == "queued":        # waits for a running job to end
-        place = status.get("queue_position", "?"), status.get("queue_length", "?")
-        st.progress(0.0, text="Queued: place {} of {}".format(*place))
-        return
-    step = status.get("progress") or {}
-    st.progress(status["fraction"], text=f"epoch {step.get('epoch', '...')}/{step.get('epochs', '...')}")
-
-
-@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
-def load_predictor(run_dir: str) -> Predictor:
-    """One shared, read-only Predictor per run folder."""
-    return Predictor.from_run(run_dir)
-
-
-@st.cache_resource(show_spinner=False)
-def shipped_color_reference():
-    """The real covers' per-genre colour means, shipped with the model (no covers)."""
-    return load_color_reference()
-
-
-@st.cache_resource(show_spinner="Computing the dataset's colour histograms...", max_entries=2)
-def color_reference(fingerprint: str, _dataset: Dataset):
-    """Per-cover and per-genre histograms of a dataset, for one cover's colour profile."""
-    return build_reference(_dataset)
-
-
-STYLE_MAP_GALLERY = 24            # covers shown for a selection on the style map
-STYLE_MAP_KEYS = "style_map"      # key prefix of the Style map page's settings widgets
-
-
-def style_map_settings():
-    """The Style map page's settings as this session left them (its widgets persist), else
-    the defaults: the Predict page places uploads on the same map."""
-    from cover_model.config import from_dict
-    from cover_model.style_map import StyleMapConfig
-    from ui_widgets import session_values
-    try:
-        return from_dict(StyleMapConfig, session_values(StyleMapConfig, key_prefix=STYLE_MAP_KEYS))
-    except ValueError:               # the page names the problem; here the defaults do
-        return StyleMapConfig()
-
-
-def style_map_chart(dataset: Dataset, smap, *, key: str, new_point=None) -> None:
-    """The style map, with a box or lasso selection answered by a gallery of the selected
-    covers (no recomputation: the layout comes from its disk cache)."""
-    from cover_model.style_map import map_figure, selected_rows
-    event = st.plotly_chart(map_figure(dataset, smap, new_point=new_point), width="stretch",
-                            key=key, on_select="rerun", selection_mode=("box", "lasso", "points"))
-    rows = selected_rows(event.selection.points) if event else []
-    if not rows:
-        st.caption("Drag a box or a lasso around points (or click one) to see their covers; "
-                   "hovering names a cover's genre and " +
-                   ("source and split." if dataset.features_only else "file."))
-        return
-    if dataset.features_only:                # no pictures: what the selection holds
-        picked = dataset.items.iloc[rows]
-        st.markdown(f"**{len(rows)} selected cover(s)**, by genre and source (features only: "
-                    "no pictures)")
-        st.dataframe(picked.groupby(["genre", "source"]).size().unstack(fill_value=0),
-                     width="stretch")
-        return
-    shown = dataset.items.iloc[rows[:STYLE_MAP_GALLERY]]
-    more = f", the first {STYLE_MAP_GALLERY} shown" if len(rows) > STYLE_MAP_GALLERY else ""
-    st.markdown(f"**{len(rows)} selected cover(s)**{more}")
-    cover_gallery(shown["path"], width=110, captions=shown["genre"])
-
-
-def style_map_on_request(dataset: Dataset, cfg, *, key: str, label: str):
-    """The dataset's style map: from its cache at once, else laid out when the visitor asks
-    (a first layout embeds every cover, about a minute per 1,000 on CPU, so opening a page
-    never starts it), within public mode's cap; None until then. Raises what
-    :func:`cover_model.style_map.style_map` raises (too few covers, weights missing)."""
-    from cover_model.style_map import check_size, style_map
-    check_size(len(dataset), cfg)
-    smap = style_map(dataset, cfg, compute=False)
-    if smap is not None:
-        return smap
-    st.info(f"These {len(dataset):,} covers have no map with these settings yet: their "
-            "embeddings (cached after the first time), then t-SNE.", icon=":material/scatter_plot:")
-    too_much = hosting.page_work_problem(len(dataset), "The style map")
-    if too_much:
-        st.warning(too_much, icon=":material/block:")
-        return None
-    if not st.button(label, key=key, type="primary"):
-        return None
-    bar = st.progress(0.0, text=f"Embedding {len(dataset):,} covers with {cfg.network}, "
-                                "then laying them out (once per dataset and settings)...")
-    smap = style_map(dataset, cfg, progress=lambda done, total: bar.progress(done / total))
-    bar.empty()
-    return smap
-
-
-@st.cache_resource(show_spinner="Reading the real covers' map...", max_entries=1)
-def stored_style_map(fingerprint: str, _dataset: Dataset):
-    """The features-only dataset's stored map (its PCA refitted once per server)."""
-    from cover_model.style_map import stored_map
-    return stored_map(_dataset)

@@ -23,8 +23,9 @@ from cover_model.runtime import check_process_settings
 
 def serve(argv: list[str]) -> int:
     """``streamlit run`` with ``argv``: the app script, then streamlit's flags."""
-    import ui  # noqa: F401  (torch, scikit-learn, cover_model: the slow first import)
     from streamlit.web import cli as streamlit_cli
+
+    import ui  # noqa: F401  (torch, scikit-learn, cover_model: the slow first import)
     sys.argv = ["streamlit", "run", *argv]
     return streamlit_cli.main()
 

@@ -8,14 +8,23 @@ from cover_model.baselines import SPECS
 from cover_model.baselines.config import BaselineConfig
 from cover_model.baselines.embeddings import EMBEDDING_NETWORKS
 from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
+from cover_model.baselines.report import (
+    build_report,
+    confusion_frame,
+    flatten_columns,
+    metrics_table,
+    missing_fits,
+    per_genre_table,
+    per_group_table,
+    sweep_table,
+    table2,
+    unavailable_features,
+)
 from cover_model.baselines.specs import SHIPPED
 from cover_model.baselines.stored import QUICK_MODELS, stored_kinds, stored_settings
-from cover_model.dataset_needs import baselines_problem
+from cover_model.data.dataset_needs import baselines_problem
+from cover_model.data.preprocess import INTERPOLATIONS
 from cover_model.markdown_text import escape
-from cover_model.baselines.report import (build_report, confusion_frame, flatten_columns, metrics_table,
-                                          missing_fits, per_genre_table, per_group_table, sweep_table, table2,
-                                          unavailable_features)
-from cover_model.preprocess import INTERPOLATIONS
 from ui_widgets import checked_config, config_widget
 
 FEATURES = {"pixels": "Raw pixels (the paper)", "color_hist": "Colour histograms",
@@ -96,9 +105,9 @@ def fit_with_progress(dataset, cfg: BaselineConfig, label: str) -> None:
     report_for.clear()
 
 
-@st.cache_data(show_spinner="Reading the cached results...", max_entries=16)
-def report_for(fingerprint: str, settings_key: str, _cfg: BaselineConfig, _dataset):
-    return build_report(_dataset, _cfg)
+@ui.cached(show_spinner="Reading the cached results...", max_entries=16)
+def report_for(cfg: BaselineConfig, dataset):
+    return build_report(dataset, cfg)
 
 
 dataset = ui.current_dataset()
@@ -148,7 +157,7 @@ if n_missing:
     fit_with_progress(dataset, cfg.without_sweep(), "Fitting")
 
 main = cfg.without_sweep()
-report = report_for(dataset.fingerprint, main.cache_key(), main, dataset)
+report = report_for(main, dataset)
 table = table2(report.results)
 for features, message in unavailable_features(report.results).items():
     st.error(f"{escape(features)}: {escape(message)}")
@@ -198,6 +207,6 @@ if n_sweep_missing:
     if not st.button(f"Run the sweep ({n_sweep_missing} fits)", key="baselines_sweep_fit"):
         st.stop()
     fit_with_progress(dataset, cfg, "Sweep")       # the main table is cached by now
-sweep = sweep_table(report_for(dataset.fingerprint, cfg.cache_key(), cfg, dataset).sweep)
+sweep = sweep_table(report_for(cfg, dataset).sweep)
 st.plotly_chart(sweep_figure(sweep), width="stretch")
 st.dataframe(sweep.style.format(precision=1), width="stretch", hide_index=True)

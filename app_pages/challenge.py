@@ -4,13 +4,14 @@ import secrets
 import streamlit as st
 
 import ui
-from cover_model import challenge, hosting
-from cover_model.dataset_needs import challenge_problem
+import ui_models
+from cover_model import public_mode
+from cover_model.data.dataset_needs import challenge_problem
+from cover_model.data.images import thumbnail
 from cover_model.markdown_text import escape
-from cover_model.images import thumbnail
 from cover_model.networks.runs import Run, RunError
 from cover_model.networks.tables import run_label
-
+from cover_model.service import challenge
 
 
 def percent_table(table, columns) -> None:
@@ -42,12 +43,12 @@ def knows(run_dir) -> tuple:
         return ()
 
 
-fitting = [str(r) for r in ui.model_choices(dataset.fingerprint)
+fitting = [str(r) for r in ui_models.model_choices(dataset.fingerprint)
            if challenge.model_fits(knows(r), dataset.class_names)]
 if not fitting:
     st.info("No model knows every genre of this dataset. Train one on the Train page" +
             (", or the paper's small CNN in the sidebar (More models)." if ui.is_synthetic() else "."))
-    ui.demo_model_sidebar()
+    ui_models.demo_model_sidebar()
     st.stop()
 run_dir = st.sidebar.selectbox("Model", fitting, key="challenge_run",
                                format_func=lambda r: f"{run_label(Run(r).config())} · {Run(r).name}",
@@ -71,7 +72,7 @@ def answer(genre: str) -> None:
 @st.cache_data(show_spinner="The model is answering the same covers...", max_entries=16)
 def model_answers(run_dir: str, paths: tuple) -> list[str]:
     """Once per round (keyed by its covers), not once per click."""
-    return challenge.model_answers(ui.load_predictor(run_dir), paths)
+    return challenge.model_answers(ui_models.load_predictor(run_dir), paths)
 
 
 game = st.session_state.get("challenge")
@@ -83,7 +84,7 @@ elif len(game["answers"]) < len(game["paths"]):
     st.progress(done / total, text=f"{done + 1} of {total}")
     ui.synthetic_notice()
     rgb, why = thumbnail(game["paths"][done], 420)
-    st.image(rgb, width=420, caption=hosting.visitor_message(why) if why else "Which genre?")
+    st.image(rgb, width=420, caption=public_mode.visitor_message(why) if why else "Which genre?")
     columns = st.columns(5)
     for i, genre in enumerate(dataset.class_names):
         columns[i % 5].button(escape(genre), key=f"challenge_answer_{genre}", width="stretch",
@@ -92,7 +93,7 @@ else:
     try:
         model = model_answers(run_dir, tuple(game["paths"]))
     except RunError as exc:
-        st.error(f"Cannot load this model: {hosting.visitor_message(str(exc))}. Pick another "
+        st.error(f"Cannot load this model: {public_mode.visitor_message(str(exc))}. Pick another "
                  "model in the sidebar.", icon=":material/error:")
         st.stop()
     score = challenge.score_round(game["truth"], game["answers"], model,
@@ -103,7 +104,7 @@ else:
             challenge.record_attempt(challenge.attempts_file(dataset.fingerprint, Run(run_dir).name),
                                      score.record(seed=game["seed"]))
         except (challenge.ChallengeError, OSError) as exc:
-            st.warning(hosting.visitor_message(str(exc)), icon=":material/block:")
+            st.warning(public_mode.visitor_message(str(exc)), icon=":material/block:")
     you, it = st.columns(2)
     you.metric("You", f"{score.table.loc['overall', 'player']:.0%}")
     it.metric("The model", f"{score.table.loc['overall', 'model']:.0%}")

@@ -6,13 +6,19 @@ import streamlit as st
 
 import ui
 from cover_model.color import FEATURES, METRICS, ColorConfig, run_color_analysis
+from cover_model.color.figures import (
+    feature_comparison_table,
+    mean_covers_figure,
+    metric_overview,
+    metric_table,
+    rank_stability_figure,
+    rank_table,
+    similarity_heatmap,
+)
 from cover_model.color.stored import COARSENED, coarser_values, fixed_settings
-from cover_model.dataset_needs import colour_problem
-from cover_model.feature_pack import FeaturesOnlyError
+from cover_model.data.dataset_needs import colour_problem
+from cover_model.data.feature_pack import FeaturesOnlyError
 from cover_model.markdown_text import escape
-from cover_model.color.figures import (feature_comparison_table, mean_covers_figure, metric_overview,
-                                       metric_table, rank_stability_figure, rank_table,
-                                       similarity_heatmap)
 from ui_widgets import checked_config, config_widget
 
 FEATURE_LABELS = {"color": "Colour histogram (the paper)", "gradient": "Gradient histogram (HOG-like)"}
@@ -58,14 +64,10 @@ def stored_settings_sidebar(dataset, feature: str) -> dict:
         "seed": widget("seed", label="Seed")}
 
 
-@st.cache_data(show_spinner="Downsizing covers and running the trials...", max_entries=16)
-def analyse(fingerprint: str, settings_key: str, _cfg: ColorConfig, _dataset):
-    return run_color_analysis(_dataset, _cfg)
-
-
+# Keyed by what the analysis depends on (ColorConfig.cache_key): not the shown metric.
+@ui.cached(show_spinner="Downsizing covers and running the trials...", max_entries=16)
 def analysis_for(dataset, cfg: ColorConfig):
-    # Keyed by what the analysis depends on (ColorConfig.cache_key): not the shown metric.
-    return analyse(dataset.fingerprint, cfg.cache_key(), cfg, dataset)
+    return run_color_analysis(dataset, cfg)
 
 
 dataset = ui.current_dataset()

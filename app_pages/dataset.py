@@ -2,20 +2,20 @@
 import streamlit as st
 
 import ui
-from cover_model.dataset_needs import dataset_limits
-from cover_model.hosting import visitor_message
+from cover_model.curation.leaks import MAX_DHASH_BITS, MAX_PHASH_BITS, check_leaks, fixed_dataset
+from cover_model.data.dataset_needs import dataset_limits
 from cover_model.markdown_text import code_span, escape
-from cover_model.leaks import MAX_DHASH_BITS, MAX_PHASH_BITS, check_leaks, fixed_dataset
 from cover_model.plots import class_balance_figure
+from cover_model.public_mode import visitor_message
 
 THUMB_PX = 120
 AUTO_CHECK_COVERS = 2_000        # hashed at once (about 3 s on 2 cores); more waits for a click
 EXAMPLE_PAIRS = 4                # shown as thumbnails, cross-genre and cross-split first
 
 
-@st.cache_data(show_spinner="Hashing covers and comparing them...", max_entries=8)
-def leak_report(fingerprint: str, _dataset):
-    return check_leaks(_dataset)
+@ui.cached(show_spinner="Hashing covers and comparing them...", max_entries=8)
+def leak_report(dataset):
+    return check_leaks(dataset)
 
 
 dataset = ui.current_dataset()
@@ -60,7 +60,7 @@ if len(dataset) > AUTO_CHECK_COVERS and not st.session_state.get(f"leaks_{datase
     st.button(f"Check {len(dataset):,} covers for near-duplicates", key="leaks_run",
               on_click=lambda: st.session_state.update({f"leaks_{dataset.fingerprint}": True}))
     st.stop()
-report = leak_report(dataset.fingerprint, dataset)
+report = leak_report(dataset)
 summary = report.summary()
 pairs_col, groups_col, split_col, genre_col = st.columns(4)
 pairs_col.metric("Near-duplicate pairs", summary["pairs"])

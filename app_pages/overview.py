@@ -1,7 +1,7 @@
 """Overview: what the project is, the shipped real-covers study, and any report of your own."""
 import streamlit as st
 
-from cover_model import hosting
+from cover_model import public_mode
 from cover_model.report import SHIPPED_STUDY, find_reports, report_blocks, report_roots
 
 st.title("Cover Genre Lab")
@@ -29,7 +29,7 @@ with st.expander("Make the same study on your own covers"):
         "for 5,000 covers on 2 cores\npython -m cover_model report --quick --out reports/smoke"
         "   # about a minute, on the synthetic covers\n```\n\n"
         "Reports are looked for in " +
-        ", ".join(f"`{hosting.visitor_message(str(root))}`" for root in report_roots()) +
+        ", ".join(f"`{public_mode.visitor_message(str(root))}`" for root in report_roots()) +
         " (set `COVER_LAB_REPORTS` to add a folder) and appear in the list below.")
 
 reports = find_reports()

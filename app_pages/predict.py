@@ -2,35 +2,37 @@
 import streamlit as st
 
 import ui
-from cover_model import hosting
-from cover_model.color.figures import histogram_figure, profile_similarity_figure
+import ui_models
+import ui_style_map
+from cover_model import public_mode
 from cover_model.baselines.specs import FeatureError
+from cover_model.color.figures import histogram_figure, profile_similarity_figure
 from cover_model.color.profile import profile_cover
-from cover_model.images import ImageDecodeError, decode_image
+from cover_model.curation.style_map import embed_cover, neighbour_vote
+from cover_model.data.feature_pack import extractor_mismatch
+from cover_model.data.images import ImageDecodeError, decode_image
 from cover_model.markdown_text import escape
-from cover_model.plots import grad_cam_overlay, top_genres_figure
-from cover_model.networks.tables import run_label
 from cover_model.networks.runs import Run, RunError
+from cover_model.networks.tables import run_label
+from cover_model.plots import grad_cam_overlay, top_genres_figure
 from cover_model.shipped import model_card_text, model_summary, shipped_run
-from cover_model.feature_pack import extractor_mismatch
-from cover_model.style_map import embed_cover, neighbour_vote
 
 st.title("Predict")
 SHIPPED = shipped_run()
 # The shipped real-cover model first (it answers at once), then the dataset's best run.
 dataset = ui.dataset_if_ready() if SHIPPED else ui.current_dataset()   # never wait for it
-run_dirs = ui.model_choices(dataset.fingerprint if dataset else None)
+run_dirs = ui_models.model_choices(dataset.fingerprint if dataset else None)
 labels = {str(r): run_label(Run(r).config()) if r == SHIPPED else
           f"{run_label(Run(r).config())} · {r.name}" for r in run_dirs}
 run_dir = st.sidebar.selectbox("Model", list(labels), format_func=labels.get, key="predict_run",
                                help="The shipped model (trained on real covers) first, then the "
                                     "best run of the sidebar's dataset, then your other runs, "
                                     "newest first. Train more on the Train page.")
-ui.demo_model_sidebar()
+ui_models.demo_model_sidebar()
 try:
-    predictor = ui.load_predictor(run_dir)
+    predictor = ui_models.load_predictor(run_dir)
 except RunError as exc:                   # a damaged or foreign run folder, not a traceback
-    st.error(f"Cannot load this model: {hosting.visitor_message(str(exc))}. Pick another model in the sidebar, or train one "
+    st.error(f"Cannot load this model: {public_mode.visitor_message(str(exc))}. Pick another model in the sidebar, or train one "
              "on the Train page.", icon=":material/error:")
     st.stop()
 if SHIPPED and run_dir == str(SHIPPED):
@@ -57,7 +59,7 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
     tabs = st.tabs(["Against the real covers", "Its nearest real covers, on the map"
                     if dataset is not None and dataset.features_only
                     else "Against the sidebar's dataset"])
-    reference = ui.shipped_color_reference() if SHIPPED else None
+    reference = ui_models.shipped_color_reference() if SHIPPED else None
     real = profile_cover(rgb, reference) if reference else None
     with tabs[0]:
         if real is None:
@@ -81,7 +83,7 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
         if dataset.features_only:
             among_real_covers(dataset, data, answer, key)
             return
-        profile = profile_cover(rgb, ui.color_reference(dataset.fingerprint, dataset))
+        profile = profile_cover(rgb, ui_models.color_reference(dataset.fingerprint, dataset))
         st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
         st.caption("Closest genre by colour, per metric: " +     # the sidebar dataset's genres
                    escape(", ".join(f"{metric}: {genre}" for metric, genre
@@ -96,18 +98,18 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
         with by_embedding:
             placed = nearest_by_embedding(dataset, data, key)
         if placed:
-            ui.style_map_chart(dataset, placed[0], key=f"map-{key}", new_point=placed[1])
+            ui_style_map.chart(dataset, placed[0], key=f"map-{key}", new_point=placed[1])
 
 
 def nearest_by_embedding(dataset, data: bytes, key: str):
     """The cover's nearest covers by ImageNet embedding, and the style map with where the
     cover goes on it: the mean position of those neighbours (t-SNE cannot place a new point)."""
     st.markdown("**Nearest covers by embedding**")
-    cfg = ui.style_map_settings()
+    cfg = ui_style_map.settings()
     try:
-        smap = ui.style_map_on_request(dataset, cfg, key=f"map-build-{key}", label="Lay out the style map")
+        smap = ui_style_map.on_request(dataset, cfg, key=f"map-build-{key}", label="Lay out the style map")
     except (ValueError, FeatureError) as exc:           # too few covers, weights missing
-        st.caption(hosting.visitor_message(str(exc)))
+        st.caption(public_mode.visitor_message(str(exc)))
         return None
     if smap is None:
         return None
@@ -127,14 +129,14 @@ def among_real_covers(dataset, data: bytes, answer, key: str) -> None:
     """Where the cover goes among the real covers (the pack's stored map) and its nearest real
     covers by the shipped model's features, with their vote: genre and source, no pictures."""
     shipped_space = not extractor_mismatch(Run(run_dir).train_config(), dataset.stored)
-    features = answer.features if shipped_space else ui.load_predictor(str(SHIPPED)).explain(data).features
-    smap = ui.stored_style_map(dataset.fingerprint, dataset)
-    k = ui.style_map_settings().neighbours
+    features = answer.features if shipped_space else ui_models.load_predictor(str(SHIPPED)).explain(data).features
+    smap = ui_style_map.stored(dataset.fingerprint, dataset)
+    k = ui_style_map.settings().neighbours
     nearest, vote = neighbour_vote(dataset, smap, features, k)
     st.markdown(f"**Its {k} nearest real covers** by the shipped model's features: " +
                 escape(", ".join(f"{genre} {n}" for genre, n in vote.items())))
     st.dataframe(nearest.style.format({"distance": "{:.1f}"}), hide_index=True, width="stretch")
-    ui.style_map_chart(dataset, smap, key=f"map-{key}", new_point=(*smap.place(features, k), "this cover"))
+    ui_style_map.chart(dataset, smap, key=f"map-{key}", new_point=(*smap.place(features, k), "this cover"))
 
 
 for upload in uploads:

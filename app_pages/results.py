@@ -6,15 +6,28 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from cover_model import hosting, label_review
-from cover_model.dataset import REAL_FEATURES
+import ui_models
+from cover_model import public_mode
+from cover_model.curation import label_review
+from cover_model.data.dataset import REAL_FEATURES
 from cover_model.markdown_text import code_span, escape
 from cover_model.networks import runs
+from cover_model.networks.figures import (
+    cell_covers,
+    confusion_figure,
+    epoch_table,
+    genre_table,
+    misclassified,
+    per_genre_bars_figure,
+    per_genre_beside_paper,
+    run_labels,
+    selected_cell,
+    training_curves_figure,
+)
 from cover_model.networks.tables import first_shown, runs_table
-from cover_model.networks.tables import predictions_on_test
 from cover_model.report.scoring import per_source_beside
+from cover_model.service import catalogue
 from cover_model.shipped import shipped_run
-from cover_model.networks.figures import (cell_covers, confusion_figure, epoch_table, genre_table, misclassified, per_genre_bars_figure, per_genre_beside_paper, run_labels, selected_cell, training_curves_figure)
 
 RUNS_ORDER = ("run", "model", "state", "test_acc", "balanced_acc", "top3_acc", "macro_f1", "train_s",
               "epochs", "batch", "lr", "optimizer", "data")
@@ -31,7 +44,7 @@ def failed_runs(run_dirs) -> None:
     if failed:
         with st.expander(f"{len(failed)} failed run(s)", expanded=len(failed) <= 2):
             for run_dir, status in failed:
-                cause = hosting.visitor_message(status.get("error") or "no error recorded")
+                cause = public_mode.visitor_message(status.get("error") or "no error recorded")
                 st.error(f"`{run_dir.name}`: {escape(cause)}")
 
 
@@ -59,41 +72,27 @@ def _captions(covers) -> list[str]:
 
 
 def test_predictions(run_dir: Path):
-    """The run's per-cover test predictions. A run that kept none (the shipped model: its
-    checkpoint stays small and read-only) reads them from the real covers' features pack
-    when that is the sidebar's dataset, or else is scored on its own test covers when the
-    user asks, if the sidebar's dataset is the one it was tested on; None until then."""
+    """The run's per-cover test predictions: kept or stored, else scored when the user asks
+    and :func:`catalogue.scoring_plan` allows it; None until then."""
     dataset = ui.dataset_if_ready()
-    known = predictions_on_test(run_dir, dataset)
-    if known is not None:
-        return known
-    if dataset is not None and dataset.features_only:        # nothing to score: no pictures
-        st.caption("This run kept no per-cover predictions, and the features pack stores only "
-                   "the shipped model's.")
-        return None
-    n_test = int((dataset.items["split"] == "test").sum()) if dataset is not None else 0
-    if not n_test or runs.Run(run_dir).config(missing_ok=True).get("dataset_fingerprint") \
-            != dataset.fingerprint:
-        st.caption("This run kept no per-cover predictions. Choose the dataset it was tested on "
-                   "in the sidebar to score its test covers and see them here.")
-        return None
-    too_much = hosting.page_work_problem(n_test, "Scoring a run's test covers")
-    if too_much:
-        st.caption(too_much)
-        return None
+    plan = catalogue.scoring_plan(run_dir, dataset)
+    if plan.predictions is not None or plan.why_not:
+        if plan.why_not:
+            st.caption(plan.why_not)
+        return plan.predictions
     wanted = (str(run_dir), dataset.fingerprint, ("test",))
     if st.session_state.get("results_scored") != wanted:
-        if not st.button(f"Score its {n_test:,} test covers to see them", key="results_score",
+        if not st.button(f"Score its {plan.n_test:,} test covers to see them", key="results_score",
                          icon=":material/grid_view:",
                          help="This run kept no per-cover predictions. On 2 CPU cores the shipped "
                               "model scores about 13 covers a second."):
             return None
         st.session_state.results_scored = wanted
-    with st.spinner(f"Scoring {n_test:,} test covers..."):
+    with st.spinner(f"Scoring {plan.n_test:,} test covers..."):
         try:
-            ranked = review_scores(*wanted, _dataset=dataset)       # shared with label review
+            ranked = review_scores(str(run_dir), dataset, ("test",))      # shared with label review
         except ValueError as exc:                       # no cover of a genre the run knows
-            st.error(escape(hosting.visitor_message(str(exc))))
+            st.error(escape(public_mode.visitor_message(str(exc))))
             return None
     return ranked.assign(predicted=ranked["top1"])
 
@@ -144,10 +143,10 @@ def downloads(run_dir: Path, metrics: dict) -> None:
                        help="Tensors only; the run's config.json rebuilds the network.")
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def review_scores(run_dir: str, fingerprint: str, splits: tuple, _dataset):
+@ui.cached(show_spinner=False, max_entries=4)
+def review_scores(run_dir: str, dataset, splits: tuple):
     """Every cover of the chosen splits ranked by doubt; keyed by run, data and splits."""
-    return label_review.score_for_review(ui.load_predictor(run_dir), _dataset, splits=list(splits))
+    return label_review.score_for_review(ui_models.load_predictor(run_dir), dataset, splits=list(splits))
 
 
 def label_review_section(run_dir: Path, class_names) -> None:
@@ -164,7 +163,7 @@ def label_review_section(run_dir: Path, class_names) -> None:
                             format_func=lambda s: s or "unsplit")
     wanted = (str(run_dir), dataset.fingerprint, tuple(splits))
     n_covers = int(dataset.items["split"].isin(splits).sum())
-    too_much = hosting.page_work_problem(n_covers, "The label review")
+    too_much = public_mode.page_work_problem(n_covers, "The label review")
     if too_much:
         st.caption(too_much)
     if st.button(f"Score {n_covers:,} covers with this run", key="review_start",
@@ -176,9 +175,9 @@ def label_review_section(run_dir: Path, class_names) -> None:
         return
     with st.spinner(f"Scoring {n_covers:,} covers..."):
         try:
-            ranked = review_scores(*wanted, _dataset=dataset)
+            ranked = review_scores(str(run_dir), dataset, tuple(splits))
         except ValueError as exc:                       # no cover of a genre the run knows
-            st.error(escape(hosting.visitor_message(str(exc))))
+            st.error(escape(public_mode.visitor_message(str(exc))))
             return
     n_shown = st.slider("Covers to review", 5, 100, 20, step=5, key="review_n")
     fixes = {path: fix for path, fix in review_rows(ranked.head(n_shown), class_names) if fix != "keep"}
@@ -214,7 +213,7 @@ def save_review(dataset, fixes: dict) -> None:
                        file_name=label_review.reviewed_name(), mime="text/csv", key="review_download",
                        on_click="ignore", icon=":material/download:", disabled=not fixes,
                        help="Paths are relative to the dataset's folder: save it there.")
-    if hosting.is_public() or ui.is_synthetic():
+    if public_mode.is_public() or ui.is_synthetic():
         return
     if st.button("Write the reviewed manifest beside the data", key="review_write",
                  disabled=not fixes, icon=":material/save:"):
@@ -224,11 +223,9 @@ def save_review(dataset, fixes: dict) -> None:
 
 
 st.title("Results")
-# The shipped real-cover model first, then every run (read from disk on each rerun, so a
-# new run shows up at once).
+# Read from disk on each rerun, so a new run shows up at once.
 SHIPPED = shipped_run()
-all_runs = ([SHIPPED] if SHIPPED else []) + [
-    r for r in ui.visible_runs(runs.list_runs()) if SHIPPED is None or r.resolve() != SHIPPED.resolve()]
+all_runs = catalogue.listed_runs(ui.visitor_id())
 if not all_runs:
     st.info("No runs yet: start one on the Train page.")
     st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
@@ -237,7 +234,7 @@ if not all_runs:
 st.subheader("Runs")
 table = runs_table(all_runs)
 if "data" in table:
-    table["data"] = table["data"].astype(str).map(hosting.visitor_message)
+    table["data"] = table["data"].astype(str).map(public_mode.visitor_message)
 st.dataframe(table, hide_index=True, width="stretch", column_config=RUNS_COLUMNS,
              column_order=RUNS_ORDER, placeholder="–")
 failed_runs(all_runs)
@@ -288,7 +285,7 @@ run_dir = Path(st.selectbox("Run", [str(d) for d in chosen], format_func=lambda 
                             key="results_detail_run")) if len(chosen) > 1 else chosen[0]
 metrics, config = runs.Run(run_dir).metrics(), runs.Run(run_dir).config(missing_ok=True)
 if isinstance(config.get("data"), str):
-    config["data"] = hosting.visitor_message(config["data"])
+    config["data"] = public_mode.visitor_message(config["data"])
 class_names = metrics.get("class_names") or config.get("class_names", [])
 left, right = st.columns([3, 2])
 with left:

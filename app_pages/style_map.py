@@ -4,12 +4,13 @@ import functools
 import streamlit as st
 
 import ui
+import ui_style_map
 from cover_model.baselines.specs import FeatureError
-from cover_model.hosting import visitor_message
-from cover_model.style_map import StyleMapConfig
+from cover_model.curation.style_map import StyleMapConfig
+from cover_model.public_mode import visitor_message
 from ui_widgets import checked_config, config_widget
 
-widget = functools.partial(config_widget, StyleMapConfig, key_prefix=ui.STYLE_MAP_KEYS)
+widget = functools.partial(config_widget, StyleMapConfig, key_prefix=ui_style_map.KEYS)
 
 
 def settings_sidebar() -> StyleMapConfig | None:
@@ -30,7 +31,7 @@ def stored_layout(dataset) -> None:
                f"({info['arch']} at {info['input_px']} px, {info['pooling']} pooling): covers close "
                "together look alike to the model. The layout is stored in the features pack; "
                "the covers are not (numbers only). Predict places an uploaded cover on it.")
-    ui.style_map_chart(dataset, ui.stored_style_map(dataset.fingerprint, dataset), key="style_map_chart")
+    ui_style_map.chart(dataset, ui_style_map.stored(dataset.fingerprint, dataset), key="style_map_chart")
 
 
 dataset = ui.current_dataset()
@@ -47,7 +48,7 @@ st.caption("Each point is a cover, placed by t-SNE from its ImageNet features (t
 if cfg is None:
     st.stop()
 try:
-    smap = ui.style_map_on_request(dataset, cfg, key="style_map_build",
+    smap = ui_style_map.on_request(dataset, cfg, key="style_map_build",
                                    label=f"Lay out {len(dataset):,} covers")
 except (ValueError, FeatureError) as exc:
     st.error(f"Cannot draw the map: {visitor_message(str(exc))}", icon=":material/tune:")
@@ -56,4 +57,4 @@ if smap is None:
     st.stop()
 st.caption(f"{len(smap):,} covers · {cfg.network} · PCA {cfg.pca_dims or 'off'} · perplexity "
            f"{cfg.perplexity:g} · seed {cfg.seed} · laid out in {smap.seconds:.1f} s (cached)")
-ui.style_map_chart(dataset, smap, key="style_map_chart")
+ui_style_map.chart(dataset, smap, key="style_map_chart")

@@ -5,16 +5,17 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from cover_model import hosting
-from cover_model.networks import cluster, jobs
-from cover_model.networks.runs import Run
+from cover_model import public_mode
 from cover_model.config import from_dict
-from cover_model.dataset_needs import training_problem
+from cover_model.data.dataset_needs import training_problem
 from cover_model.markdown_text import code_span, escape
+from cover_model.networks import cluster, jobs
+from cover_model.networks.config import PRESETS, ExecutorConfig, TrainConfig, preset_name
 from cover_model.networks.data import stored_features_problem, stored_head_settings
-from cover_model.networks.tables import run_label
 from cover_model.networks.figures import training_curves_figure
-from cover_model.networks.config import PRESETS, TrainConfig, preset_name
+from cover_model.networks.runs import Run
+from cover_model.networks.tables import run_label
+from cover_model.service import catalogue
 from ui_widgets import config_widget, config_widgets
 
 PAPER = TrainConfig()
@@ -82,25 +83,13 @@ def cluster_sidebar() -> dict | None:
     (``COVER_LAB_EXECUTOR=submitit``); None: a local process, as always."""
     if not cluster.cluster_configured():
         return None
-    fields = [f.name for f in dataclasses.fields(cluster.ExecutorConfig) if f.name != "executor"]
-    return config_widgets(cluster.ExecutorConfig, key_prefix="cluster", fields=fields,
+    fields = [f.name for f in dataclasses.fields(ExecutorConfig) if f.name != "executor"]
+    return config_widgets(ExecutorConfig, key_prefix="cluster", fields=fields,
                           container=st.sidebar.expander("Cluster (submitit)", expanded=True))
 
 
-def run_config(run_dir: Path) -> dict:
-    """A run's config, its missing fields at TrainConfig's defaults (older runs, and
-    settings a run's head never used); before it exists (data still loading), its request."""
-    run = Run(run_dir)
-    saved = run.config(missing_ok=True) or run.request().get("config", {})
-    try:
-        cfg = TrainConfig.from_saved(saved)
-    except ValueError:                 # a damaged or foreign config: show what it says
-        return saved
-    return dataclasses.asdict(cfg) | {"input_px": cfg.input_px} | saved
-
-
 def job_label(run_dir: Path) -> str:
-    return run_label(run_config(run_dir))
+    return run_label(catalogue.run_settings(run_dir))
 
 
 def curves(run_dir: Path, label: str, *, key: str) -> None:
@@ -110,8 +99,7 @@ def curves(run_dir: Path, label: str, *, key: str) -> None:
 
 
 def may_control(run_dir: Path) -> bool:
-    """Cancel and Resume: on a public demo only for the visitor's own jobs; locally for any."""
-    return not hosting.is_public() or jobs.owner_of(run_dir) == ui.visitor_id()
+    return catalogue.may_control(run_dir, ui.visitor_id())
 
 
 def cancel_button(run_dir: Path, *, queued: bool) -> None:
@@ -135,7 +123,7 @@ def queued_panel(run_dir: str) -> None:
     st.markdown(f"**Queued** {job_label(run_dir)} · `{run_dir.name}`")
     place = (f"place {status['queue_position']} of {status['queue_length']}"
              if "queue_position" in status else "waiting")
-    at_once = hosting.limits().max_running_jobs
+    at_once = public_mode.limits().max_running_jobs
     st.info(f"Queued: {place}. It starts by itself when a running job ends ({at_once} "
             "run at once here); you may leave this page.", icon=":material/hourglass_top:")
 
@@ -147,7 +135,7 @@ def live_panel(run_dir: str) -> None:
     if status["state"] != "running":
         st.rerun()                       # the whole page switches to the finished view
     label = job_label(run_dir)
-    where = "" if hosting.is_public() or not status["where"] else f" · {status['where']}"
+    where = "" if public_mode.is_public() or not status["where"] else f" · {status['where']}"
     st.markdown(f"**Training** {label} · `{run_dir.name}`{where}")
     step = status.get("progress")
     if not step:
@@ -169,7 +157,7 @@ def live_panel(run_dir: str) -> None:
 
 
 def finished_panel(run_dir: Path, status: dict) -> None:
-    config = run_config(run_dir)
+    config = catalogue.run_settings(run_dir)
     metrics = Run(run_dir).metrics()
     if status["state"] == "done":
         test = metrics.get("test") or {}
@@ -180,7 +168,7 @@ def finished_panel(run_dir: Path, status: dict) -> None:
     elif status["state"] == "failed":
         log_lines = (status.get("log_tail") or "").strip().splitlines()
         cause = status.get("error") or (log_lines[-1] if log_lines else "no error recorded")
-        st.error(f"Training `{run_dir.name}` failed: {escape(hosting.visitor_message(cause))}",
+        st.error(f"Training `{run_dir.name}` failed: {escape(public_mode.visitor_message(cause))}",
                  icon=":material/error:")
     else:
         n_epochs = len(metrics.get("history") or [])
@@ -205,7 +193,7 @@ def resume_button(run_dir: Path) -> None:
         st.rerun()
 
 
-def start(cfg: TrainConfig, dataset, executor: cluster.ExecutorConfig | None) -> None:
+def start(cfg: TrainConfig, dataset, executor: ExecutorConfig | None) -> None:
     """Queue ``cfg`` for this visitor and watch it; a refusal (limits, a read-only
     folder) is shown, and the same settings already queued or running are found."""
     before = {*jobs.running_jobs(), *jobs.queued_jobs()}
@@ -233,19 +221,6 @@ def watch(run_dir: Path | None) -> None:
             st.query_params.pop("run", None)
 
 
-def watched_job(running: list[Path]) -> Path | None:
-    """The job this page shows: this session's; after a reload the one the URL names, else
-    the visitor's newest, whatever its state; locally, else any running job."""
-    candidates = [st.session_state.get("train_run"), jobs.find_job(st.query_params.get("run", "")),
-                  jobs.latest_job(ui.visitor_id())]
-    if not hosting.is_public():
-        candidates += running[-1:]
-    for candidate in candidates:           # a folder gone (another checkpoints dir) is skipped
-        if candidate and Run(candidate).has_status() and ui.visible_runs([Path(candidate)]):
-            return Path(candidate)            # a stranger's run named in the URL is not shown
-    return None
-
-
 # On stored features the sidebar reads what made them; the dataset is a cached read then.
 values = head_sidebar(ui.current_dataset()) if ui.is_features_only() else settings_sidebar()
 resources = cluster_sidebar()
@@ -253,11 +228,11 @@ st.title("Train")
 data = ui.current_data_source()
 dataset = ui.current_dataset()                 # a wrong path stops here, not in the job
 ui.synthetic_notice()
-st.caption(f"Dataset {code_span(hosting.visitor_message(data))}: {len(dataset):,} covers in {dataset.n_classes} genres. Training runs "
+st.caption(f"Dataset {code_span(public_mode.visitor_message(data))}: {len(dataset):,} covers in {dataset.n_classes} genres. Training runs "
            "in its own process: leave or refresh this page and it keeps going.")
 try:
     cfg = from_dict(TrainConfig, values | {"data": data})
-    executor = None if resources is None else cluster.ExecutorConfig(executor="submitit", **resources)
+    executor = None if resources is None else ExecutorConfig(executor="submitit", **resources)
 except ValueError as exc:
     st.error(f"Check the settings in the sidebar: {exc}", icon=":material/tune:")
     cfg = None
@@ -283,8 +258,9 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
              disabled=cfg is None or bool(problem), key="train_start"):
     start(cfg, dataset, executor)
 
+watched = catalogue.watched_job(ui.visitor_id(), in_session=st.session_state.get("train_run"),
+                                in_url=st.query_params.get("run"))
 running = jobs.running_jobs()
-watched = watched_job(running)
 watch(watched)                                  # after a refresh, keep watching until it ends
 others = [f"`{p.name}`" for p in running if p != watched]
 n_queued = len([p for p in jobs.queued_jobs() if p != watched])

@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cover_model.baselines import (SPECS, FeatureSpec, compute_features, make_baseline,  # noqa: E402
-                                   run_baselines)
-from cover_model.dataset import load_dataset            # noqa: E402
-from cover_model.splits import assign_splits            # noqa: E402
+from cover_model.baselines import SPECS, FeatureSpec, compute_features, make_baseline, run_baselines  # noqa: E402
+from cover_model.data.dataset import load_dataset  # noqa: E402
+from cover_model.data.splits import assign_splits  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers"
 

@@ -29,11 +29,17 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cover_model.data_cli import resolve_dataset                       # noqa: E402
-from cover_model.color import (METRIC_NAMES, METRICS, ColorConfig, compare_all_pairs,  # noqa: E402
-                               draw_disjoint_samples, run_trials)
-from cover_model.color.analysis import dataset_features              # noqa: E402
-from cover_model.color.protocol import similarity_matrices           # noqa: E402
+from cover_model.color import (  # noqa: E402
+    METRIC_NAMES,
+    METRICS,
+    ColorConfig,
+    compare_all_pairs,
+    draw_disjoint_samples,
+    run_trials,
+)
+from cover_model.color.analysis import dataset_features  # noqa: E402
+from cover_model.color.protocol import similarity_matrices  # noqa: E402
+from cover_model.data.cli import resolve_dataset  # noqa: E402
 
 
 def timed(fn, repeats):

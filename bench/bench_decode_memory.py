@@ -7,7 +7,7 @@ progressive and EXIF-turned JPEGs, a JPEG whose header claims more pixels than
 it holds, WebP, GIF, BMP) it writes two files: one at the pixel limit
 (50 MP, as the security probe sent them) and the largest one that public
 mode's decoding budget (``max_decode_bytes``, 400 MB) accepts, sized with
-:func:`cover_model.images.estimate_decode_bytes`. Then, for each file, a fresh
+:func:`cover_model.data.images.estimate_decode_bytes`. Then, for each file, a fresh
 process reads it, starts three threads that decode it at once, and reports how
 much its peak resident memory (VmHWM) grew over the resident memory before the
 threads started, next to the estimate for one decode.
@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_ENV = "BENCH_COVER_MODEL_FROM"      # set for the child: the copy of the package to measure
 sys.path.insert(0, os.environ.get(PACKAGE_ENV) or str(ROOT))
 sys.path.insert(1, str(ROOT))
-from tests.bad_inputs import lying_jpeg      # noqa: E402
+from tests.bad_inputs import lying_jpeg  # noqa: E402
+
 MB = 1024**2
 LIMIT_SIDE = 7070             # 7070^2 = 49,984,900 pixels: just under the 50 MP limit
 
@@ -83,7 +84,7 @@ KINDS = {   # name -> (side -> bytes)
 
 def largest_accepted_side(kind: str, budget: int, draft_px: int | None) -> int:
     """The largest square side of ``kind`` whose estimate fits ``budget``."""
-    from cover_model.images import MAX_PIXELS, estimate_decode_bytes
+    from cover_model.data.images import MAX_PIXELS, estimate_decode_bytes
     image = Image.open(io.BytesIO(KINDS[kind](64)))
     lo, hi = 16, int(MAX_PIXELS**0.5)
     while lo < hi:
@@ -97,7 +98,7 @@ def largest_accepted_side(kind: str, budget: int, draft_px: int | None) -> int:
 
 
 def write_files(out: Path, draft_px: int | None) -> list[Path]:
-    from cover_model.hosting import PUBLIC
+    from cover_model.public_mode import PUBLIC
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for kind in KINDS:
@@ -125,7 +126,7 @@ def _vm(field: str) -> int:
 
 def child(path: Path, draft_px: int | None, n_threads: int) -> dict:
     """``n_threads`` threads decode ``path`` at once; how much the peak resident memory grew."""
-    from cover_model.images import ImageDecodeError, decode_image
+    from cover_model.data.images import ImageDecodeError, decode_image
     data = path.read_bytes()
     decode_image(_save(_flat("RGB", 64, 0), "PNG"))          # warm up lazy imports
     start = threading.Barrier(n_threads)
@@ -151,7 +152,7 @@ def child(path: Path, draft_px: int | None, n_threads: int) -> dict:
 
 def _estimate(data: bytes, draft_px: int | None) -> int | None:
     try:
-        from cover_model.images import estimate_decode_bytes
+        from cover_model.data.images import estimate_decode_bytes
     except ImportError:                    # an older copy of the package
         return None
     return estimate_decode_bytes(Image.open(io.BytesIO(data)), draft_px)

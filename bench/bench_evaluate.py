@@ -25,11 +25,11 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cover_model.files import write_json            # noqa: E402
+from cover_model.atomic_files import write_json  # noqa: E402
+from cover_model.networks.config import PRESETS, TrainConfig, applied_settings  # noqa: E402
 from cover_model.networks.models import build_model  # noqa: E402
 from cover_model.networks.runs import save_weights  # noqa: E402
-from cover_model.runtime import tuned_env            # noqa: E402
-from cover_model.networks.config import PRESETS, TrainConfig, applied_settings  # noqa: E402
+from cover_model.runtime import tuned_env  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT.parent / "shared" / "data" / "real-covers"

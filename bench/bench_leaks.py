@@ -27,10 +27,10 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cover_model import leaks                            # noqa: E402
-from cover_model.dataset import load_dataset             # noqa: E402
-from cover_model.images import decode_image              # noqa: E402
-from cover_model.synth import ensure_default_dataset     # noqa: E402
+from cover_model.curation import leaks  # noqa: E402
+from cover_model.data.dataset import load_dataset  # noqa: E402
+from cover_model.data.images import decode_image  # noqa: E402
+from cover_model.synth import ensure_default_dataset  # noqa: E402
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers"
 KINDS = ("rescaled", "recompressed", "trimmed", "cropped", "recoloured")

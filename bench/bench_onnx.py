@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cover_model.networks.predict import Predictor  # noqa: E402
-from cover_model.serving import OnnxPredictor, export_onnx  # noqa: E402
+from cover_model.service.onnx_serving import OnnxPredictor, export_onnx  # noqa: E402
 from cover_model.shipped import SHIPPED_DIR  # noqa: E402
 from cover_model.synth import ensure_default_dataset  # noqa: E402
 
@@ -39,7 +39,7 @@ if sys.argv[1] == "torch":
     imported = time.perf_counter()
     predictor = Predictor.from_run(sys.argv[2])
 else:
-    from cover_model.serving import OnnxPredictor
+    from cover_model.service.onnx_serving import OnnxPredictor
     imported = time.perf_counter()
     predictor = OnnxPredictor.from_file(sys.argv[2])
 loaded = time.perf_counter()

@@ -21,13 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cover_model.color.profile import build_reference, profile_cover  # noqa: E402
-from cover_model.dataset import load_dataset  # noqa: E402
-from cover_model.images import decode_image  # noqa: E402
+from cover_model.data.dataset import load_dataset  # noqa: E402
+from cover_model.data.images import decode_image  # noqa: E402
+from cover_model.networks.config import PRESETS, TrainConfig
 from cover_model.networks.predict import Predictor  # noqa: E402
+from cover_model.networks.training import main  # noqa: E402
 from cover_model.shipped import SHIPPED_DIR, load_color_reference  # noqa: E402
 from cover_model.synth import ensure_default_dataset  # noqa: E402
-from cover_model.networks.config import PRESETS, TrainConfig
-from cover_model.networks.training import main  # noqa: E402
 
 
 def answer_once(predictor, references, data: bytes):

@@ -16,9 +16,10 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cover_model.dataset import load_dataset            # noqa: E402
-from cover_model.preprocess import preprocess_dataset   # noqa: E402
-from timing import median_seconds                       # noqa: E402
+from timing import median_seconds  # noqa: E402
+
+from cover_model.data.dataset import load_dataset  # noqa: E402
+from cover_model.data.preprocess import preprocess_dataset  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers"
 

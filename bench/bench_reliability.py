@@ -31,11 +31,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from cover_model.dataset import load_dataset            # noqa: E402
-from cover_model.images import ImageDecodeError, decode_image   # noqa: E402
-from tests.bad_inputs import write_corpus, write_run_data, write_run_folder   # noqa: E402
-from tests.helpers import make_folder_dataset           # noqa: E402
-from timing import median_seconds                       # noqa: E402
+from timing import median_seconds  # noqa: E402
+
+from cover_model.data.dataset import load_dataset  # noqa: E402
+from cover_model.data.images import ImageDecodeError, decode_image  # noqa: E402
+from tests.bad_inputs import write_corpus, write_run_data, write_run_folder  # noqa: E402
+from tests.helpers import make_folder_dataset  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -61,8 +62,9 @@ def refused(fn):
 
 
 def bomb_figures(work: Path, repeats: int) -> list[tuple[str, str]]:
-    from cover_model.synth import render_cover
     import cv2
+
+    from cover_model.synth import render_cover
     corpus = write_corpus(work / "corpus")
     bomb_png = corpus["decompression_bomb"].path.read_bytes()
     ok, cover_jpg = cv2.imencode(".jpg", cv2.cvtColor(render_cover("metal", seed=1, index=0),

@@ -9,7 +9,7 @@ whole processes: the median wall time of ``--repeats`` runs and the peak memory
 run from a checkout of ``--baseline-ref`` (default: the last commit before the
 table-driven CLI) in a temporary git worktree, and the floor is
 ``python -c "import torch"``: what any torch prediction pays. Beside them, the light
-path: the same run exported to ONNX once, predicted by ``python -m cover_model.serving``
+path: the same run exported to ONNX once, predicted by ``python -m cover_model.service.onnx_serving``
 on onnxruntime, which never imports torch. The runs alternate, so a busy machine slows
 every side alike.
 """
@@ -90,8 +90,8 @@ def main() -> None:
             # The light path: the same run exported once, predicted on onnxruntime (no torch)
             subprocess.run(python + ["-m", "cover_model", "export-onnx", str(run_dir)], cwd=ROOT,
                            env=ENV, check=True, capture_output=True)
-            cases["new: python -m cover_model.serving (ONNX export, 1 cover)"] = (
-                python + ["-m", "cover_model.serving", str(run_dir), str(cover)], ROOT)
+            cases["new: python -m cover_model.service.onnx_serving (ONNX export, 1 cover)"] = (
+                python + ["-m", "cover_model.service.onnx_serving", str(run_dir), str(cover)], ROOT)
             results = measure(cases, args.repeats)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT,

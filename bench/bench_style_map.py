@@ -30,12 +30,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from timing import median_seconds  # noqa: E402
+
 from cover_model.baselines.embeddings import embedding_features, embedding_spec  # noqa: E402
-from cover_model.dataset import load_dataset                         # noqa: E402
-from cover_model.images import thumbnail                             # noqa: E402
-from cover_model.style_map import (StyleMapConfig, layout, layout_path,  # noqa: E402
-                                   map_figure, save_layout, selected_rows, style_map)
-from timing import median_seconds                                    # noqa: E402
+from cover_model.curation.style_map import (  # noqa: E402
+    StyleMapConfig,
+    layout,
+    layout_path,
+    map_figure,
+    save_layout,
+    selected_rows,
+    style_map,
+)
+from cover_model.data.dataset import load_dataset  # noqa: E402
+from cover_model.data.images import thumbnail  # noqa: E402
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers" / "manifest.csv"
 GALLERY = 24

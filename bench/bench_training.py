@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cover_model.dataset import load_dataset      # noqa: E402
-from cover_model.networks.device import setup_context  # noqa: E402
-from cover_model.networks.data import load_tensors  # noqa: E402
+from cover_model.data.dataset import load_dataset  # noqa: E402
 from cover_model.networks.config import TrainConfig
+from cover_model.networks.data import load_tensors  # noqa: E402
+from cover_model.networks.device import setup_context  # noqa: E402
 from cover_model.networks.training import build, train_one_epoch  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-covers"

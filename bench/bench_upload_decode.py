@@ -26,8 +26,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cover_model.downsize import downsize  # noqa: E402
-from cover_model.images import decode_image  # noqa: E402
+from cover_model.data.downsize import downsize  # noqa: E402
+from cover_model.data.images import decode_image  # noqa: E402
 from cover_model.networks.predict import Predictor  # noqa: E402
 from cover_model.shipped import SHIPPED_DIR  # noqa: E402
 

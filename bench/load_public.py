@@ -28,9 +28,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from cover_model import hosting, storage
+from cover_model import disk_budget, public_mode
+from cover_model.atomic_files import read_json  # noqa: E402
 from cover_model.networks import runs  # noqa: E402
-from cover_model.files import read_json  # noqa: E402
 from cover_model.synth import ensure_default_dataset, render_cover  # noqa: E402
 from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, dashboard  # noqa: E402
 
@@ -66,7 +66,7 @@ class Monitor(threading.Thread):
             server, jobs = process_tree_rss(self.server_pid)
             states = [runs.Run(r).status()["state"] for r in self.checkpoints.glob("*")
                       if runs.Run(r).has_status()]      # queued jobs have no config yet
-            disk = sum(storage.folder_bytes(self.data / part)
+            disk = sum(disk_budget.folder_bytes(self.data / part)
                        for part in ("uploads", "imports", "cache"))
             self.samples.append({"t": time.monotonic(), "server_rss": server, "jobs_rss": jobs,
                                  "running": states.count("running"), "queued": states.count("queued"),
@@ -145,7 +145,7 @@ def wait_for_queue(monitor: Monitor, timeout_s: float) -> float:
 
 
 def summarise(results, samples, proc_alive: bool, drain_s: float, checkpoints: Path) -> dict:
-    limits = hosting.PUBLIC
+    limits = public_mode.PUBLIC
     answers = [r["answer_s"] for r in results if "answer_s" in r]
     jobs = [read_json(p) for p in Path(checkpoints).glob("*/status.json")]
     job_s = [j["updated"] - j["started"] for j in jobs if j and j.get("started")]

@@ -1,8 +1,8 @@
 """``python -m cover_model <command>``: see ``--help``."""
 import sys
 
-from cover_model.cli import main          # light: a command imports its own libraries
-from cover_model.runtime import reexec_with_tuned_allocator
+from .cli import main  # light: a command imports its own libraries
+from .runtime import reexec_with_tuned_allocator
 
 if __name__ == "__main__":
     reexec_with_tuned_allocator("cover_model", sys.argv[1:])

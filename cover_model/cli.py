@@ -24,11 +24,11 @@ import sys
 # command -> (module declaring it in ARGUMENTS, one-line help); the order of --help
 COMMANDS = {
     "synth": ("cover_model.synth.cli", "generate the embedded synthetic covers"),
-    "dataset": ("cover_model.data_cli", "load a dataset; show counts, splits and skipped files"),
-    "preprocess": ("cover_model.data_cli", "downsize every cover to an S x S grid (cached)"),
-    "leaks": ("cover_model.leaks_cli", "near-duplicate covers across splits and genres "
+    "dataset": ("cover_model.data.cli", "load a dataset; show counts, splits and skipped files"),
+    "preprocess": ("cover_model.data.cli", "downsize every cover to an S x S grid (cached)"),
+    "leaks": ("cover_model.curation.cli", "near-duplicate covers across splits and genres "
               "(perceptual hashes); writes a manifest that groups them"),
-    "style-map": ("cover_model.style_map_cli", "the covers on a 2-D map by their ImageNet "
+    "style-map": ("cover_model.curation.cli", "the covers on a 2-D map by their ImageNet "
                   "embeddings (t-SNE), coloured by genre (HTML with hover, PNG)"),
     "color": ("cover_model.color.cli", "the paper's colour analysis: similarity matrix, Table 1 "
               "ranks over trials, mean covers (CSV, HTML, PNG)"),
@@ -50,8 +50,8 @@ COMMANDS = {
              "covers as derived numbers, no picture (checkpoints/real-covers/features)"),
     "recipes": ("cover_model.shipped.cli", "score candidate recipes by artist-grouped "
                 "cross-validation, transfer to an unseen source, and test"),
-    "dashboard": ("cover_model.serving_cli", "start the Streamlit dashboard"),
-    "export-onnx": ("cover_model.serving_cli", "write a run's network as ONNX, to predict with "
+    "dashboard": ("cover_model.service.cli", "start the Streamlit dashboard"),
+    "export-onnx": ("cover_model.service.cli", "write a run's network as ONNX, to predict with "
                     "onnxruntime instead of torch"),
 }
 

@@ -21,7 +21,7 @@ import time
 
 from tqdm import tqdm
 
-from .files import read_json, write_json
+from .atomic_files import read_json, write_json
 
 read_progress = read_json
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cover_model.dataset import EMBEDDED, START_DATA_ENV
+from cover_model.data.dataset import EMBEDDED, START_DATA_ENV
 
 from .helpers import make_folder_dataset
 

@@ -1,8 +1,8 @@
 """Shared by the tests of steps and pages on the real covers' features pack (features only)."""
 import pytest
 
-from cover_model.dataset import REAL_FEATURES, load_dataset
-from cover_model.feature_pack import load_pack
+from cover_model.data.dataset import REAL_FEATURES, load_dataset
+from cover_model.data.feature_pack import load_pack
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The package's shape: no import cycle, no Streamlit inside it, every command listed."""
+"""The package's shape: no import cycle, no import back up its layers, no Streamlit inside it,
+each family's commands in its own cli.py, every command listed."""
 import ast
 import graphlib
 import re
@@ -100,3 +101,65 @@ def test_help_lists_every_command_and_each_has_its_own_help(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert f"usage: python -m cover_model {command}" in capsys.readouterr().out
+
+
+# The package's layers, lowest first: a module imports its own layer or one below, never above.
+# The root's modules other than cli.py and __main__.py are the shared utilities; the
+# embedded covers (synth) need only them; the data layer may generate them; the families
+# build on data; the service layer serves all of them; the root's cli.py assembles the commands.
+LAYERS = ({"<shared>"}, {"synth"}, {"data"},
+          {"color", "baselines", "networks", "curation", "collect", "report", "shipped"},
+          {"service"}, {"<entry>"})
+ENTRY_MODULES = {"cover_model.cli", "cover_model.__main__"}
+
+
+def family(module: str) -> str:
+    """The family a module belongs to: its subpackage, or the root's <shared> or <entry>."""
+    if module in ENTRY_MODULES:
+        return "<entry>"
+    parts = module.split(".")
+    is_package = (PACKAGE / Path(*parts[1:2])).is_dir() if len(parts) > 1 else False
+    return parts[1] if is_package else "<shared>"
+
+
+def layer(module: str) -> int:
+    return next(i for i, families in enumerate(LAYERS) if family(module) in families)
+
+
+def test_every_family_has_a_layer():
+    families = {family(m) for m in import_graph()}
+    assert families == set().union(*LAYERS), families ^ set().union(*LAYERS)
+
+
+def test_no_import_runs_back_up():
+    upward = [f"{module} -> {target}" for module, targets in import_graph().items()
+              for target in targets if layer(target) > layer(module)]
+    assert not upward, upward
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert layer("cover_model.data.images") > layer("cover_model.atomic_files")
+    assert layer("cover_model.service.challenge") > layer("cover_model.networks.jobs")
+    assert layer("cover_model.cli") > layer("cover_model.service.cli")
+
+
+def test_the_root_holds_only_shared_utilities_and_the_entry_point():
+    """A root module is a shared utility: it imports no family, and no command is declared
+    at the root but in cli.py's table."""
+    root = [m for m in import_graph() if family(m) in ("<shared>", "<entry>") and m != "cover_model"]
+    assert len(root) < 20, root
+    for module in root:
+        if module not in ENTRY_MODULES:
+            assert not module.endswith("_cli"), module
+            assert all(family(t) == "<shared>" for t in import_graph()[module]), module
+
+
+def test_each_familys_commands_are_in_its_own_cli():
+    """Every command's module is ``cover_model.<family>.cli``, and only cli.py modules
+    declare commands (``ARGUMENTS``)."""
+    for command, (module, _) in COMMANDS.items():
+        assert re.fullmatch(r"cover_model\.\w+\.cli", module), (command, module)
+    declaring = {module_name(path) for path in PACKAGE.rglob("*.py")
+                 if re.search(r"^ARGUMENTS\s*=", path.read_text(), re.M)}
+    assert declaring == {module for module, _ in COMMANDS.values()}, declaring
+

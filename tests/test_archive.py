@@ -10,9 +10,9 @@ import zipfile
 
 import pytest
 
-from cover_model.archive import ArchiveError, extract_zip
-from cover_model.dataset import DatasetError, load_dataset
-from cover_model.files import FILE_MODE, FOLDER_MODE
+from cover_model.atomic_files import FILE_MODE, FOLDER_MODE
+from cover_model.data.archive import ArchiveError, extract_zip
+from cover_model.data.dataset import DatasetError, load_dataset
 
 from .helpers import jpeg_bytes
 
@@ -80,7 +80,7 @@ def test_a_zip_without_genre_folders_is_named_not_its_extraction_folder(tmp_path
 def test_what_unpacking_could_not_foresee_is_an_archive_error_naming_the_member(tmp_path, monkeypatch):
     import builtins
 
-    import cover_model.archive as archive_module
+    import cover_model.data.archive as archive_module
 
     def full_disk(path, mode="r", *args, **kwargs):
         if "w" in mode:

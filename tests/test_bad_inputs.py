@@ -21,19 +21,18 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cover_model import config
+from cover_model.data.dataset import DatasetError, load_dataset
+from cover_model.data.images import ImageDecodeError, decode_image
+from cover_model.data.preprocess import preprocess_dataset
+from cover_model.markdown_text import unescape
 from cover_model.networks import runs, training
 from cover_model.networks.config import TrainConfig
-from cover_model.dataset import DatasetError, load_dataset
-from cover_model.images import ImageDecodeError, decode_image
-from cover_model.markdown_text import unescape
-from cover_model.paths import PROJECT_ROOT, checkpoints_dir, data_dir
 from cover_model.networks.predict import Predictor
-from cover_model.preprocess import preprocess_dataset
+from cover_model.paths import PROJECT_ROOT, checkpoints_dir, data_dir
 from cover_model.runtime import tuned_env
 from ui import ON_SERVER, UPLOADED
 
-from .bad_inputs import (DECODE_BUDGET_BYTES, EXPLOIT_MARKER, image_cases, write_run_data,
-                         write_run_folder)
+from .bad_inputs import DECODE_BUDGET_BYTES, EXPLOIT_MARKER, image_cases, write_run_data, write_run_folder
 from .helpers import jpeg_bytes
 
 APP = str(PROJECT_ROOT / "app.py")

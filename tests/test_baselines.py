@@ -8,23 +8,45 @@ import pytest
 import torch
 from sklearn.utils.estimator_checks import check_estimator
 
-from cover_model import cli, data_cli
-from cover_model.baselines import (FEATURE_KINDS, PAPER_MODELS, SPECS, FeatureSpec,
-                                   OneHotRegressionClassifier, compute_features, count_missing, fit_and_score,
-                                   make_baseline, register_feature_kind, resolve_models, run_baselines)
-from cover_model.baselines import runner
+from cover_model import cli
+from cover_model.baselines import (
+    FEATURE_KINDS,
+    PAPER_MODELS,
+    SPECS,
+    FeatureSpec,
+    OneHotRegressionClassifier,
+    compute_features,
+    count_missing,
+    fit_and_score,
+    make_baseline,
+    register_feature_kind,
+    resolve_models,
+    run_baselines,
+    runner,
+)
 from cover_model.baselines.embeddings import embedding_spec
-from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
 from cover_model.baselines.features import data_key
-from cover_model.baselines.report import (TABLE2_COLUMNS, BaselineConfig, build_report,
-                                          confusion_frame, metrics_table, parse_params, per_genre_table,
-                                          per_group_table, sweep_table, table2, unavailable_features,
-                                          write_report)
-from cover_model.dataset import load_dataset
+from cover_model.baselines.figures import accuracy_figure, confusion_figure, per_genre_figure, sweep_figure
+from cover_model.baselines.report import (
+    TABLE2_COLUMNS,
+    BaselineConfig,
+    build_report,
+    confusion_frame,
+    metrics_table,
+    parse_params,
+    per_genre_table,
+    per_group_table,
+    sweep_table,
+    table2,
+    unavailable_features,
+    write_report,
+)
+from cover_model.data import cli as data_cli
+from cover_model.data.dataset import load_dataset
+from cover_model.data.preprocess import preprocess_dataset
+from cover_model.data.splits import assign_splits
 from cover_model.networks.models import CoverNet, build_model
 from cover_model.paper import PAPER_TABLE2
-from cover_model.preprocess import preprocess_dataset
-from cover_model.splits import assign_splits
 
 SMALL = FeatureSpec(size_px=8, method="area")
 

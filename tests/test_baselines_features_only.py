@@ -10,9 +10,9 @@ from cover_model.baselines.features import data_key
 from cover_model.baselines.report import build_report, unavailable_features
 from cover_model.baselines.specs import SHIPPED, shipped_spec
 from cover_model.baselines.stored import QUICK_MODELS, stored_settings
-from cover_model.dataset import REAL_FEATURES, load_dataset
-from cover_model.feature_pack import stored_values
-from cover_model.splits import assign_splits
+from cover_model.data.dataset import REAL_FEATURES, load_dataset
+from cover_model.data.feature_pack import stored_values
+from cover_model.data.splits import assign_splits
 from ui import REAL
 
 from .features_only import real_features  # noqa: F401 (a fixture)

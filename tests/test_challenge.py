@@ -3,9 +3,9 @@ and a whole round played on the page (AppTest)."""
 import numpy as np
 import pytest
 
-from cover_model import challenge
-from cover_model.dataset import load_dataset
-from cover_model.splits import assign_splits
+from cover_model.data.dataset import load_dataset
+from cover_model.data.splits import assign_splits
+from cover_model.service import challenge
 
 from .helpers import make_folder_dataset, open_page
 
@@ -100,7 +100,6 @@ def test_a_whole_round_on_the_embedded_covers(embedded_data, app_main, monkeypat
     from cover_model.networks import training
     from cover_model.networks.config import TrainConfig
     monkeypatch.setattr("cover_model.shipped.shipped_run", lambda: None)
-    monkeypatch.setattr("ui.shipped_run", lambda: None)
     run_dir = training.main(TrainConfig(epochs=1, batch_size=32))
     at = open_page("app_pages/challenge.py")
     assert at.selectbox(key="challenge_run").value == str(run_dir)

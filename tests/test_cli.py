@@ -82,7 +82,7 @@ def test_tuned_env_keeps_other_tunables():
 
 
 def test_config_flags_come_from_the_dataclass():
-    from cover_model.preprocess import PreprocessConfig
+    from cover_model.data.preprocess import PreprocessConfig
     args = build_parser().parse_args(["preprocess", "--size-px", "70", "--method", "cubic"])
     assert config.from_args(PreprocessConfig, args) == PreprocessConfig(size_px=70, method="cubic")
     with pytest.raises(ValueError, match="must be int"):
@@ -92,8 +92,8 @@ def test_config_flags_come_from_the_dataclass():
 
 
 def test_train_names_the_run_by_its_preset_and_prints_progress_in_a_log(folder_dataset, capsys):
+    from cover_model.atomic_files import read_json
     from cover_model.networks import runs
-    from cover_model.files import read_json
     assert main(["train", "--preset", "smoke", "--data", str(folder_dataset)]) == 0
     out, err = capsys.readouterr()
     assert "downsizing covers: 30/30" in err                 # stderr is not a terminal here
@@ -122,6 +122,7 @@ def test_progress_in_a_log_comes_every_few_seconds_not_only_at_the_end(monkeypat
 
 def test_each_command_is_declared_by_the_module_the_table_names():
     import importlib
+
     from cover_model.cli import COMMANDS
     for name, (module, _) in COMMANDS.items():
         declared = importlib.import_module(module).ARGUMENTS

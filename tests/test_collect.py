@@ -5,8 +5,8 @@ per genre: 200 lines) with the host replaced by the local server; tests that
 need them fall back to synthetic lines of the same format when it is absent,
 and the real-file variant of the main scenario skips cleanly.
 """
-import os
 import dataclasses
+import os
 import signal
 import subprocess
 import sys
@@ -21,11 +21,17 @@ import pytest
 
 from cover_model import config
 from cover_model.cli import build_parser, main
-from cover_model.collect import (CollectConfig, CollectInterrupted, HostRateLimiter,
-                                 backoff_delay, collect, read_links)
-from cover_model.dataset import load_dataset
+from cover_model.collect import (
+    CollectConfig,
+    CollectInterrupted,
+    HostRateLimiter,
+    backoff_delay,
+    collect,
+    read_links,
+)
+from cover_model.data.dataset import load_dataset
+from cover_model.data.images import decode_image
 from cover_model.genres import PAPER_GENRES, folder_name
-from cover_model.images import decode_image
 from cover_model.paths import PROJECT_ROOT
 
 from .fake_cover_server import FakeCoverServer

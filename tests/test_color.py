@@ -7,13 +7,27 @@ import pandas as pd
 import pytest
 
 from cover_model.cli import main
-from cover_model.color import (METRIC_NAMES, METRICS, ColorConfig, build_reference, compare_all_pairs,
-                               compare_pairs_cv2, compute_gradient_histograms, compute_histograms,
-                               draw_disjoint_samples, mean_covers, mean_similarity, profile_cover,
-                               rank_self_similarity, run_color_analysis, run_trials, similarity_matrix,
-                               write_color_report)
+from cover_model.color import (
+    METRIC_NAMES,
+    METRICS,
+    ColorConfig,
+    build_reference,
+    compare_all_pairs,
+    compare_pairs_cv2,
+    compute_gradient_histograms,
+    compute_histograms,
+    draw_disjoint_samples,
+    mean_covers,
+    mean_similarity,
+    profile_cover,
+    rank_self_similarity,
+    run_color_analysis,
+    run_trials,
+    similarity_matrix,
+    write_color_report,
+)
 from cover_model.color.figures import paper_table1, rank_table, similarity_heatmap
-from cover_model.dataset import load_dataset
+from cover_model.data.dataset import load_dataset
 from cover_model.genres import PAPER_GENRES
 
 

@@ -5,11 +5,16 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cover_model.color import (ColorConfig, compute_gradient_histograms, compute_histograms,
-                               run_color_analysis, run_trials)
+from cover_model.color import (
+    ColorConfig,
+    compute_gradient_histograms,
+    compute_histograms,
+    run_color_analysis,
+    run_trials,
+)
 from cover_model.color.stored import coarser_values, stored_histograms, sum_blocks
-from cover_model.dataset import REAL_FEATURES, load_dataset
-from cover_model.feature_pack import FeaturesOnlyError, stored_values
+from cover_model.data.dataset import REAL_FEATURES, load_dataset
+from cover_model.data.feature_pack import FeaturesOnlyError, stored_values
 from ui import REAL
 
 from .features_only import real_features  # noqa: F401 (a fixture)

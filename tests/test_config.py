@@ -10,8 +10,8 @@ from cover_model import config
 from cover_model.baselines.config import BaselineConfig
 from cover_model.color import ColorConfig
 from cover_model.config import Config, option
+from cover_model.curation.style_map import StyleMapConfig
 from cover_model.paths import PROJECT_ROOT
-from cover_model.style_map import StyleMapConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cover_model.dataset import DatasetError, load_dataset
+from cover_model.data.dataset import DatasetError, load_dataset
 from cover_model.genres import PAPER_GENRES, folder_name
 from cover_model.paths import PROJECT_ROOT, data_dir
 from cover_model.runtime import tuned_env
@@ -172,7 +172,7 @@ def test_zip_bomb_is_refused_before_extraction(tmp_path):
 
 
 def test_zip_file_count_and_total_size_limits(tmp_path):
-    from cover_model.archive import ArchiveError, extract_zip
+    from cover_model.data.archive import ArchiveError, extract_zip
     archive = tmp_path / "many.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for i in range(5):
@@ -217,7 +217,7 @@ def test_manifest_paths_with_a_nul_byte_or_too_long_are_skipped_rows(folder_data
 
 
 def test_a_manifest_over_the_row_limit_is_refused_before_any_image_is_read(folder_dataset, monkeypatch):
-    from cover_model import images
+    from cover_model.data import images
     rows = "".join(f"metal/{i:03d}.jpg,metal\n" for i in range(12))
     (folder_dataset / "m.csv").write_text("path,genre\n" + rows)
     monkeypatch.setenv("COVER_LAB_MAX_MANIFEST_ROWS", "10")

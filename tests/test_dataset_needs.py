@@ -1,12 +1,19 @@
-"""What each analysis needs of a dataset (cover_model.dataset_needs): a single genre, two
+"""What each analysis needs of a dataset (cover_model.data.dataset_needs): a single genre, two
 or three covers per genre and no split column load, and each analysis says what it lacks."""
 import pytest
 
-from cover_model.dataset import load_dataset
-from cover_model.dataset_needs import (NotEnoughData, baselines_problem, challenge_problem,
-                                       colour_problem, dataset_limits, require, split_problem,
-                                       training_problem)
-from cover_model.splits import assign_splits, covers_needed_per_genre
+from cover_model.data.dataset import load_dataset
+from cover_model.data.dataset_needs import (
+    NotEnoughData,
+    baselines_problem,
+    challenge_problem,
+    colour_problem,
+    dataset_limits,
+    require,
+    split_problem,
+    training_problem,
+)
+from cover_model.data.splits import assign_splits, covers_needed_per_genre
 
 from .helpers import make_folder_dataset
 

@@ -34,9 +34,9 @@ import sys
 import pytest
 from PIL import Image
 
-from cover_model.hosting import PUBLIC
-from cover_model.images import ImageDecodeError, decode_image, estimate_decode_bytes, open_image
+from cover_model.data.images import ImageDecodeError, decode_image, estimate_decode_bytes, open_image
 from cover_model.paths import PROJECT_ROOT
+from cover_model.public_mode import PUBLIC
 
 from .bad_inputs import lying_jpeg, png_header_only, webp_header
 

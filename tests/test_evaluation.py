@@ -9,14 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from cover_model.networks import runs, training
+from cover_model.atomic_files import read_json
 from cover_model.cli import main as cli
-from cover_model.dataset import load_dataset
+from cover_model.data.dataset import load_dataset
+from cover_model.networks import runs, training
+from cover_model.networks.config import TrainConfig
 from cover_model.networks.evaluation import score_covers, stream_batch_size
-from cover_model.files import read_json
 from cover_model.networks.models import build_model
 from cover_model.networks.predict import Predictor
-from cover_model.networks.config import TrainConfig
 from cover_model.networks.training import evaluate_run
 
 from .helpers import jpeg_bytes, make_folder_dataset

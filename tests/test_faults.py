@@ -16,12 +16,12 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from cover_model.atomic_files import read_json, write_json
 from cover_model.networks import jobs, runs
-from cover_model.files import read_json, write_json
-from cover_model.paths import PROJECT_ROOT
-from cover_model.networks.predict import Predictor
-from cover_model.runtime import tuned_env
 from cover_model.networks.config import TrainConfig
+from cover_model.networks.predict import Predictor
+from cover_model.paths import PROJECT_ROOT
+from cover_model.runtime import tuned_env
 from ui import ON_SERVER
 
 from .helpers import wait_for

@@ -3,7 +3,7 @@ less the umask, not tempfile's private 0600 and 0700 (issue #15: reports, downlo
 covers and unpacked datasets were left unreadable to the server's other users)."""
 import os
 
-from cover_model.files import FILE_MODE, FOLDER_MODE, UMASK, atomic_write, make_temp_dir
+from cover_model.atomic_files import FILE_MODE, FOLDER_MODE, UMASK, atomic_write, make_temp_dir
 
 
 def test_the_umask_is_read_without_changing_it():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cover_model.images import ImageDecodeError, ImageLimits, decode_image, open_image
+from cover_model.data.images import ImageDecodeError, ImageLimits, decode_image, open_image
 
 
 def encode(image: Image.Image, fmt: str, **kw) -> bytes:
@@ -216,7 +216,7 @@ def test_truncated_jpeg_is_refused_even_at_reduced_scale():
 def test_pil_bomb_guard_stays_on_for_the_whole_process():
     import PIL.Image
 
-    import cover_model.images  # noqa: F401 -- importing it must not switch PIL's guard off
+    import cover_model.data.images  # noqa: F401 -- importing it must not switch PIL's guard off
     assert PIL.Image.MAX_IMAGE_PIXELS == int(1024 * 1024 * 1024 // 4 // 3)
 
 

@@ -1,4 +1,4 @@
-"""Label review (cover_model.label_review): ranking by doubt, scoring a dataset's covers,
+"""Label review (cover_model.curation.label_review): ranking by doubt, scoring a dataset's covers,
 and the reviewed manifest written beside the data without touching the original."""
 import numpy as np
 import pandas as pd
@@ -6,9 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from cover_model.dataset import load_dataset
-from cover_model.label_review import (rank_by_doubt, reviewed_manifest, score_for_review,
-                                      write_reviewed_manifest)
+from cover_model.curation.label_review import (
+    rank_by_doubt,
+    reviewed_manifest,
+    score_for_review,
+    write_reviewed_manifest,
+)
+from cover_model.data.dataset import load_dataset
 from cover_model.networks.predict import Predictor
 
 from .helpers import jpeg_bytes

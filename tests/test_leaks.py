@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cover_model import leaks
 from cover_model.cli import main
-from cover_model.dataset import load_dataset
-from cover_model.splits import assign_splits
+from cover_model.curation import leaks
+from cover_model.data.dataset import load_dataset
+from cover_model.data.splits import assign_splits
 
 from .helpers import open_page
 

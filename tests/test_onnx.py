@@ -9,15 +9,15 @@ import pytest
 from PIL import Image
 
 from cover_model.cli import main as cli_main
+from cover_model.data.images import cover_input
+from cover_model.networks.config import TrainConfig
 from cover_model.networks.models import build_model
-from cover_model.paths import PROJECT_ROOT
 from cover_model.networks.predict import Predictor
-from cover_model.images import cover_input
-from cover_model.serving import OnnxModelError, OnnxPredictor, export_onnx
+from cover_model.networks.training import main as train
+from cover_model.paths import PROJECT_ROOT
+from cover_model.service.onnx_serving import OnnxModelError, OnnxPredictor, export_onnx
 from cover_model.shipped import SHIPPED_DIR
 from cover_model.synth import render_cover
-from cover_model.networks.config import TrainConfig
-from cover_model.networks.training import main as train
 
 from .conftest import REAL_COVERS
 
@@ -92,7 +92,7 @@ def test_both_predictors_see_the_same_pixels():
 def test_predicting_from_onnx_never_imports_torch(shipped_onnx, tmp_path):
     cover = tmp_path / "cover.jpg"
     cover.write_bytes(sample_covers()[0])
-    code = ("import sys\nfrom cover_model.serving import main\n"
+    code = ("import sys\nfrom cover_model.service.onnx_serving import main\n"
             f"code = main([{str(shipped_onnx)!r}, {str(cover)!r}])\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\nsys.exit(code)")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
@@ -117,6 +117,6 @@ def test_a_missing_or_foreign_model_says_what_to_do(tmp_path, capsys):
     onnx.save(model, tmp_path / "model.onnx")
     with pytest.raises(OnnxModelError, match="not exported by cover_model"):
         OnnxPredictor.from_run(tmp_path)
-    from cover_model.serving import main as serving_main
+    from cover_model.service.onnx_serving import main as serving_main
     assert serving_main([str(tmp_path), "cover.jpg"]) == 2
     assert "error:" in capsys.readouterr().err

@@ -11,15 +11,26 @@ import pandas as pd
 import pytest
 
 from cover_model.color.histograms import compute_histograms
-from cover_model.dataset import load_dataset
-from cover_model.images import decode_image
-from cover_model.leaks import HASH_INPUT_PX, hash_image
-from cover_model.preprocess import preprocess_dataset
+from cover_model.curation.leaks import HASH_INPUT_PX, hash_image
+from cover_model.data.dataset import load_dataset
+from cover_model.data.images import decode_image
+from cover_model.data.preprocess import preprocess_dataset
+from cover_model.data.splits import assign_splits
 from cover_model.shipped import SHIPPED_DIR, read_card
-from cover_model.shipped.pack import (ARRAYS_FILE, COLOR, COVERS_FILE, INFO_FILE, PACK_DIR,
-                                      FeaturePack, build_pack, file_id, load_pack, pack_bytes,
-                                      picture_like_arrays, write_pack)
-from cover_model.splits import assign_splits
+from cover_model.shipped.pack import (
+    ARRAYS_FILE,
+    COLOR,
+    COVERS_FILE,
+    INFO_FILE,
+    PACK_DIR,
+    FeaturePack,
+    build_pack,
+    file_id,
+    load_pack,
+    pack_bytes,
+    picture_like_arrays,
+    write_pack,
+)
 
 from .conftest import REAL_COVERS
 
@@ -69,6 +80,7 @@ def test_the_pack_refits_the_shipped_head_within_a_point(pack):
     assert abs(refit["pack"]["cv"] - refit["full"]["cv"]) <= 0.01
     # the test figure is the pack's own: the head refitted here on the stored features
     from sklearn.metrics import balanced_accuracy_score
+
     from cover_model.shipped.selection import fit_probe
     dev, labels = (pack.covers["split"] != "test").to_numpy(), pack.covers["label"].to_numpy()
     head = fit_probe(pack.features[dev], labels[dev], refit["C"])

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
+from cover_model.data.images import ImageDecodeError
 from cover_model.networks import runs
-from cover_model.images import ImageDecodeError
-from cover_model.networks.predict import Predictor
 from cover_model.networks.config import TrainConfig
+from cover_model.networks.predict import Predictor
 from cover_model.networks.training import main
 
 from .helpers import jpeg_bytes
@@ -35,7 +35,7 @@ def test_bytes_paths_and_arrays_give_the_same_answer(trained_run):
     run_dir, data = trained_run
     predictor = Predictor.from_run(run_dir)
     path = next((data / "jazz").iterdir())
-    from cover_model.images import decode_image
+    from cover_model.data.images import decode_image
     by_path = predictor.probabilities(path)
     assert np.allclose(by_path, predictor.probabilities(path.read_bytes()))
     assert predictor.probabilities(decode_image(path)).shape == (3,)
@@ -54,7 +54,7 @@ def test_weights_for_another_class_count_are_refused(trained_run, tmp_path):
     shutil.copytree(run_dir, copy)
     config = runs.Run(copy).config()
     config["class_names"] = config["class_names"] + ["polka"]
-    from cover_model.files import write_json
+    from cover_model.atomic_files import write_json
     write_json(copy / "config.json", config)
     with pytest.raises(runs.RunError, match="do not fit custom with 4 classes"):
         Predictor.from_run(copy)

@@ -26,9 +26,7 @@ def predict_page(embedded_data, monkeypatch):
 @pytest.fixture
 def no_shipped_model(monkeypatch):
     """A checkout without the shipped model (it is optional for the app)."""
-    import ui
     monkeypatch.setattr("cover_model.shipped.shipped_run", lambda: None)
-    monkeypatch.setattr(ui, "shipped_run", lambda: None)
 
 
 def test_the_shipped_model_answers_at_once_without_training(predict_page):
@@ -55,8 +53,8 @@ def test_the_synthetic_cnn_stays_one_click_away(predict_page):
     started = jobs.running_jobs()
     assert len(started) == 1
     jobs.cancel_job(started[0])
-    import ui
-    ui._demo_model_job.clear()          # the job is cached per server; the next test starts anew
+    import ui_models
+    ui_models._demo_model_job.clear()          # the job is cached per server; the next test starts anew
 
 
 def test_first_launch_trains_a_model_in_the_background(predict_page, no_shipped_model):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cover_model import preprocess
-from cover_model.dataset import load_dataset
-from cover_model.preprocess import METHODS, cache_path, downsize, preprocess_dataset, sample_grid
+from cover_model.data import preprocess
+from cover_model.data.dataset import load_dataset
+from cover_model.data.preprocess import METHODS, cache_path, downsize, preprocess_dataset, sample_grid
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -43,7 +43,7 @@ def test_dataset_arrays_align_with_rows_and_labels(folder_dataset):
     assert arrays.images.shape == (30, 8, 8, 3)
     assert np.array_equal(arrays.labels, ds.items["label"].to_numpy()[arrays.index])
     # flat-colour covers: every pixel of the grid is the cover's colour
-    from cover_model.images import decode_image
+    from cover_model.data.images import decode_image
     first = decode_image(ds.items["path"][0])
     assert np.abs(arrays.images[0].astype(int) - first[0, 0].astype(int)).max() <= 2
 

@@ -8,10 +8,10 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from cover_model.networks import runs
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.logistic_head import C_GRID, _write_head, one_standard_error_choice
 from cover_model.networks.models import build_model
 from cover_model.networks.predict import Predictor
-from cover_model.networks.logistic_head import C_GRID, _write_head, one_standard_error_choice
-from cover_model.networks.config import TrainConfig
 from cover_model.networks.training import main
 
 
@@ -97,9 +97,9 @@ def test_bad_probe_settings_are_refused_with_the_reason(overrides, message):
 
 
 def test_the_best_model_of_a_dataset_is_offered_first(tmp_path):
-    from cover_model.files import write_json
-    from cover_model.networks.tables import best_first
+    from cover_model.atomic_files import write_json
     from cover_model.networks.config import PRESETS
+    from cover_model.networks.tables import best_first
     made = {}
     for name, fingerprint, settings in [("new-other-data", "bbb", PRESETS["best"]),
                                         ("new-plain", "aaa", PRESETS["paper-cnn"]),

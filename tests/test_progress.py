@@ -1,5 +1,5 @@
 """Progress callbacks: throttled, always reporting the end, written atomically."""
-from cover_model.files import read_json
+from cover_model.atomic_files import read_json
 from cover_model.progress import progress_file_writer, progress_reporter
 
 

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from cover_model import hosting, storage
+from cover_model import disk_budget, public_mode
 from cover_model.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -43,8 +43,8 @@ def _texts(at) -> str:
 @pytest.mark.parametrize("path", ["/etc", "/etc/shadow", "/no/such/place", "/proc/self/cwd",
                                   "relative/path", "/tmp/a\x00b"])
 def test_public_mode_without_roots_refuses_every_server_path_alike(public, path):
-    with pytest.raises(hosting.AccessError) as refusal:
-        hosting.check_server_path(path)
+    with pytest.raises(public_mode.AccessError) as refusal:
+        public_mode.check_server_path(path)
     assert REFUSED in str(refusal.value) or "not allowed" in str(refusal.value)
     assert "/" not in str(refusal.value).replace("N/A", "")
 
@@ -54,31 +54,31 @@ def test_allowed_roots_admit_their_contents_only(public, monkeypatch, tmp_path):
     (root / "rock").mkdir(parents=True)
     (root / "escape").symlink_to("/etc")
     monkeypatch.setenv("COVER_LAB_ALLOWED_ROOTS", str(root))
-    assert hosting.check_server_path(root / "rock") == (root / "rock").resolve()
-    assert hosting.check_server_path("rock") == (root / "rock").resolve()     # relative to the root
+    assert public_mode.check_server_path(root / "rock") == (root / "rock").resolve()
+    assert public_mode.check_server_path("rock") == (root / "rock").resolve()     # relative to the root
     for outside in ["/etc/passwd", str(root / ".." / "x"), str(root / "escape"), "../../etc"]:
-        with pytest.raises(hosting.AccessError, match="outside the folders"):
-            hosting.check_server_path(outside)
+        with pytest.raises(public_mode.AccessError, match="outside the folders"):
+            public_mode.check_server_path(outside)
 
 
 def test_outside_public_mode_every_path_is_the_users(monkeypatch):
     monkeypatch.delenv("COVER_LAB_PUBLIC", raising=False)
-    assert str(hosting.check_server_path("/etc")) == "/etc"
+    assert str(public_mode.check_server_path("/etc")) == "/etc"
 
 
 def test_visitor_messages_name_no_server_path(public):
-    data_file = hosting.data_dir() / "imports" / "covers-abc" / "rock" / "x.jpg"
-    text = hosting.visitor_message(f"{data_file}: truncated; also /proc/1/cwd and {PROJECT_ROOT}")
-    assert str(hosting.data_dir()) not in text and "/proc" not in text and str(PROJECT_ROOT) not in text
+    data_file = public_mode.data_dir() / "imports" / "covers-abc" / "rock" / "x.jpg"
+    text = public_mode.visitor_message(f"{data_file}: truncated; also /proc/1/cwd and {PROJECT_ROOT}")
+    assert str(public_mode.data_dir()) not in text and "/proc" not in text and str(PROJECT_ROOT) not in text
     assert "x.jpg: truncated" in text
 
 
 def test_public_limits_are_tighter_and_each_can_be_moved(public, monkeypatch):
-    assert hosting.limits() == hosting.PUBLIC
+    assert public_mode.limits() == public_mode.PUBLIC
     monkeypatch.setenv("COVER_LAB_MAX_RUNNING_JOBS", "3")
-    assert hosting.limits().max_running_jobs == 3
+    assert public_mode.limits().max_running_jobs == 3
     monkeypatch.delenv("COVER_LAB_PUBLIC")
-    assert hosting.limits().max_decode_bytes == hosting.LOCAL.max_decode_bytes
+    assert public_mode.limits().max_decode_bytes == public_mode.LOCAL.max_decode_bytes
 
 
 # --- the dashboard -----------------------------------------------------------------------
@@ -126,16 +126,16 @@ def test_uploads_are_kept_per_visitor_and_refused_ones_removed(public, dataset_p
     uploader.set_value([("covers.zip", _zip_of(folder_dataset), "application/zip")]).run()
     assert not dataset_page.exception and dataset_page.metric[0].value == "30"
     visitor = dataset_page.query_params["visitor"]
-    assert [p.name for p in (storage.uploads_dir() / visitor).rglob("*.zip")] == ["covers.zip"]
-    assert str(storage.uploads_dir()) not in _texts(dataset_page)
+    assert [p.name for p in (disk_budget.uploads_dir() / visitor).rglob("*.zip")] == ["covers.zip"]
+    assert str(disk_budget.uploads_dir()) not in _texts(dataset_page)
 
     uploader.set_value(None).run()
     dataset_page.sidebar.file_uploader(key="dataset_zip").set_value(
         [("broken.zip", b"PK\x03\x04 not really", "application/zip")]).run()
     assert not dataset_page.exception
     assert "not a valid zip" in dataset_page.error[0].value
-    assert str(hosting.data_dir()) not in dataset_page.error[0].value
-    assert [p.name for p in (storage.uploads_dir() / visitor).rglob("*.zip")] == ["covers.zip"]
+    assert str(public_mode.data_dir()) not in dataset_page.error[0].value
+    assert [p.name for p in (disk_budget.uploads_dir() / visitor).rglob("*.zip")] == ["covers.zip"]
 
 
 def test_an_upload_over_the_quota_is_refused(public, monkeypatch, dataset_page, folder_dataset):
@@ -147,9 +147,9 @@ def test_an_upload_over_the_quota_is_refused(public, monkeypatch, dataset_page, 
     assert "quota" in dataset_page.error[0].value
 
 
-@pytest.mark.parametrize("public_mode", [True, False])
-def test_a_failing_page_shows_an_id_and_logs_the_trace(public_mode, monkeypatch, dataset_page, caplog):
-    if public_mode:
+@pytest.mark.parametrize("is_public", [True, False])
+def test_a_failing_page_shows_an_id_and_logs_the_trace(is_public, monkeypatch, dataset_page, caplog):
+    if is_public:
         monkeypatch.setenv("COVER_LAB_PUBLIC", "1")
     else:
         monkeypatch.delenv("COVER_LAB_PUBLIC", raising=False)
@@ -157,17 +157,17 @@ def test_a_failing_page_shows_an_id_and_logs_the_trace(public_mode, monkeypatch,
     def broken():
         raise RuntimeError(f"bug near {PROJECT_ROOT}/secret.py")
     monkeypatch.setattr(ui, "current_dataset", broken)
-    hosting.log.propagate = True           # let caplog see what the server log gets
+    public_mode.log.propagate = True           # let caplog see what the server log gets
     try:
-        with caplog.at_level(logging.ERROR, logger="cover_model.hosting"):
+        with caplog.at_level(logging.ERROR, logger="cover_model.public_mode"):
             dataset_page.run()
     finally:
-        hosting.log.propagate = False
+        public_mode.log.propagate = False
     message = dataset_page.error[0].value
     error_id = message.split("error id `")[1].split("`")[0]
     assert f"error {error_id}" in caplog.text and "Traceback" in caplog.text
     assert "secret.py" in caplog.text
-    if public_mode:
+    if is_public:
         assert not dataset_page.exception and "secret.py" not in _texts(dataset_page)
     else:
         assert "secret.py" in dataset_page.exception[0].message       # a local user sees it

@@ -94,8 +94,8 @@ def test_in_public_mode_the_message_names_the_folder_not_its_path(folder_dataset
 
 @pytest.mark.parametrize("folder", ["read_only_checkpoints", "missing_checkpoints"])
 def test_predict_with_the_shipped_model_and_results_work(folder, request, embedded_data, app_main):
-    import ui
-    ui._demo_model_job.clear()          # cached per server: another test's job may be in it
+    import ui_models
+    ui_models._demo_model_job.clear()          # cached per server: another test's job may be in it
     request.getfixturevalue(folder)
     assert shipped_run() is not None, "the shipped model is missing"
     predict = open_page("app_pages/predict.py")
@@ -111,7 +111,7 @@ def test_predict_with_the_shipped_model_and_results_work(folder, request, embedd
     shown = list(results.dataframe[0].value["run"])
     assert shown[0] == "real-covers"
     assert ("20990101-000000-custom-scratch-kept" in shown) == (folder == "read_only_checkpoints")
-    ui._demo_model_job.clear()          # a later test starts anew
+    ui_models._demo_model_job.clear()          # a later test starts anew
 
 
 def test_the_train_page_shows_the_refusal_not_a_traceback(read_only_checkpoints, embedded_data,

@@ -7,12 +7,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from cover_model.dataset import load_dataset
-from cover_model.feature_pack import FeaturesOnlyError
-from cover_model.leaks import check_leaks
+from cover_model.curation.leaks import check_leaks
+from cover_model.curation.style_map import neighbour_vote, style_map
+from cover_model.data.dataset import load_dataset
+from cover_model.data.feature_pack import FeaturesOnlyError
+from cover_model.data.preprocess import preprocess_dataset
 from cover_model.paths import PROJECT_ROOT
-from cover_model.preprocess import preprocess_dataset
-from cover_model.style_map import neighbour_vote, style_map
 
 from .helpers import jpeg_bytes
 

@@ -8,16 +8,15 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cover_model import cli, metrics
-from cover_model.files import write_json
+from cover_model import classification_metrics, cli
+from cover_model.atomic_files import write_json
+from cover_model.networks.config import TrainConfig
 from cover_model.paths import PROJECT_ROOT
-from cover_model.report import (SHIPPED_STUDY, ReportError, make_config, read_step_log,
-                                report_blocks)
+from cover_model.report import SHIPPED_STUDY, ReportError, make_config, read_step_log, report_blocks
 from cover_model.report.compare import network_table, paper_genre
 from cover_model.report.networks import find_run
 from cover_model.report.runner import ReportContext, Step, report_lock, run_steps
 from cover_model.report.scoring import bootstrap_scores
-from cover_model.networks.config import TrainConfig
 
 SECTIONS = ("## What differs from the paper", "## 1. Dataset", "## 2. Colour analysis",
             "## 3. Table 2", "## 4. Tables 3 and 4", "## 5. Our best model", "## 6. How this report")
@@ -139,9 +138,9 @@ def test_bootstrap_scores_match_the_metrics_module_on_the_covers_as_they_are():
     pred = np.where(rng.random(300) < 0.4, y, rng.integers(0, 5, 300))
     pred[pred == 4] = 3                                   # genre 4 is never predicted
     scores = bootstrap_scores(y, pred, pred == y, n_classes=6, n_boot=200)
-    assert scores["balanced_accuracy"][0] == pytest.approx(metrics.balanced_accuracy(y, pred))
-    assert scores["macro_f1"][0] == pytest.approx(metrics.macro_f1(y, pred, n_classes=6))
-    assert scores["accuracy"][0] == pytest.approx(metrics.accuracy(y, pred))
+    assert scores["balanced_accuracy"][0] == pytest.approx(classification_metrics.balanced_accuracy(y, pred))
+    assert scores["macro_f1"][0] == pytest.approx(classification_metrics.macro_f1(y, pred, n_classes=6))
+    assert scores["accuracy"][0] == pytest.approx(classification_metrics.accuracy(y, pred))
     spread = scores["balanced_accuracy"][1:]
     assert spread.std() > 0 and spread.min() < scores["balanced_accuracy"][0] < spread.max()
 
@@ -191,8 +190,8 @@ def test_find_run_resumes_an_interrupted_run(tmp_path):
 def test_find_run_reuses_a_logistic_run_that_left_out_the_loop_settings(tmp_path):
     from dataclasses import asdict
 
-    from cover_model.report.config import probe_settings
     from cover_model.networks.config import LOOP_ONLY, applied_settings
+    from cover_model.report.config import probe_settings
     cfg = TrainConfig(**probe_settings())          # asks for lite0-linear's 30 epochs, adamw...
     assert cfg.head == "logistic" and cfg.epochs == 30
     newer = tmp_path / "20260101-000002-newer"     # records only what took effect
@@ -210,7 +209,7 @@ def test_find_run_reuses_a_logistic_run_that_left_out_the_loop_settings(tmp_path
 
 
 def _context(tmp_path, folder_dataset):
-    from cover_model.dataset import load_dataset
+    from cover_model.data.dataset import load_dataset
     from cover_model.report.figures import FigureWriter
     return ReportContext(dataset=load_dataset(folder_dataset), data=str(folder_dataset),
                          cfg=make_config(quick=True), out_dir=tmp_path / "out",

@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from cover_model import metrics
-from cover_model.dataset import REAL_FEATURES, load_dataset
-from cover_model.feature_pack import load_pack
+from cover_model import classification_metrics
+from cover_model.data.dataset import REAL_FEATURES, load_dataset
+from cover_model.data.feature_pack import load_pack
 from cover_model.networks import runs, training
 from cover_model.networks.config import PRESETS, TrainConfig
 from cover_model.networks.tables import first_shown, predictions_on_test, trained_on
@@ -56,7 +56,7 @@ def test_the_shipped_models_stored_test_answers_give_its_cards_figures(real):
     table = shipped_table(real)
     card = read_card()
     assert len(table) == card["covers"]["test"] == 748
-    scores = metrics.summarize(table["label"].to_numpy(), table["pred"].to_numpy(), n_classes=9)
+    scores = classification_metrics.summarize(table["label"].to_numpy(), table["pred"].to_numpy(), n_classes=9)
     assert scores["balanced_accuracy"] == pytest.approx(card["test"]["balanced accuracy"][0], abs=1e-9)
     assert scores["accuracy"] == pytest.approx(card["test"]["top-1 accuracy"][0], abs=1e-9)
     assert scores["macro_f1"] == pytest.approx(card["test"]["macro-F1"][0], abs=1e-9)

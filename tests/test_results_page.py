@@ -5,11 +5,10 @@ import dataclasses
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cover_model.atomic_files import write_json
 from cover_model.networks import runs, training
-from cover_model.files import write_json
-from cover_model.paths import PROJECT_ROOT
 from cover_model.networks.config import TrainConfig
-
+from cover_model.paths import PROJECT_ROOT
 from cover_model.shipped import shipped_run
 
 from .helpers import open_page

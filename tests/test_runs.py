@@ -81,7 +81,7 @@ GENRES = ("ambient", "jazz", "metal")
 def _flat_run(path):
     """A run folder as runs before the ``model`` section saved it: one flat config.json
     (the shipped model's folder is one), no pooling or predict_mirrored."""
-    from cover_model.files import write_json
+    from cover_model.atomic_files import write_json
     from cover_model.networks.models import build_model
     path.mkdir()
     write_json(path / "config.json", {"arch": "custom", "mode": "scratch", "input_px": 32,
@@ -106,7 +106,7 @@ def test_a_run_saved_with_a_flat_config_still_loads(tmp_path):
 
 
 def test_the_model_section_is_kept_apart_from_the_training_settings(tmp_path):
-    from cover_model.files import read_json
+    from cover_model.atomic_files import read_json
     from cover_model.networks.config import TrainConfig
     cfg = TrainConfig(arch="custom", epochs=3, size_px=40)
     run = runs.Run.create({"arch": "custom"}, root=tmp_path)
@@ -137,7 +137,7 @@ def test_a_folder_without_a_config_is_refused_by_name(tmp_path):
 
 
 def test_a_job_status_knows_its_fraction_done_and_time_left(tmp_path):
-    from cover_model.files import write_json
+    from cover_model.atomic_files import write_json
     from cover_model.networks import jobs
     run = runs.Run.create({"arch": "custom"}, root=tmp_path)
     run.write_status("done")

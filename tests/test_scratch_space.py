@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from cover_model.baselines import FeatureSpec, run_baselines, runner
-from cover_model.dataset import load_dataset
+from cover_model.data.dataset import load_dataset
+from cover_model.data.splits import assign_splits
 from cover_model.paths import cache_dir
-from cover_model.splits import assign_splits
 
 DiskUsage = namedtuple("DiskUsage", "total used free")
 MB = 1024**2

@@ -8,18 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cover_model.networks import runs
 from cover_model.color.profile import build_reference, profile_cover
-from cover_model.dataset import load_dataset
+from cover_model.data.dataset import load_dataset
+from cover_model.networks import runs
 from cover_model.networks.predict import Predictor
+from cover_model.paths import PROJECT_ROOT
 from cover_model.report import publish_report
 from cover_model.runtime import tuned_env
-from cover_model.shipped import (SHIPPED_DIR, load_color_reference, model_summary, read_card,
-                                 save_color_reference)
+from cover_model.shipped import (
+    SHIPPED_DIR,
+    load_color_reference,
+    model_summary,
+    read_card,
+    save_color_reference,
+)
 from cover_model.shipped.card import render_card
-from cover_model.shipped.selection import (Development, score_candidate, shared_genres,
-                                           transfer_folds)
-from cover_model.paths import PROJECT_ROOT
+from cover_model.shipped.selection import Development, score_candidate, shared_genres, transfer_folds
 
 from .helpers import jpeg_bytes
 
@@ -77,8 +81,8 @@ def test_rescoring_the_shipped_model_gives_the_cards_figures(shipped, real_cover
     """The shipped weights give the card's per-genre hits exactly on three genres' test
     covers (the ones with fewest, about 100 covers in all: the whole split took two minutes
     of CI), and the card's balanced accuracy is the mean of its per-genre accuracies."""
+    from cover_model.data.splits import assign_splits
     from cover_model.networks.evaluation import score_covers
-    from cover_model.splits import assign_splits
     card = read_card(shipped)
     names = card["class_names"]
     assert card["test"]["balanced accuracy"][0] == pytest.approx(

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cover_model.dataset import Dataset, DatasetError
-from cover_model.splits import assign_splits
+from cover_model.data.dataset import Dataset, DatasetError
+from cover_model.data.splits import assign_splits
 
 
 def table_dataset(n_per_class, groups_per_class=None, seed=0) -> Dataset:

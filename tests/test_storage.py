@@ -5,10 +5,10 @@ import time
 import numpy as np
 import pytest
 
-from cover_model import storage
-from cover_model.dataset import load_dataset
+from cover_model import disk_budget
+from cover_model.data.dataset import load_dataset
+from cover_model.data.preprocess import cache_path, preprocess_dataset
 from cover_model.paths import cache_dir
-from cover_model.preprocess import cache_path, preprocess_dataset
 
 
 @pytest.fixture
@@ -22,39 +22,39 @@ def _age(path, seconds: float) -> None:
 
 
 def test_upload_is_saved_once_per_owner_and_content(public):
-    first = storage.save_upload("abc", "my covers.zip", b"zip bytes")
-    again = storage.save_upload("abc", "my covers.zip", b"zip bytes")
+    first = disk_budget.save_upload("abc", "my covers.zip", b"zip bytes")
+    again = disk_budget.save_upload("abc", "my covers.zip", b"zip bytes")
     assert first == again and first.read_bytes() == b"zip bytes"
     assert first.name == "my_covers.zip" and first.parent.parent.name == "abc"
-    assert storage.save_upload("other", "my covers.zip", b"zip bytes") != first
+    assert disk_budget.save_upload("other", "my covers.zip", b"zip bytes") != first
 
 
 def test_upload_over_the_quota_is_refused_without_writing(public, monkeypatch):
     monkeypatch.setenv("COVER_LAB_UPLOAD_QUOTA_BYTES", "1000")
-    storage.save_upload("abc", "a.zip", b"x" * 600)
-    with pytest.raises(storage.QuotaError, match="quota of"):
-        storage.save_upload("abc", "b.zip", b"y" * 600)
-    assert storage.folder_bytes(storage.uploads_dir() / "abc") == 600
-    storage.save_upload("someone-else", "b.zip", b"y" * 600)      # a quota per visitor
+    disk_budget.save_upload("abc", "a.zip", b"x" * 600)
+    with pytest.raises(disk_budget.QuotaError, match="quota of"):
+        disk_budget.save_upload("abc", "b.zip", b"y" * 600)
+    assert disk_budget.folder_bytes(disk_budget.uploads_dir() / "abc") == 600
+    disk_budget.save_upload("someone-else", "b.zip", b"y" * 600)      # a quota per visitor
 
 
 def test_no_quota_outside_public_mode(monkeypatch):
     monkeypatch.setenv("COVER_LAB_UPLOAD_QUOTA_BYTES", "0")
-    storage.save_upload("abc", "a.zip", b"x" * 10_000)
-    storage.save_upload("abc", "b.zip", b"y" * 10_000)
+    disk_budget.save_upload("abc", "a.zip", b"x" * 10_000)
+    disk_budget.save_upload("abc", "b.zip", b"y" * 10_000)
 
 
 def test_uploads_expire_when_untouched(public, monkeypatch):
     monkeypatch.setenv("COVER_LAB_UPLOAD_TTL_S", "60")
-    old = storage.save_upload("abc", "old.zip", b"old")
+    old = disk_budget.save_upload("abc", "old.zip", b"old")
     _age(old.parent, 120)
-    new = storage.save_upload("abc", "new.zip", b"new")      # saving expires the rest first
+    new = disk_budget.save_upload("abc", "new.zip", b"new")      # saving expires the rest first
     assert not old.exists() and new.exists()
 
 
 def test_discard_removes_a_refused_upload(public):
-    path = storage.save_upload("abc", "bad.zip", b"not a zip")
-    storage.discard_upload(path)
+    path = disk_budget.save_upload("abc", "bad.zip", b"not a zip")
+    disk_budget.discard_upload(path)
     assert not path.parent.exists()
 
 
@@ -65,8 +65,8 @@ def test_disk_budget_evicts_least_recently_used_first(tmp_path):
         entry = folder / f"entry{i}.npz"
         entry.write_bytes(b"x" * 1000)
         _age(entry, age)
-    storage.mark_used(folder / "entry0.npz")                  # read just now: kept
-    removed = storage.enforce_disk_budget(budget=2000)
+    disk_budget.mark_used(folder / "entry0.npz")                  # read just now: kept
+    removed = disk_budget.enforce_disk_budget(budget=2000)
     assert [p.name for p in removed] == ["entry1.npz"]
     assert sorted(p.name for p in folder.iterdir()) == ["entry0.npz", "entry2.npz"]
 
@@ -78,7 +78,7 @@ def test_disk_budget_keeps_what_the_caller_needs_and_temp_files_being_written():
     needed.write_bytes(b"x" * 5000)
     writing.write_bytes(b"x" * 5000)
     _age(needed, 1000)
-    assert storage.enforce_disk_budget(budget=100, keep=(needed,)) == []
+    assert disk_budget.enforce_disk_budget(budget=100, keep=(needed,)) == []
     assert needed.exists() and writing.exists()
 
 
@@ -87,7 +87,7 @@ def test_preprocessing_cache_stays_within_the_budget(folder_dataset, public, mon
     budget evicts the older ones, and an evicted cache is rebuilt the same on next use."""
     dataset = load_dataset(folder_dataset)
     first = preprocess_dataset(dataset, size_px=24)
-    one_cache = storage.folder_bytes(cache_path(dataset, size_px=24, method="area", seed=0))
+    one_cache = disk_budget.folder_bytes(cache_path(dataset, size_px=24, method="area", seed=0))
     monkeypatch.setenv("COVER_LAB_DISK_BUDGET_BYTES", str(int(one_cache * 1.5)))
     preprocess_dataset(dataset, size_px=20)
     assert not cache_path(dataset, size_px=24, method="area", seed=0).exists()

@@ -8,9 +8,9 @@ import pytest
 import streamlit
 
 from cover_model.cli import main
-from cover_model.dataset import load_dataset
+from cover_model.curation.style_map import StyleMapConfig, embed_cover, selected_rows, style_map
+from cover_model.data.dataset import load_dataset
 from cover_model.markdown_text import unescape
-from cover_model.style_map import StyleMapConfig, embed_cover, selected_rows, style_map
 from cover_model.synth import generate
 from ui import ON_SERVER
 

@@ -14,13 +14,13 @@ from types import SimpleNamespace
 import pytest
 
 from cover_model.cli import main
+from cover_model.data.dataset import load_dataset
+from cover_model.data.splits import assign_splits
 from cover_model.networks import cluster, jobs, runs
-from cover_model.networks.config import PRESETS, TrainConfig
-from cover_model.dataset import load_dataset
+from cover_model.networks.config import EXECUTOR_ENV, PRESETS, ExecutorConfig, TrainConfig
 from cover_model.report.config import make_config, network_plans
 from cover_model.report.networks import network_jobs, network_step
 from cover_model.report.runner import ReportContext, run_steps
-from cover_model.splits import assign_splits
 from cover_model.synth import generate
 
 from .helpers import open_page, wait_for
@@ -47,7 +47,7 @@ def smoke(covers, **changes) -> TrainConfig:
 
 
 def through_submitit(cfg, **resources):
-    return jobs.start_job(cfg, executor=cluster.ExecutorConfig(executor="submitit", **resources))
+    return jobs.start_job(cfg, executor=ExecutorConfig(executor="submitit", **resources))
 
 
 def finished(run_dir, timeout_s=150) -> dict:
@@ -108,7 +108,7 @@ def test_a_preempted_job_resumes_from_its_last_epoch_and_cancel_stops_it(covers)
 
 def test_a_job_refuses_a_run_folder_it_cannot_see(covers, tmp_path):
     run = runs.Run(tmp_path / "elsewhere")                      # never marked at submit
-    executor = cluster.make_executor(tmp_path / "logs", cluster.ExecutorConfig(executor="submitit"))
+    executor = cluster.make_executor(tmp_path / "logs", ExecutorConfig(executor="submitit"))
     job = executor.submit(cluster.TrainingJob(run.path, token="abc"))
     with pytest.raises(Exception, match="is not visible from node .*filesystem all nodes share"):
         job.result()
@@ -118,7 +118,7 @@ def test_the_train_page_shows_cluster_settings_only_where_jobs_go_through_submit
         embedded_data, app_main, monkeypatch):
     keys = lambda at: {w.key for w in at.sidebar.number_input}         # noqa: E731
     assert "cluster_tasks_per_node" not in keys(open_page("app_pages/train.py"))
-    monkeypatch.setenv(cluster.EXECUTOR_ENV, "submitit")
+    monkeypatch.setenv(EXECUTOR_ENV, "submitit")
     at = open_page("app_pages/train.py")
     at.sidebar.number_input(key="cluster_tasks_per_node").set_value(2).run()
     assert not at.exception
@@ -131,7 +131,7 @@ def test_the_reports_network_steps_train_at_once_as_jobs_and_are_gathered(covers
     dataset = assign_splits(load_dataset(str(covers)), scheme="auto", seed=0)
     ctx = ReportContext(dataset=dataset, data=str(covers), cfg=cfg, out_dir=tmp_path / "report",
                         figures=None, say=lambda line: None,
-                        executor=cluster.ExecutorConfig(executor="submitit"))
+                        executor=ExecutorConfig(executor="submitit"))
     steps = [network_step(plan, ctx) for plan in plans]
     with network_jobs(ctx, plans):
         started = {key: jobs.job_status(run_dir) for key, (run_dir, _) in ctx.network_jobs.items()}

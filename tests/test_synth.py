@@ -290,9 +290,9 @@ def test_genres_are_learnable_but_not_trivially(tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from cover_model.dataset import load_dataset
-    from cover_model.preprocess import preprocess_dataset
-    from cover_model.splits import assign_splits
+    from cover_model.data.dataset import load_dataset
+    from cover_model.data.preprocess import preprocess_dataset
+    from cover_model.data.splits import assign_splits
 
     root = synth.generate(tmp_path / "ds", n_per_genre=40, seed=0, n_jobs=2)
     dataset = assign_splits(load_dataset(root), scheme="stratified", val_frac=0.0,

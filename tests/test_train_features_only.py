@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cover_model.dataset import REAL_FEATURES, load_dataset
-from cover_model.feature_pack import FeaturesOnlyError, load_pack
+from cover_model.data.dataset import REAL_FEATURES, load_dataset
+from cover_model.data.feature_pack import FeaturesOnlyError, load_pack
 from cover_model.networks import runs, training
 from cover_model.networks.config import PRESETS, TrainConfig
 from cover_model.networks.data import stored_features_problem

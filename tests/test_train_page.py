@@ -9,7 +9,8 @@ from cover_model.markdown_text import unescape
 from cover_model.networks import jobs, runs
 from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 
-from .helpers import open_page, wait_for as poll
+from .helpers import open_page
+from .helpers import wait_for as poll
 
 PAGE = "app_pages/train.py"
 
@@ -163,7 +164,7 @@ def test_config_widgets_makes_one_keyed_widget_per_field_with_defaults_and_help(
 def test_a_job_downsizing_or_embedding_shows_its_stage_and_fraction(page):
     import subprocess
 
-    from cover_model.files import write_json
+    from cover_model.atomic_files import write_json
     sleeper = subprocess.Popen(["sleep", "120"])          # stands in for the job's process
     try:
         run_dir = runs.Run.create({"arch": "custom"}, root=checkpoints_dir()).path
@@ -305,7 +306,7 @@ def test_public_mode_refuses_a_million_epochs_and_a_second_job_of_a_visitor(page
 def test_time_left_adds_the_epochs_to_come_at_the_pace_so_far(page):
     import subprocess
 
-    from cover_model.files import write_json
+    from cover_model.atomic_files import write_json
     sleeper = subprocess.Popen(["sleep", "120"])          # stands in for the job's process
     try:
         run_dir = runs.Run.create({"arch": "custom"}, root=checkpoints_dir()).path

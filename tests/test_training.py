@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
+from cover_model.data.dataset import load_dataset
 from cover_model.networks import runs
-from cover_model.dataset import load_dataset
+from cover_model.networks.config import TrainConfig
+from cover_model.networks.data import augment, shard_order
+from cover_model.networks.training import evaluate_run, main
 from cover_model.paths import PROJECT_ROOT
 from cover_model.runtime import tuned_env
-from cover_model.networks.data import augment, shard_order
-from cover_model.networks.config import TrainConfig
-from cover_model.networks.training import evaluate_run, main
 
 
 def tiny(folder, **overrides) -> TrainConfig:
@@ -222,9 +222,9 @@ def test_downsizing_and_embedding_report_progress_before_the_epochs(folder_datas
 
 
 def test_a_logistic_run_records_only_what_took_effect_and_its_preset(folder_dataset):
-    from cover_model.report.networks import find_run
-    from cover_model.networks.tables import runs_table
     from cover_model.networks.config import LOOP_ONLY
+    from cover_model.networks.tables import runs_table
+    from cover_model.report.networks import find_run
     cfg = tiny(folder_dataset, arch="efficientnet_lite0", mode="linear", head="logistic",
                size_px=64, cv_folds=2, epochs=7, optimizer="adamw", lr=0.5)
     run_dir = main(cfg, preset="best")

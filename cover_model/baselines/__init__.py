@@ -18,10 +18,24 @@
   per-genre tables, the grid-size sweep, CSV and markdown output.
 """
 from .config import BaselineConfig
-from .features import (FEATURE_KINDS, FeatureError, FeatureSet, FeatureSpec, compute_feature_sets,
-                       compute_features, register_feature_kind)
-from .models import (MODEL_GROUPS, MODERN_MODELS, PAPER_MODELS, SPECS, OneHotRegressionClassifier,
-                     make_baseline, resolve_models)
+from .features import (
+                       FEATURE_KINDS,
+                       FeatureError,
+                       FeatureSet,
+                       FeatureSpec,
+                       compute_feature_sets,
+                       compute_features,
+                       register_feature_kind,
+)
+from .models import (
+                       MODEL_GROUPS,
+                       MODERN_MODELS,
+                       PAPER_MODELS,
+                       SPECS,
+                       OneHotRegressionClassifier,
+                       make_baseline,
+                       resolve_models,
+)
 from .runner import BaselineResult, count_missing, fit_and_score, run_baselines
 
 __all__ = [

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from .. import config
-from ..data_cli import add_data_argument, add_split_arguments, split_dataset
-from ..dataset_needs import baselines_problem, require
+from ..data.cli import add_data_argument, add_split_arguments, split_dataset
+from ..data.dataset_needs import baselines_problem, require
 from ..paths import data_dir
 from ..progress import terminal_progress
 from .config import BaselineConfig

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..config import Config, option, option_problems
-from ..preprocess import METHODS
+from ..data.preprocess import METHODS
 from .specs import EMBEDDING, RANDOM, SHIPPED, FeatureSpec, embedding_spec, shipped_spec
 
 SIZES_PX = (8, 16, 24, 32, 35, 48, 64, 70, 100)     # the paper's 32, 35, 70, 100 and smaller grids

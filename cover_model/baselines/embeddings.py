@@ -22,15 +22,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dataset import Dataset
-from ..files import atomic_write
+from ..atomic_files import atomic_write
+from ..data.dataset import Dataset
+from ..data.preprocess import preprocess_dataset
+from ..disk_budget import mark_used
 from ..networks.data import embed, embedding_path
 from ..networks.device import Context, pick_device
 from ..networks.models import WeightsError, build_model
-from ..preprocess import preprocess_dataset
-from ..storage import mark_used
-from .specs import (FeatureError, FeatureSpec, check_embedding_spec,  # noqa: F401 (re-exported)
-                    check_network, embedding_networks, embedding_spec)
+from .specs import (  # noqa: F401 (re-exported)
+    FeatureError,
+    FeatureSpec,
+    check_embedding_spec,
+    check_network,
+    embedding_networks,
+    embedding_spec,
+)
 
 EMBEDDING_NETWORKS: tuple[str, ...] = embedding_networks()
 

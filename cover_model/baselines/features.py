@@ -6,7 +6,7 @@ this module registers the built-in kinds' compute functions in
 it: ``register_feature_kind(name, compute)`` with
 ``compute(dataset, spec, progress) -> (X, index)``.
 
-Pixels come from :func:`cover_model.preprocess.preprocess_dataset` (cached on
+Pixels come from :func:`cover_model.data.preprocess.preprocess_dataset` (cached on
 disk); histograms from :mod:`cover_model.color` and embeddings from
 :mod:`.embeddings` (torch), each imported only when asked for. A features-only
 dataset (the real covers' features pack) has no pixels: its histograms and the
@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dataset import Dataset
-from ..preprocess import preprocess_dataset
-from .specs import (EMBEDDING, FEATURE_KINDS, RANDOM, SHIPPED, FeatureError,  # noqa: F401 (re-exported)
-                    FeatureSpec, register_feature_kind)
+from ..data.dataset import Dataset
+from ..data.preprocess import preprocess_dataset
+from .specs import EMBEDDING, FEATURE_KINDS, RANDOM, SHIPPED, FeatureError, FeatureSpec, register_feature_kind  # noqa: F401 (re-exported)
 from .stored import refuse_pixels, shipped_features, stored_digest, stored_histograms
 
 
@@ -68,7 +67,7 @@ def compute_features(dataset: Dataset, spec: FeatureSpec, *, progress=None) -> F
     Parameters
     ----------
     dataset : Dataset
-        With its ``split`` column filled (:func:`cover_model.splits.assign_splits`).
+        With its ``split`` column filled (:func:`cover_model.data.splits.assign_splits`).
     spec : FeatureSpec
     progress : callable, optional
         ``progress(done, total)`` while covers are decoded.
@@ -158,7 +157,7 @@ def _covers(dataset, spec, progress):
 
 def _embeddings(dataset, spec, progress):
     refuse_pixels(dataset, f"Embedding covers with {spec.network}")
-    from .embeddings import embedding_features     # torch: only when embeddings are asked for
+    from .embeddings import embedding_features  # torch: only when embeddings are asked for
     return embedding_features(dataset, spec, progress=progress)
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..dataset import Dataset
-from ..files import atomic_write, write_json
+from ..atomic_files import atomic_write, write_json
+from ..data.dataset import Dataset
 from ..paper import PAPER_TABLE2
 from .config import BaselineConfig, parse_params
 from .features import RANDOM, FeatureSpec

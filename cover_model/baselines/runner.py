@@ -26,10 +26,10 @@ import sklearn
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from .. import metrics
-from ..dataset import Dataset
-from ..dataset_needs import baselines_problem, require
-from ..files import read_json, write_json
+from .. import classification_metrics
+from ..atomic_files import read_json, write_json
+from ..data.dataset import Dataset
+from ..data.dataset_needs import baselines_problem, require
 from ..paths import cache_dir
 from .features import RANDOM, FeatureSet, FeatureSpec, compute_feature_sets, data_key
 from .models import get_spec, make_baseline, resolve_models
@@ -62,7 +62,7 @@ class BaselineResult:
     messages : tuple of str
         Warnings (non-convergence, collinearity) or the error, one line each.
     train, test : dict or None
-        :func:`cover_model.metrics.summarize` of each split; None when failed.
+        :func:`cover_model.classification_metrics.summarize` of each split; None when failed.
     fit_s, predict_s : float or None
         Seconds to fit, and to predict the test split.
     test_rows, test_pred : tuple of int
@@ -118,7 +118,7 @@ def run_baselines(dataset: Dataset, *, models=("paper",), features=(FeatureSpec(
     Parameters
     ----------
     dataset : Dataset
-        With splits (:func:`cover_model.splits.assign_splits`); needs
+        With splits (:func:`cover_model.data.splits.assign_splits`); needs
         ``train`` and ``test`` covers. ``val`` covers are not used.
     models : sequence of str, default=("paper",)
         Model names or groups (``paper``, ``modern``, ``reference``, ``all``).
@@ -225,8 +225,8 @@ def fit_and_score(name: str, X_train, y_train, X_test, y_test, *, n_classes: int
                             "(top-3 ranks them lowest)")
     outcome.update(
         status="warning" if messages else "ok", messages=messages,
-        train=metrics.summarize(y_train, train_pred, n_classes=n_classes, scores=train_scores),
-        test=metrics.summarize(y_test, test_pred, n_classes=n_classes, scores=test_scores),
+        train=classification_metrics.summarize(y_train, train_pred, n_classes=n_classes, scores=train_scores),
+        test=classification_metrics.summarize(y_test, test_pred, n_classes=n_classes, scores=test_scores),
         test_pred=test_pred.tolist())
     return outcome
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from ..feature_pack import INFO_FILE, PACK_DIR
-from ..files import read_json
-from ..preprocess import METHODS
+from ..atomic_files import read_json
+from ..data.feature_pack import INFO_FILE, PACK_DIR
+from ..data.preprocess import METHODS
 
 RANDOM = "random"        # the paper's random grid; every other method is "resize"
 EMBEDDING = "embedding"
@@ -130,7 +130,7 @@ def embedding_spec(network: str, *, method: str = "area", seed: int = 0) -> Feat
     >>> spec.size_px, spec.method, spec.label()
     (224, 'area', 'efficientnet_lite0 embedding 224x224 area')
     """
-    from ..networks.models import default_input_px       # torch: see embedding_networks
+    from ..networks.models import default_input_px  # torch: see embedding_networks
     check_network(network)
     return FeatureSpec(kind=EMBEDDING, network=network, size_px=default_input_px(network, "linear"),
                        method=method, seed=seed)

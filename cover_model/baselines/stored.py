@@ -1,6 +1,6 @@
 """The zoo on a features-only dataset: features read from what it stores, not computed.
 
-The real covers' features pack (:mod:`cover_model.feature_pack`) stores, for each
+The real covers' features pack (:mod:`cover_model.data.feature_pack`) stores, for each
 cover, the shipped model's extractor's pooled features and the colour and gradient
 histograms of the cover downsized to 32 px. On such a dataset:
 
@@ -18,7 +18,7 @@ import hashlib
 
 import numpy as np
 
-from ..feature_pack import FeaturesOnlyError, pixels_refused, stored_values
+from ..data.feature_pack import FeaturesOnlyError, pixels_refused, stored_values
 from .specs import RANDOM, SHIPPED, FeatureError, FeatureSpec
 
 # The feature kinds a features-only dataset answers, the shipped extractor's first.
@@ -68,7 +68,7 @@ def stored_histograms(dataset, spec: FeatureSpec, feature: str, progress=None):
     FeatureError
         The stored histograms cannot answer ``spec`` (another size, a random grid...).
     """
-    from .. import color          # as the computed histograms: see features._color_module
+    from .. import color  # as the computed histograms: see features._color_module
     defaults = color.ColorConfig()
     if feature == "color":
         settings = {"bins": spec.bins or defaults.bins, "space": spec.space}

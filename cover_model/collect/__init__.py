@@ -13,7 +13,7 @@ are refused and recorded in ``failures.csv``).
 - :mod:`.fetch`: one URL -> a checked body (rate limit, retries, size cap);
 - :mod:`.run`: the whole run, ``manifest.csv`` and ``failures.csv``.
 """
-from .fetch import FetchError, Fetcher, HostRateLimiter, backoff_delay, check_cover
+from .fetch import Fetcher, FetchError, HostRateLimiter, backoff_delay, check_cover
 from .links import FAILURES_NAME, MANIFEST_NAME, Failure, Link, read_links
 from .options import USER_AGENT, CollectConfig
 from .run import CollectInterrupted, CollectSummary, collect

@@ -10,15 +10,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
-from ..images import ImageDecodeError, decode_image
+from ..data.images import ImageDecodeError, decode_image
 from .options import CollectConfig
 
 CHUNK_BYTES = 64 * 1024

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..files import atomic_write
+from ..atomic_files import atomic_write
+from ..data.images import ImageDecodeError, decode_image
 from ..genres import order_classes
-from ..images import ImageDecodeError, decode_image
-from .fetch import Fetcher, FetchError, Interrupted
+from .fetch import Fetcher, FetchError
 from .links import FAILURES_NAME, MANIFEST_NAME, Failure, Link, read_links, safe_destination
 from .options import CollectConfig
 
@@ -127,7 +127,7 @@ def collect(links, out_dir, *, config: CollectConfig | None = None,
     -------
     CollectSummary
         ``out_dir/manifest.csv`` lists the covers present (load it with
-        :func:`cover_model.dataset.load_dataset`); ``out_dir/failures.csv``
+        :func:`cover_model.data.dataset.load_dataset`); ``out_dir/failures.csv``
         lists url, path, reason, attempts and detail of the rest.
 
     Raises

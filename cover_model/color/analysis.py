@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..config import Config, option
-from ..dataset import Dataset
-from ..dataset_needs import colour_problem, require
-from ..preprocess import METHODS, CoverArrays, preprocess_dataset
+from ..data.dataset import Dataset
+from ..data.dataset_needs import colour_problem, require
+from ..data.preprocess import METHODS, CoverArrays, preprocess_dataset
 from .histograms import SPACES, compute_gradient_histograms, compute_histograms
-from .stored import stored_histograms
 from .metrics import METRIC_NAMES
 from .protocol import TrialResults, run_trials, summarise_ranks
+from .stored import stored_histograms
 
 FEATURES = ("color", "gradient")
 
@@ -165,7 +165,7 @@ def run_color_analysis(dataset: Dataset, cfg: ColorConfig = ColorConfig(), *,
     Raises
     ------
     NotEnoughData
-        Fewer than 2 genres of at least 2 covers (:func:`cover_model.dataset_needs.colour_problem`).
+        Fewer than 2 genres of at least 2 covers (:func:`cover_model.data.dataset_needs.colour_problem`).
     FeaturesOnlyError
         The dataset is features only and stores no histograms for ``cfg``
         (:func:`.stored.stored_problem` says why). Its analysis has no mean covers.

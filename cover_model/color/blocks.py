@@ -18,8 +18,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from .metrics import (_DBL_EPSILON, _FLT_EPSILON, _as_float64, _pairwise_correlation,
-                      _pairwise_hellinger, _pairwise_intersection, get_metric)
+from .metrics import (
+    _DBL_EPSILON,
+    _FLT_EPSILON,
+    _as_float64,
+    _pairwise_correlation,
+    _pairwise_hellinger,
+    _pairwise_intersection,
+    get_metric,
+)
 
 _SPARSE_DENSITY = 0.25      # below this share of nonzero bins, sparse products win
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .. import config
-from ..data_cli import add_data_argument, resolve_dataset
+from ..data.cli import add_data_argument, resolve_dataset
 from ..paths import data_dir
 from ..progress import terminal_progress
 from .analysis import ColorConfig, run_color_analysis

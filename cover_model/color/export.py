@@ -18,11 +18,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from ..files import atomic_write
+from ..atomic_files import atomic_write
 from ..plots import label_font
 from .analysis import ColorAnalysis, config_dict
-from .figures import (mean_covers_figure, metric_overview, rank_stability_figure, rank_table,
-                      similarity_heatmap)
+from .figures import (
+    mean_covers_figure,
+    metric_overview,
+    rank_stability_figure,
+    rank_table,
+    similarity_heatmap,
+)
 
 
 @dataclass
@@ -103,8 +108,8 @@ def mean_covers_montage(analysis: ColorAnalysis, *, cell_px: int = 160, n_column
 
 def _export_pngs(report: ColorReport, figures: dict) -> None:
     try:
-        import plotly.io as pio
         import kaleido  # noqa: F401  (plotly's static export engine)
+        import plotly.io as pio
     except ImportError:
         report.messages.append("PNG figures skipped: kaleido is not installed (HTML figures written)")
         return

@@ -18,6 +18,7 @@ from .analysis import ColorAnalysis, ColorConfig
 from .histograms import bin_colors
 from .metrics import METRICS, get_metric
 
+
 def paper_table1() -> pd.Series:
     """The paper's Table 1 as a Series indexed by genre."""
     return pd.Series(PAPER_TABLE1_RANKS, index=pd.Index(PAPER_GENRES, name="genre"),

@@ -113,7 +113,7 @@ def _pairwise_chi_square(a, b) -> np.ndarray:
 
 
 def _pairwise_intersection(a, b) -> np.ndarray:
-    from scipy.spatial.distance import cdist     # here: scipy.spatial takes 0.2 s to import
+    from scipy.spatial.distance import cdist  # here: scipy.spatial takes 0.2 s to import
     # min(x, y) = (x + y - |x - y|) / 2, and cdist's L1 is one C loop over pairs.
     return (a.sum(axis=1)[:, None] + b.sum(axis=1)[None, :] - cdist(a, b, "cityblock")) / 2
 

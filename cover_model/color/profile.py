@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..dataset import Dataset
-from ..images import decode_image
-from ..downsize import downsize
+from ..data.dataset import Dataset
+from ..data.downsize import downsize
+from ..data.images import decode_image
 from .analysis import ColorConfig, compute_features, dataset_features, genre_mean_histograms
 from .metrics import METRIC_NAMES, METRICS, compare_all_pairs, get_metric
 

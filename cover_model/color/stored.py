@@ -1,6 +1,6 @@
 """Histograms a features-only dataset stores, read instead of computed from pixels.
 
-The real covers' features pack (:mod:`cover_model.feature_pack`) keeps each cover's
+The real covers' features pack (:mod:`cover_model.data.feature_pack`) keeps each cover's
 colour histogram (8 bins a channel) and gradient histogram (9 orientations in each cell
 of a 4 x 4 grid) of the cover downsized to 32 px by cubic interpolation; its
 ``info["color"]`` and ``info["gradient"]`` say so, in :class:`~.analysis.ColorConfig`'s
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feature_pack import FeaturesOnlyError, stored_values
+from ..data.feature_pack import FeaturesOnlyError, stored_values
 
 # The one setting of each feature that the stored histogram answers coarser too.
 COARSENED = {"color": "bins", "gradient": "grid"}

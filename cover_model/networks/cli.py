@@ -24,12 +24,11 @@ import time
 from pathlib import Path
 
 from .. import config
-from . import jobs, runs
-from .cluster import ExecutorConfig
-from ..files import read_json
-from ..genre_answers import print_top_k
+from ..atomic_files import read_json
 from ..progress import StatusPrinter, status_file_writer
-from .config import PRESETS, TrainConfig, preset_name
+from . import jobs, runs
+from .answers import print_top_k
+from .config import PRESETS, ExecutorConfig, TrainConfig, preset_name
 
 
 def add_train(parser) -> None:

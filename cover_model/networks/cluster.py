@@ -22,23 +22,22 @@ written at submit time and refuses, naming the node, when it cannot.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import signal
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 import submitit
 from submitit.core.utils import JobPaths
 from submitit.helpers import Checkpointable, DelayedSubmission, TorchDistributedEnvironment
 
-from ..config import Config, option
 from . import runs
+from .config import ExecutorConfig, default_executor
 
-EXECUTOR_ENV = "COVER_LAB_EXECUTOR"          # local | submitit: where the dashboard's jobs run
+ENTRY_POINT = "cover_model.cli"              # what a task runs: the train command line
 CLUSTER_ENV = "COVER_LAB_SUBMITIT_CLUSTER"   # force submitit's backend (slurm, local); default: auto
-EXECUTORS = ("local", "submitit")
 # SLURM states after which a job runs no more (sacct; submitit may add "by <uid>")
 ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
          "BOOT_FAIL", "DEADLINE", "REVOKED")
@@ -48,33 +47,6 @@ _SUBMITTED: dict[str, object] = {}            # run folder -> submitit Job, in t
 
 class RunFolderError(RuntimeError):
     """A job's run folder is not the one it was submitted with (not shared, or read-only)."""
-
-
-@dataclass(frozen=True)
-class ExecutorConfig(Config):
-    """Where a training job runs and what it asks the cluster for (submitit's parameters).
-
-    ``local`` is today's process on this machine; ``submitit`` a job through
-    ``submitit.AutoExecutor``. The resources apply to submitit jobs only; its local
-    executor uses ``tasks_per_node`` (and ``gpus_per_node``) and refuses ``nodes`` > 1.
-    """
-    executor: str = option("local", "where training jobs run: local = a process here, "
-                           "submitit = a SLURM job when sbatch exists, else submitit's local "
-                           "executor", choices=EXECUTORS)
-    nodes: int = option(1, "submitit: nodes per job (multi-node DDP)", ge=1, le=64)
-    tasks_per_node: int = option(1, "submitit: DDP processes per node (one per GPU)", ge=1, le=16)
-    gpus_per_node: int = option(0, "submitit: GPUs per node", ge=0, le=16)
-    cpus_per_task: int = option(2, "submitit: CPU cores per process", ge=1, le=256)
-    mem_gb: int = option(16, "submitit: memory per node, GB", ge=1, le=4096)
-    timeout_min: int = option(120, "submitit: time limit, minutes (a timed-out job is requeued "
-                              "and resumes from its last epoch)", ge=1, le=14 * 24 * 60)
-    partition: str = option("", "submitit: SLURM partition ('' = the cluster's default)")
-
-
-def default_executor() -> str:
-    """``COVER_LAB_EXECUTOR`` (local or submitit), local when unset or unknown."""
-    value = os.environ.get(EXECUTOR_ENV, "local").strip().lower()
-    return value if value in EXECUTORS else "local"
 
 
 def cluster_configured() -> bool:
@@ -196,14 +168,16 @@ class TrainingJob(Checkpointable):
         self.run_dir, self.token, self.resume = str(run_dir), token, resume
 
     def __call__(self) -> int:
-        from ..cli import build_parser
         env = submitit.JobEnvironment()
         run = runs.Run(self.run_dir)
         check_visible(run, self.token, env.hostname)
         if env.num_tasks > 1:           # RANK, WORLD_SIZE, MASTER_ADDR/PORT, as torchrun sets them
             TorchDistributedEnvironment().export(
                 set_cuda_visible_devices=False, overwrite=True)   # training picks cuda:LOCAL_RANK
-        args = build_parser().parse_args(run.train_args(resume=self.resume))
+        # The package's entry point, by name, as a local job's ``python -m cover_model`` names
+        # it: the train command dispatches the next job, which submits through this module.
+        parser = importlib.import_module(ENTRY_POINT).build_parser(only=("train",))
+        args = parser.parse_args(run.train_args(resume=self.resume))
         return args.run(args)
 
     def checkpoint(self, *args, **kwargs):

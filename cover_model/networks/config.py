@@ -7,12 +7,15 @@ The same dataclass gives the CLI its flags, the Train page its widgets and a run
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from ..config import Config, from_dict, option
-from ..downsize import METHODS
-from ..splits import SCHEMES
+from ..data.downsize import METHODS
+from ..data.splits import SCHEMES
 from .models import ARCHS, MODES, POOLINGS, default_input_px
 
+EXECUTOR_ENV = "COVER_LAB_EXECUTOR"          # local | submitit: where the dashboard's jobs run
+EXECUTORS = ("local", "submitit")
 OPTIMIZERS = ("sgd", "adamw")
 HEADS = ("loop", "logistic")
 SCHEDULES = ("none", "cosine", "step")
@@ -173,3 +176,30 @@ def preset_name(cfg: TrainConfig, name: str | None) -> str | None:
     if preset is None or any(getattr(cfg, k) != v for k, v in preset.items()):
         return None
     return name
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorConfig(Config):
+    """Where a training job runs and what it asks the cluster for (submitit's parameters).
+
+    ``local`` is today's process on this machine; ``submitit`` a job through
+    ``submitit.AutoExecutor``. The resources apply to submitit jobs only; its local
+    executor uses ``tasks_per_node`` (and ``gpus_per_node``) and refuses ``nodes`` > 1.
+    """
+    executor: str = option("local", "where training jobs run: local = a process here, "
+                           "submitit = a SLURM job when sbatch exists, else submitit's local "
+                           "executor", choices=EXECUTORS)
+    nodes: int = option(1, "submitit: nodes per job (multi-node DDP)", ge=1, le=64)
+    tasks_per_node: int = option(1, "submitit: DDP processes per node (one per GPU)", ge=1, le=16)
+    gpus_per_node: int = option(0, "submitit: GPUs per node", ge=0, le=16)
+    cpus_per_task: int = option(2, "submitit: CPU cores per process", ge=1, le=256)
+    mem_gb: int = option(16, "submitit: memory per node, GB", ge=1, le=4096)
+    timeout_min: int = option(120, "submitit: time limit, minutes (a timed-out job is requeued "
+                              "and resumes from its last epoch)", ge=1, le=14 * 24 * 60)
+    partition: str = option("", "submitit: SLURM partition ('' = the cluster's default)")
+
+
+def default_executor() -> str:
+    """``COVER_LAB_EXECUTOR`` (local or submitit), local when unset or unknown."""
+    value = os.environ.get(EXECUTOR_ENV, "local").strip().lower()
+    return value if value in EXECUTORS else "local"

@@ -1,6 +1,6 @@
 """Training data as tensors: cached covers per split, batch order, augmentation, embeddings.
 
-Covers are decoded once (:func:`cover_model.preprocess.preprocess_dataset`,
+Covers are decoded once (:func:`cover_model.data.preprocess.preprocess_dataset`,
 cached on disk) and held as ``uint8`` tensors; every epoch reads those. For a
 frozen backbone, each cover is embedded once, cached on disk too, and only the
 head trains. A features-only dataset (the real covers' features pack) has no
@@ -16,15 +16,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..dataset import SPLITS, Dataset, load_dataset
-from ..dataset_needs import fit_and_score_problem, require
-from ..feature_pack import FeaturesOnlyError, extractor_mismatch, stored_values
-from ..files import atomic_write
+from ..atomic_files import atomic_write
+from ..data.dataset import SPLITS, Dataset, load_dataset
+from ..data.dataset_needs import fit_and_score_problem, require
+from ..data.feature_pack import FeaturesOnlyError, extractor_mismatch, stored_values
+from ..data.preprocess import preprocess_dataset
+from ..data.splits import assign_splits
+from ..disk_budget import enforce_disk_budget, mark_used
 from ..paths import cache_dir
-from ..preprocess import preprocess_dataset
-from ..storage import enforce_disk_budget, mark_used
 from ..progress import stage_progress
-from ..splits import assign_splits
 
 EMBED_BATCH = 64
 

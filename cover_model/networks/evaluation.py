@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..dataset import Dataset, Skipped
-from ..images import ImageDecodeError
+from ..data.dataset import Dataset, Skipped
+from ..data.images import ImageDecodeError
 
 EVAL_BATCH = 256
 # Covers x pixels per network batch when streaming: 32 covers at 224 px, 10 at 384 px.

@@ -33,13 +33,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import hosting
-from . import runs
-from ..dataset import Dataset, DatasetError, load_dataset
-from ..files import exclusive_lock
+from .. import public_mode
+from ..atomic_files import exclusive_lock
+from ..data.dataset import Dataset, DatasetError, load_dataset
+from ..data.splits import assign_splits
 from ..paths import PROJECT_ROOT, checkpoints_dir
 from ..runtime import tuned_env
-from ..splits import assign_splits
+from . import runs
+from .config import ExecutorConfig
 
 ACTIVE = ("queued", "running")
 SESSION_LIMIT_MESSAGE = "You already have a job running or queued; wait for it or cancel it."
@@ -127,7 +128,7 @@ def resume_job(run_dir: Path, *, owner: str | None = None, executor=None) -> Pat
         config = run.config()
         check_job(run.train_config())
     except ValueError as exc:              # RunError: its config is damaged or gone
-        raise JobError(hosting.visitor_message(f"cannot resume {run_dir.name}: {exc}")) from None
+        raise JobError(public_mode.visitor_message(f"cannot resume {run_dir.name}: {exc}")) from None
     root = run_dir.parent
     with _writing_runs(root), _launch_lock(root):
         if run.status()["state"] in ACTIVE:                    # a second click won the lock
@@ -282,14 +283,14 @@ def check_job(cfg, dataset: Dataset | None = None):
     public mode ``cfg`` is returned as it is."""
     if cfg.weights:
         try:
-            weights = hosting.check_server_path(cfg.weights)
-        except hosting.AccessError as exc:
-            why = exc if hosting.allowed_roots() else "this demo reads no weights file from its server"
+            weights = public_mode.check_server_path(cfg.weights)
+        except public_mode.AccessError as exc:
+            why = exc if public_mode.allowed_roots() else "this demo reads no weights file from its server"
             raise JobError(f"Weights: {why}; leave it empty to use the ImageNet weights this "
                            "server has.") from None
-        if hosting.is_public():
+        if public_mode.is_public():
             cfg = dataclasses.replace(cfg, weights=str(weights))
-    cap = hosting.limits().max_job_work
+    cap = public_mode.limits().max_job_work
     if cap:
         dataset = _job_dataset(cfg, dataset)
         _check_work(cfg, _n_train(cfg, dataset), cap, stored_width=_stored_width(dataset))
@@ -341,7 +342,7 @@ def _job_dataset(cfg, dataset: Dataset | None) -> Dataset:
     try:
         return dataset if dataset is not None else load_dataset(cfg.data)
     except DatasetError as exc:
-        raise JobError(hosting.visitor_message(f"Cannot read the dataset: {exc}")) from None
+        raise JobError(public_mode.visitor_message(f"Cannot read the dataset: {exc}")) from None
 
 
 def _stored_width(dataset: Dataset) -> int:
@@ -361,7 +362,7 @@ def _n_train(cfg, dataset: Dataset | None) -> int:
 
 
 def _check_session_cap(root: Path, owner: str | None) -> None:
-    cap = hosting.limits().max_jobs_per_session
+    cap = public_mode.limits().max_jobs_per_session
     if not cap or not owner:
         return
     mine = [p for p in _active(root) if owner_of(p) == owner]
@@ -391,7 +392,7 @@ def _unqueue(run_dir: Path) -> bool:
 
 
 def _dispatch_locked(root: Path) -> list[Path]:
-    free = max(hosting.limits().max_running_jobs, 1) - len(_running(root))
+    free = max(public_mode.limits().max_running_jobs, 1) - len(_running(root))
     started = queued_jobs(root)[:max(free, 0)]
     for run_dir in started:
         _launch(run_dir)
@@ -420,8 +421,8 @@ def _launch(run_dir: Path) -> None:
 
 
 def _submit(run: runs.Run) -> None:
-    from . import cluster                      # submitit: only where a job goes through it
-    settings = cluster.ExecutorConfig(**run.request()["executor"])
+    from . import cluster  # submitit: only where a job goes through it
+    settings = ExecutorConfig(**run.request()["executor"])
     try:
         where = cluster.submit(run, settings)
     except Exception as exc:                   # noqa: BLE001 - sbatch refused it, a bad partition
@@ -485,7 +486,7 @@ def _writing_runs(root: Path):
     except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
-        where = f"{root.name}/" if hosting.is_public() else f"{root}/"
+        where = f"{root.name}/" if public_mode.is_public() else f"{root}/"
         raise JobError(f"cannot write run folders in {where} (read-only); set "
                        "COVER_LAB_CHECKPOINTS to a writable folder") from None
 

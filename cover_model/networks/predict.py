@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from . import runs
+from .answers import GenrePredictor, ranked
 from .models import build_model, last_conv_layer, last_conv_layers  # noqa: F401 (the doctests)
-from ..genre_answers import GenrePredictor, ranked
 
 
 class Predictor(GenrePredictor):

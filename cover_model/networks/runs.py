@@ -39,7 +39,7 @@ import re
 import time
 from pathlib import Path
 
-from ..files import atomic_write, read_json, write_json
+from ..atomic_files import atomic_write, read_json, write_json
 from ..paths import checkpoints_dir
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -114,7 +114,7 @@ class ModelArgs:
 
     def build(self, *, pretrained: bool | None = None, weights_path=None):
         """The network, untrained (:func:`cover_model.networks.models.build_model`)."""
-        from .models import build_model      # torch: only where a network is built
+        from .models import build_model  # torch: only where a network is built
         return build_model(self.arch, len(self.class_names), input_px=self.input_px,
                            mode=self.mode, weights_path=weights_path, pretrained=pretrained,
                            pooling=self.pooling, predict_mirrored=self.predict_mirrored,
@@ -204,7 +204,7 @@ class Run:
         RunError
             No config.json, or one that holds no valid TrainConfig.
         """
-        from .config import TrainConfig      # imports the networks, and so torch
+        from .config import TrainConfig  # imports the networks, and so torch
         try:
             return TrainConfig.from_saved(self.config())
         except ValueError as exc:
@@ -439,7 +439,7 @@ class Run:
 
     @property
     def onnx_file(self) -> Path:
-        """Where the run's ONNX export goes (:func:`cover_model.serving.export_onnx`)."""
+        """Where the run's ONNX export goes (:func:`cover_model.service.onnx_serving.export_onnx`)."""
         return self.path / _ONNX
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.feature_pack import stored_values
 from . import runs
-from ..feature_pack import stored_values
 
 
 def run_label(config: dict) -> str:

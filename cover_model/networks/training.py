@@ -5,7 +5,7 @@
     torchrun --nproc_per_node=2 -m cover_model train ...             # DistributedDataParallel
     python -m cover_model train ... --executor submitit --tasks-per-node 2   # the same, as a job
 
-Epochs read cached uint8 tensors (decoded once by :mod:`cover_model.preprocess`),
+Epochs read cached uint8 tensors (decoded once by :mod:`cover_model.data.preprocess`),
 never JPEGs. A frozen backbone (``linear``) embeds every cover once and the
 head trains on those vectors. Progress goes through a callback; the CLI
 prints it and a dashboard job writes it to its run's progress file.
@@ -22,19 +22,20 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..classification_metrics import summarize
+from ..data.dataset import Dataset, load_dataset
+from ..data.feature_pack import pixels_refused
+from ..data.splits import assign_splits
+from ..progress import stage_progress
 from . import runs
-from ..dataset import Dataset, load_dataset
-from ..feature_pack import pixels_refused
+from .config import TrainConfig, applied_settings
+from .data import CoverTensors, augment, load_tensors, shard_order
 from .device import Context, pick_device, setup_context
 from .evaluation import evaluate, score_covers, select_covers
-from ..metrics import summarize
-from .predict import Predictor
 from .logistic_head import fit_logistic_head
-from ..progress import stage_progress
-from ..splits import assign_splits
-from .data import CoverTensors, augment, load_tensors, shard_order
+from .predict import Predictor
 from .tables import prediction_table
-from .config import TrainConfig, applied_settings
+
 
 def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
          progress=None, should_stop=None, dataset: Dataset | None = None,
@@ -113,7 +114,7 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = 
     know are left out and counted; covers that cannot be decoded are skipped and
     counted. The summary is also written to ``evaluation-<dataset fingerprint>.json``.
     A features-only dataset (the real covers' pack) has no cover to score: it is refused
-    with :class:`~cover_model.feature_pack.FeaturesOnlyError` (a head trained on it keeps
+    with :class:`~cover_model.data.feature_pack.FeaturesOnlyError` (a head trained on it keeps
     its test scores in ``metrics.json``).
 
     Parameters
@@ -130,7 +131,7 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, split: str | None = 
     Returns
     -------
     dict
-        The metrics of :func:`cover_model.metrics.summarize` (``n``: covers scored), and
+        The metrics of :func:`cover_model.classification_metrics.summarize` (``n``: covers scored), and
         ``class_names``, ``data``, ``dataset_fingerprint``, ``split`` (``all`` when every
         cover), ``n_skipped``, ``skipped`` (path and reason, at most 100) and
         ``unknown_genres`` ({genre: covers left out}).

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from .. import config
-from ..data_cli import resolve_dataset
-from ..networks.cluster import ExecutorConfig, default_executor
+from ..data.cli import resolve_dataset
+from ..networks.config import ExecutorConfig, default_executor
 from ..paths import PROJECT_ROOT
 from ..progress import terminal_progress
 from .config import ReportConfig, make_config

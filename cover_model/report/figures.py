@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..dataset import Dataset
-from ..files import atomic_write
+from ..atomic_files import atomic_write
+from ..data.dataset import Dataset
+from ..data.images import ImageDecodeError, decode_image
 from ..plots import label_font
-from ..images import ImageDecodeError, decode_image
 
 FIGURES_DIR = "figures"
 

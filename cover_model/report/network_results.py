@@ -12,8 +12,14 @@ from .compare import network_table, summary_table
 from .config import PROBE_KEY, best_plan, best_settings
 from .networks import network_step, train_or_reuse
 from .runner import ReportContext, Step
-from .scoring import (load_predictions, paired_difference, per_genre_scores, per_source_scores,
-                      score_table, within_genre_by_source)
+from .scoring import (
+    load_predictions,
+    paired_difference,
+    per_genre_scores,
+    per_source_scores,
+    score_table,
+    within_genre_by_source,
+)
 from .steps import write_table
 
 # The baseline the best model must beat: the linear probe, or (quick runs) Lite0's loop head.

@@ -14,10 +14,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..data.preprocess import preprocess_dataset
 from ..networks import runs
-from ..networks.models import ARCHS, WeightsError
-from ..preprocess import preprocess_dataset
 from ..networks.config import TrainConfig, applied_settings
+from ..networks.models import ARCHS, WeightsError
 from ..networks.training import main as train_main
 from .config import NetworkPlan
 from .isolate import run_in_child
@@ -217,8 +217,8 @@ def _warm_caches(dataset, cfg: TrainConfig, progress) -> None:
 
 
 def _embed_all(dataset, cfg: TrainConfig, progress) -> None:
-    from ..networks.device import setup_context
     from ..networks.data import embed, load_tensors
+    from ..networks.device import setup_context
     device = setup_context(cfg.device, seed=cfg.seed)
     try:
         data = load_tensors(cfg, device, dataset=dataset)

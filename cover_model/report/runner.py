@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..dataset import Dataset
-from ..files import read_json, write_json
+from ..atomic_files import read_json, write_json
+from ..data.dataset import Dataset
 from ..networks.runs import config_digest
 from .config import ReportConfig
 from .figures import FigureWriter

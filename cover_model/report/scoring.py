@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics
-from ..dataset import Dataset
+from .. import classification_metrics
+from ..data.dataset import Dataset
 from ..networks.runs import Run, RunError
 from ..networks.tables import predictions_on_test
 
@@ -74,7 +74,7 @@ def bootstrap_scores(y_true, y_pred, in_top3, *, n_classes: int, n_boot: int = 2
         Index 0 is the score on the covers as they are; the rest are resamples
         (covers drawn with replacement). Balanced accuracy averages the recall
         of the genres present in each resample (as scikit-learn's), macro-F1
-        the F1 of all ``n_classes`` (as :func:`cover_model.metrics.macro_f1`).
+        the F1 of all ``n_classes`` (as :func:`cover_model.classification_metrics.macro_f1`).
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     n = len(y_true)
@@ -112,7 +112,7 @@ def score_table(predictions: pd.DataFrame, *, n_classes: int, level: float = 0.9
 def per_genre_scores(predictions: pd.DataFrame, class_names) -> pd.DataFrame:
     """Per genre: test covers, accuracy (recall), precision, F1 and top-3 accuracy (%)."""
     y, pred = predictions["label"].to_numpy(), predictions["pred"].to_numpy()
-    confusion = metrics.confusion_matrix(y, pred, n_classes=len(class_names))
+    confusion = classification_metrics.confusion_matrix(y, pred, n_classes=len(class_names))
     support, predicted, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
@@ -137,7 +137,7 @@ def per_source_scores(predictions: pd.DataFrame, class_names) -> pd.DataFrame:
         genres = [class_names[g] for g in sorted(part["label"].unique())]
         rows.append({"source": source, "test covers": len(part), "genres": ", ".join(genres),
                      "top-1": 100 * (part["label"] == part["pred"]).mean(),
-                     "balanced": 100 * metrics.balanced_accuracy(part["label"], part["pred"]),
+                     "balanced": 100 * classification_metrics.balanced_accuracy(part["label"], part["pred"]),
                      "top-3": 100 * part["in_top3"].mean()})
     return pd.DataFrame(rows).set_index("source") if rows else pd.DataFrame()
 

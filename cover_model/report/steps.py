@@ -12,13 +12,24 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from ..baselines.report import (BaselineConfig, build_report, per_group_table, table2,
-                                to_markdown, write_report)
+from ..atomic_files import atomic_write
+from ..baselines.report import (
+    BaselineConfig,
+    build_report,
+    per_group_table,
+    table2,
+    to_markdown,
+    write_report,
+)
 from ..color import ColorConfig, mean_covers_montage, run_color_analysis, write_color_report
-from ..color.figures import (feature_comparison_table, metric_overview, rank_stability_figure,
-                             rank_table, similarity_heatmap)
+from ..color.figures import (
+    feature_comparison_table,
+    metric_overview,
+    rank_stability_figure,
+    rank_table,
+    similarity_heatmap,
+)
 from ..color.metrics import METRIC_NAMES
-from ..files import atomic_write
 from ..paper import PAPER_TABLE2
 from ..plots import class_balance_figure
 from .figures import sample_grid

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..dataset import Dataset, load_dataset
-from ..files import atomic_write
+from ..atomic_files import atomic_write
+from ..data.dataset import Dataset, load_dataset
+from ..data.splits import assign_splits
+from ..networks.config import ExecutorConfig, default_executor
 from ..networks.runs import config_digest
-from ..splits import assign_splits
-from ..networks.cluster import ExecutorConfig, default_executor
 from .config import ReportConfig, best_plan, network_plans
 from .figures import FigureWriter
 from .markdown import render, timing_table

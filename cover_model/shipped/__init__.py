@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import read_json
 from ..color.analysis import ColorConfig
 from ..color.profile import ColorReference
-from ..files import read_json
 from ..networks.runs import Run
 from ..paths import PROJECT_ROOT
 

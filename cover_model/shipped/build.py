@@ -13,14 +13,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..networks import runs
+from ..atomic_files import write_json
 from ..color.profile import build_reference
-from ..dataset import load_dataset
-from ..files import write_json
-from ..paths import data_dir
-from ..splits import assign_splits
+from ..data.dataset import load_dataset
+from ..data.splits import assign_splits
+from ..networks import runs
 from ..networks.config import PRESETS, TrainConfig
 from ..networks.training import main
+from ..paths import data_dir
 from . import CARD_JSON, COLOR_FILE, SHIPPED_DIR, read_card, save_color_reference
 from .card import card_figures, render_card
 from .pack import PACK_DIR, build_pack, pack_figures, write_pack

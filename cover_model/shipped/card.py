@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..dataset import Dataset
-from ..networks.runs import Run
+from ..data.dataset import Dataset
 from ..genres import PAPER_GENRES
+from ..networks.runs import Run
 from ..report.compare import paper_genre
-from ..report.scoring import (load_predictions, per_source_scores, score_table,
-                              within_genre_by_source)
+from ..report.scoring import load_predictions, per_source_scores, score_table, within_genre_by_source
 
 Z_95 = 1.959964
 

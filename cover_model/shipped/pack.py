@@ -1,6 +1,6 @@
 """Building the features pack: the real covers as numbers, shipped beside the model.
 
-What the pack holds, and why none of it is a picture, is in :mod:`cover_model.feature_pack`
+What the pack holds, and why none of it is a picture, is in :mod:`cover_model.data.feature_pack`
 (its format, read by the data layer). This module makes it from the covers and the shipped
 run and writes it (the same covers give the same bytes); :func:`picture_like_arrays` fails
 any array that could hold a picture (the tests call it).
@@ -19,13 +19,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..atomic_files import atomic_write
 from ..color.analysis import ColorConfig
 from ..color.histograms import compute_gradient_histograms, compute_histograms
-from ..dataset import Dataset
-from ..feature_pack import (ARRAY_AXES, ARRAYS_FILE, COVER_COLUMNS, COVERS_FILE, INFO_FILE,  # noqa: F401
-                            PACK_DIR, FeaturePack, genre_labels, load_pack)
-from ..files import atomic_write
-from ..preprocess import preprocess_dataset
+from ..data.dataset import Dataset
+from ..data.feature_pack import (  # noqa: F401
+    ARRAY_AXES,
+    ARRAYS_FILE,
+    COVER_COLUMNS,
+    COVERS_FILE,
+    INFO_FILE,
+    PACK_DIR,
+    FeaturePack,
+    genre_labels,
+    load_pack,
+)
+from ..data.preprocess import preprocess_dataset
 
 VERSION = 1
 REBUILD_COMMAND = "python -m cover_model pack --data ../shared/data/real-covers"
@@ -62,7 +71,7 @@ def build_pack(dataset: Dataset, run_dir: Path, *, refit: bool = True, log=print
         Covers that every step could read, in the dataset's order; a cover that fails to
         decode is left out whole.
     """
-    from ..leaks import hash_covers
+    from ..curation.leaks import hash_covers
     from ..networks.runs import Run
     from .selection import pooled_features
     run = Run(run_dir)
@@ -220,7 +229,7 @@ def _test_probabilities(run, x: np.ndarray, covers: pd.DataFrame) -> np.ndarray:
 
 def _layout(features: np.ndarray) -> np.ndarray:
     """The style map's 2-D layout (its default settings) of the pack's features."""
-    from ..style_map import StyleMapConfig, layout
+    from ..curation.style_map import StyleMapConfig, layout
     return layout(features, np.arange(len(features)), StyleMapConfig()).xy
 
 

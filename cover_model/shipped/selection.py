@@ -35,12 +35,12 @@ from joblib import Parallel, delayed
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from ..dataset import load_dataset
+from ..data.dataset import load_dataset
+from ..data.splits import assign_splits
+from ..networks.config import TrainConfig
+from ..networks.data import Part, embed, load_tensors
 from ..networks.device import setup_context
 from ..networks.logistic_head import C_GRID, _artists, logistic_pipeline
-from ..splits import assign_splits
-from ..networks.data import Part, embed, load_tensors
-from ..networks.config import TrainConfig
 from ..networks.training import build
 from .augment import AUGMENT_VERSION, augment_covers
 

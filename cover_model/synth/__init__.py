@@ -42,7 +42,13 @@ from .layout import JPEG_QUALITY, MARKER_NAME, cover_filename
 from .palettes import Colour
 from .render import DEFAULT_SIZE_PX, OWN_STYLE_PROB, SYNTH_VERSION, render_cover
 from .workers import ProgressFn
-from .writer import BackgroundGeneration, default_dataset_dir, default_dataset_ready, ensure_default_dataset, generate
+from .writer import (
+    BackgroundGeneration,
+    default_dataset_dir,
+    default_dataset_ready,
+    ensure_default_dataset,
+    generate,
+)
 
 __all__ = [
     "SYNTH_VERSION", "MARKER_NAME", "OWN_STYLE_PROB", "DEFAULT_SIZE_PX", "JPEG_QUALITY",

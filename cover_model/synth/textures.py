@@ -17,7 +17,6 @@ import numpy as np
 from .canvas import point, smooth_noise, unit_grid
 from .palettes import hsv
 
-
 # --------------------------------------------------------------------------
 # Textures
 # --------------------------------------------------------------------------

@@ -17,11 +17,12 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def server(tmp_path, embedded_data):
-    from cover_model.preprocess import preprocess_dataset
-    from cover_model.splits import assign_splits
-    from cover_model.dataset import load_dataset
     from sklearn.decomposition import PCA
-    from cover_model.style_map import StyleMap, StyleMapConfig, layout_path, save_layout
+
+    from cover_model.curation.style_map import StyleMap, StyleMapConfig, layout_path, save_layout
+    from cover_model.data.dataset import load_dataset
+    from cover_model.data.preprocess import preprocess_dataset
+    from cover_model.data.splits import assign_splits
     from cover_model.synth import default_dataset_dir
     dataset = assign_splits(load_dataset(default_dataset_dir()))       # as the sidebar loads it
     pixels = preprocess_dataset(dataset, size_px=8)
@@ -60,8 +61,8 @@ def test_the_map_draws_and_a_lasso_shows_the_covers_inside_it(server, page):
 def test_the_html_export_shows_the_hovered_cover(tmp_path, embedded_data, page):
     """The command's HTML: plotly's hover label holds no image, so its script shows the
     hovered cover's embedded thumbnail in a corner."""
-    from cover_model.dataset import load_dataset
-    from cover_model.style_map import StyleMap, write_map
+    from cover_model.curation.style_map import StyleMap, write_map
+    from cover_model.data.dataset import load_dataset
     from cover_model.synth import default_dataset_dir
     dataset = load_dataset(default_dataset_dir())
     rows = np.arange(0, len(dataset), 25)                       # 40 covers, on a circle

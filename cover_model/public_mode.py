@@ -28,7 +28,7 @@ from .paths import PROJECT_ROOT, checkpoints_dir, data_dir
 
 PUBLIC_ENV = "COVER_LAB_PUBLIC"
 ALLOWED_ROOTS_ENV = "COVER_LAB_ALLOWED_ROOTS"
-log = logging.getLogger("cover_model.hosting")
+log = logging.getLogger("cover_model.public_mode")
 if not log.handlers:          # the server's stderr is its log; the visitor sees only the id
     _handler = logging.StreamHandler()
     _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -11,10 +11,10 @@ import time
 import tomllib
 from pathlib import Path
 
-from .hosting import MB, PUBLIC_ENV, is_public, limits
-from .dataset import EMBEDDED, REAL_FEATURES, START_DATA_ENV
-from .paths import PROJECT_ROOT
-from .serving import export_onnx
+from ..data.dataset import EMBEDDED, REAL_FEATURES, START_DATA_ENV
+from ..paths import PROJECT_ROOT
+from ..public_mode import MB, PUBLIC_ENV, is_public, limits
+from .onnx_serving import export_onnx
 
 
 def add_dashboard(parser) -> None:
@@ -82,7 +82,7 @@ def run_export_onnx(args) -> int:
     out = export_onnx(args.run_dir, args.out)
     print(f"ONNX model written to {out} ({out.stat().st_size / 1e6:.1f} MB, "
           f"{time.perf_counter() - start:.1f} s); predict without torch: "
-          f"python -m cover_model.serving {out} cover.jpg")
+          f"python -m cover_model.service.onnx_serving {out} cover.jpg")
     return 0
 
 

@@ -1,12 +1,12 @@
 """Serving a run's network without torch: its ONNX export and an onnxruntime predictor.
 
     python -m cover_model export-onnx checkpoints/real-covers      # writes model.onnx beside it
-    python -m cover_model.serving checkpoints/real-covers cover.jpg  # top-3, torch never imported
+    python -m cover_model.service.onnx_serving checkpoints/real-covers cover.jpg  # top-3, torch never imported
 
 The exported graph is the run's whole network, normalisation included, ending in
 class probabilities; the run's class names, input side and downsizing method
 travel inside the file as metadata, so ``model.onnx`` alone is enough to predict.
-A cover reaches it through :func:`cover_model.images.cover_input`, the same function
+A cover reaches it through :func:`cover_model.data.images.cover_input`, the same function
 the torch :class:`~cover_model.networks.predict.Predictor` uses, so both see identical pixels.
 
 Importing this module imports numpy, OpenCV and Pillow (the decoder and
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .genre_answers import GenrePredictor, print_top_k
-from .networks.runs import Run
+from ..networks.answers import GenrePredictor, print_top_k
+from ..networks.runs import Run
 
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"
 _META = "cover_model."          # prefix of the metadata keys this module writes
@@ -165,12 +165,12 @@ def _save_atomically(program, out: Path) -> None:
 # --- a torch-free command line, for the light image ----------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cover_model.serving MODEL cover.jpg [...]``: top genres, without torch.
+    """``python -m cover_model.service.onnx_serving MODEL cover.jpg [...]``: top genres, without torch.
 
     The package's own CLI (``python -m cover_model``) imports torch at start-up, so
     the light image runs this one.
     """
-    parser = argparse.ArgumentParser(prog="python -m cover_model.serving",
+    parser = argparse.ArgumentParser(prog="python -m cover_model.service.onnx_serving",
                                      description="Top genres of covers with an exported ONNX "
                                                  "model (no torch needed).")
     parser.add_argument("model", type=Path, help="a run folder holding model.onnx, or an .onnx file")

@@ -1,6 +1,6 @@
 """Disk that visitors can fill: their uploads, and what the server builds from them.
 
-Two bounds, both from :func:`cover_model.hosting.limits` (off outside public mode):
+Two bounds, both from :func:`cover_model.public_mode.limits` (off outside public mode):
 
 - **uploads** are kept per visitor (``data/uploads/<owner>/<hash>/<name>.zip``)
   under a quota, and removed once untouched for ``upload_ttl_s``;
@@ -19,9 +19,9 @@ import shutil
 import time
 from pathlib import Path
 
-from .files import atomic_write
-from .hosting import limits
+from .atomic_files import atomic_write
 from .paths import cache_dir, data_dir
+from .public_mode import limits
 
 # The folders whose entries the disk budget may evict, each a cache of something rebuildable.
 CACHE_KINDS = ("preprocess", "embeddings", "baselines")

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config, option
+from ..atomic_files import atomic_write
+from ..config import Config, option
+from ..disk_budget import enforce_disk_budget, mark_used
+from ..paths import cache_dir
 from .dataset import Dataset, Skipped
-from .feature_pack import pixels_refused
 from .downsize import INTERPOLATIONS, METHODS, downsize, sample_grid  # noqa: F401 (re-exported)
-from .files import atomic_write
+from .feature_pack import pixels_refused
 from .images import ImageDecodeError, cover_pixels
-from .paths import cache_dir
-from .storage import enforce_disk_budget, mark_used
 
 CACHE_VERSION = 1                # bump when the output of a method changes
 _CHUNK = 64                      # covers per task: amortises scheduling, keeps progress live

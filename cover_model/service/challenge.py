@@ -5,11 +5,11 @@ it never measured them. A round here is ``n`` covers from a dataset's test split
 (so a model trained on the dataset has never seen them), drawn with a seed and
 spread evenly over the genres; the player and a model answer the same covers, and
 :func:`score_round` compares them with the metrics the runs report
-(:mod:`cover_model.metrics`). Each finished round is one JSON line in
+(:mod:`cover_model.classification_metrics`). Each finished round is one JSON line in
 ``<data dir>/challenge/<dataset fingerprint>/<model>.jsonl``, so
 :func:`attempts_table` shows how people fare against each model over time.
 
-    >>> from cover_model.challenge import draw_round, score_round     # doctest: +SKIP
+    >>> from cover_model.service.challenge import draw_round, score_round     # doctest: +SKIP
     >>> cards = draw_round(dataset, 10, seed=3)                       # doctest: +SKIP
     >>> score = score_round(cards["genre"], answers, model_answers(predictor, cards["path"]),
     ...                     class_names=dataset.class_names)          # doctest: +SKIP
@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import hosting, metrics
-from .dataset import Dataset
-from .files import atomic_write, exclusive_lock
-from .images import ImageDecodeError
-from .paths import data_dir
-from .plots import genre_colors
+from .. import classification_metrics, public_mode
+from ..atomic_files import atomic_write, exclusive_lock
+from ..data.dataset import Dataset
+from ..data.images import ImageDecodeError
+from ..paths import data_dir
+from ..plots import genre_colors
 
 ROUND_SIZES = (10, 20, 50)        # what the page offers, less any above the public cap
 
@@ -42,7 +42,7 @@ class ChallengeError(ValueError):
 
 def round_sizes() -> tuple[int, ...]:
     """The round sizes allowed here (public mode caps them)."""
-    cap = hosting.limits().max_challenge_covers
+    cap = public_mode.limits().max_challenge_covers
     return tuple(n for n in ROUND_SIZES if not cap or n <= cap)
 
 
@@ -75,7 +75,7 @@ def draw_round(dataset: Dataset, n_covers: int, *, seed: int) -> pd.DataFrame:
     DataFrame
         ``path`` and ``genre`` of each cover, in the order to show them.
     """
-    cap = hosting.limits().max_challenge_covers
+    cap = public_mode.limits().max_challenge_covers
     if n_covers < 1 or (cap and n_covers > cap):
         raise ChallengeError(f"a round has 1 to {cap or 'any number of'} covers, not {n_covers}")
     test = dataset.items[dataset.items["split"] == "test"]
@@ -173,8 +173,8 @@ def score_round(truth, player, model, *, class_names, paths=None) -> Score:
 
 def _accuracies(y_true, y_pred, names) -> list[float]:
     """Overall, balanced, then each genre's accuracy (NaN for a genre not in the round)."""
-    return [metrics.accuracy(y_true, y_pred), metrics.balanced_accuracy(y_true, y_pred),
-            *metrics.per_class_accuracy(y_true, y_pred, n_classes=len(names))]
+    return [classification_metrics.accuracy(y_true, y_pred), classification_metrics.balanced_accuracy(y_true, y_pred),
+            *classification_metrics.per_class_accuracy(y_true, y_pred, n_classes=len(names))]
 
 
 def comparison_figure(score: Score) -> go.Figure:
@@ -212,7 +212,7 @@ def record_attempt(path, record: dict) -> None:
     ChallengeError
         In public mode, a round above ``max_challenge_covers`` or a full file.
     """
-    limits, path = hosting.limits(), Path(path)
+    limits, path = public_mode.limits(), Path(path)
     if limits.max_challenge_covers and record["covers"] > limits.max_challenge_covers:
         raise ChallengeError(f"a round has at most {limits.max_challenge_covers} covers")
     line = (json.dumps(record, separators=(",", ":")) + "\n").encode()

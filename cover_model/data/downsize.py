@@ -3,7 +3,7 @@
 Its own light module (numpy and OpenCV only), so that what downsizes a single
 cover (the Predictor, the ONNX server, a cover's colour profile) and what lists
 the methods (the configs' flags) never import pandas with the whole-dataset step
-in :mod:`cover_model.preprocess`.
+in :mod:`cover_model.data.preprocess`.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A :class:`Dataset` is an ordered table of items (path, genre, label, group,
 split) plus its class names. Files that cannot be used are skipped and listed
-in ``Dataset.skipped``, never fatal. Splits live in :mod:`cover_model.splits`.
+in ``Dataset.skipped``, never fatal. Splits live in :mod:`cover_model.data.splits`.
 
     python -m cover_model dataset PATH          # summary, skipped files, fingerprint
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import hosting
+from .. import public_mode
+from ..genres import canonical_genre, order_classes
 from .archive import ArchiveError, extract_zip
 from .feature_pack import PACK_DIR, load_pack
-from .genres import canonical_genre, order_classes
 from .images import DEFAULT_LIMITS, ImageDecodeError, ImageLimits, open_image
 
 EMBEDDED = "synth"               # the name of the embedded synthetic covers, wherever DATA is asked
@@ -170,7 +170,7 @@ def load_dataset(source, *, limits: ImageLimits = DEFAULT_LIMITS,
     if str(source) == REAL_FEATURES:
         return real_covers_dataset()
     if str(source) == EMBEDDED:
-        from .synth import ensure_default_dataset
+        from ..synth import ensure_default_dataset
         source = ensure_default_dataset(progress=progress)
     path = Path(source).expanduser()
     try:
@@ -228,7 +228,7 @@ def _load_folder(root: Path, limits: ImageLimits, *, shown: str) -> Dataset:
     genre_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not _hidden(d.name))
     if not genre_dirs:
         raise DatasetError(f"{shown}: no genre folders (expected <genre>/<image files> inside it)")
-    cap, rows = hosting.limits().max_manifest_rows, []
+    cap, rows = public_mode.limits().max_manifest_rows, []
     for genre_dir in genre_dirs:
         files = []
         for path in _files_under(genre_dir):
@@ -252,7 +252,7 @@ def _files_under(folder: Path):
 
 
 def _load_manifest(csv_path: Path, limits: ImageLimits, split_values=SPLITS, *, shown: str) -> Dataset:
-    cap = hosting.limits().max_manifest_rows
+    cap = public_mode.limits().max_manifest_rows
     try:          # at most one row past the cap: a huge manifest is refused without reading it all
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, nrows=cap + 1)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:

@@ -1,7 +1,7 @@
 """What every predictor shares, torch or ONNX: a run's input transform, top-k, the CLI's lines.
 
 A predictor holds a network behind :meth:`GenrePredictor.probabilities`; this base gives
-it the run's own input transform (:func:`cover_model.images.cover_input`, the one path
+it the run's own input transform (:func:`cover_model.data.images.cover_input`, the one path
 from a file to a model's input) and the ranking. It imports no torch, so the light ONNX
 image uses it too.
 """
@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from .images import ImageDecodeError, cover_input
+from ..data.images import ImageDecodeError, cover_input
 
 
 class GenrePredictor:

@@ -15,8 +15,8 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .files import make_temp_dir
-from .paths import data_dir
+from ..atomic_files import make_temp_dir
+from ..paths import data_dir
 
 MAX_TOTAL_BYTES = 4 * 1024**3     # uncompressed, all members together
 MAX_FILES = 100_000

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import config
+from .. import config
+from ..progress import terminal_progress
+from ..synth import default_dataset_ready
 from .dataset import EMBEDDED, load_dataset
 from .preprocess import PreprocessConfig, preprocess_dataset
-from .progress import terminal_progress
 from .splits import SCHEMES, assign_splits
-from .synth import default_dataset_ready
 
 
 def add_data_argument(parser) -> None:

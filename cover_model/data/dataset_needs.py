@@ -48,7 +48,7 @@ def split_problem(dataset: Dataset, split: str = "test", *, scheme: str = "auto"
     Parameters
     ----------
     dataset : Dataset
-        Split (:func:`cover_model.splits.assign_splits`) with the settings below.
+        Split (:func:`cover_model.data.splits.assign_splits`) with the settings below.
     split : {"train", "val", "test"}
     scheme, val_frac, test_frac, n_test_per_class
         How it was split: they say how many covers per genre a split needs.

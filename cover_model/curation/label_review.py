@@ -6,7 +6,7 @@ are ranked by how little probability the model gives their own genre, a person m
 each one to keep, relabel or remove, and the fixes go to a *new* manifest beside the
 data; the original is never written.
 
-    >>> from cover_model.label_review import rank_by_doubt, reviewed_manifest  # doctest: +SKIP
+    >>> from cover_model.curation.label_review import rank_by_doubt, reviewed_manifest  # doctest: +SKIP
     >>> scores = score_for_review(Predictor.from_run(run), dataset)             # doctest: +SKIP
     >>> write_reviewed_manifest(dataset, {scores.path[0]: "jazz"})              # doctest: +SKIP
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dataset import Dataset
-from .networks.tables import top_k_columns
+from ..data.dataset import Dataset
+from ..networks.tables import top_k_columns
 
 # What a reviewed manifest keeps of a dataset's items: the loader recomputes label and size.
 
@@ -83,7 +83,7 @@ def score_for_review(predictor, dataset: Dataset, *, splits=None, progress=None)
         As :func:`rank_by_doubt`, with ``path, genre, split``; covers of a genre the run
         does not know, and covers that cannot be decoded, are left out.
     """
-    from .networks.evaluation import score_covers, select_covers   # torch: only when scoring
+    from ..networks.evaluation import score_covers, select_covers  # torch: only when scoring
 
     items = dataset.items if splits is None else dataset.items[dataset.items["split"].isin(splits)]
     picked = select_covers(replace(dataset, items=items), predictor.class_names)

@@ -18,8 +18,8 @@ from:
 - what the shipped model answered on its test split (probabilities), and the
   style map's 2-D position of every cover.
 
-:func:`load_dataset("real-features") <cover_model.dataset.load_dataset>` reads it as a
-:class:`~cover_model.dataset.Dataset` whose ``stored`` is the pack: every step that
+:func:`load_dataset("real-features") <cover_model.data.dataset.load_dataset>` reads it as a
+:class:`~cover_model.data.dataset.Dataset` whose ``stored`` is the pack: every step that
 needs numbers reads them from it, and every step that needs pixels says it cannot.
 This module is the data layer's: it reads the format and knows no model or page.
 """
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import read_json
-from .paths import PROJECT_ROOT
+from ..atomic_files import read_json
+from ..paths import PROJECT_ROOT
 
 PACK_DIR = PROJECT_ROOT / "checkpoints" / "real-covers" / "features"
 ARRAYS_FILE = "pack.npz"

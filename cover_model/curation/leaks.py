@@ -27,12 +27,12 @@ from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .feature_pack import stored_values
-from .dataset import Dataset, Skipped
-from .files import atomic_write
-from .images import ImageDecodeError, decode_image
-from .paths import cache_dir
-from .storage import enforce_disk_budget, mark_used
+from ..atomic_files import atomic_write
+from ..data.dataset import Dataset, Skipped
+from ..data.feature_pack import stored_values
+from ..data.images import ImageDecodeError, decode_image
+from ..disk_budget import enforce_disk_budget, mark_used
+from ..paths import cache_dir
 
 # Measured on planted copies of the synthetic and real covers (bench/bench_leaks.py):
 # these find every rescaled, recompressed and recoloured copy and most 5%-crops,

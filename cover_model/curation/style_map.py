@@ -35,15 +35,15 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from .baselines.embeddings import EMBEDDING_NETWORKS, embedding_features, embedding_key, embedding_spec
-from .config import Config, option
-from .dataset import Dataset
-from .feature_pack import stored_values
-from .files import atomic_write
-from .images import cover_input, thumbnail
-from .paths import cache_dir
-from .plots import genre_colors
-from .storage import enforce_disk_budget, mark_used
+from ..atomic_files import atomic_write
+from ..baselines.embeddings import EMBEDDING_NETWORKS, embedding_features, embedding_key, embedding_spec
+from ..config import Config, option
+from ..data.dataset import Dataset
+from ..data.feature_pack import stored_values
+from ..data.images import cover_input, thumbnail
+from ..disk_budget import enforce_disk_budget, mark_used
+from ..paths import cache_dir
+from ..plots import genre_colors
 
 CACHE_VERSION = 1                # bump when a layout changes for the same settings
 HOVER_THUMB_PX = 64              # the HTML export's hover pictures: ~2 KB each as JPEG
@@ -231,7 +231,7 @@ def layout(X: np.ndarray, index: np.ndarray, cfg: StyleMapConfig) -> StyleMap:
 
 def embed_cover(source, network: str = "efficientnet_lite0") -> np.ndarray:
     """The embedding of one cover (a path or its bytes), prepared as the dataset's covers are
-    (:func:`~cover_model.images.cover_input`, the path every model's input takes)."""
+    (:func:`~cover_model.data.images.cover_input`, the path every model's input takes)."""
     import torch
     spec = embedding_spec(network)
     x = torch.from_numpy(cover_input(source, input_px=spec.size_px, method=spec.method))
@@ -241,7 +241,7 @@ def embed_cover(source, network: str = "efficientnet_lite0") -> np.ndarray:
 
 @functools.lru_cache(maxsize=2)
 def _network(network: str, size_px: int):
-    from .networks.models import build_model
+    from ..networks.models import build_model
     return build_model(network, 1, input_px=size_px, mode="linear").eval()
 
 

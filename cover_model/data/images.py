@@ -6,7 +6,7 @@ of checks and one set of error messages. A cover reaches a model through
 :func:`cover_input` alone (preprocessing, ``predict``, Predict, the ONNX server and the
 style map's upload), so each of them sees the same pixels for the same file.
 
-    >>> from cover_model.images import decode_image
+    >>> from cover_model.data.images import decode_image
     >>> rgb = decode_image("cover.jpg")              # doctest: +SKIP
     >>> rgb.shape, rgb.dtype                         # doctest: +SKIP
     ((350, 350, 3), dtype('uint8'))
@@ -24,7 +24,7 @@ import numpy as np
 import simplejpeg
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from . import hosting
+from .. import public_mode
 from .downsize import downsize
 
 # Formats a cover may come in. Everything else (SVG, HEIC, PSD, ...) is refused.
@@ -206,7 +206,7 @@ def decode_image(source, *, limits: ImageLimits = DEFAULT_LIMITS,
     ------
     ImageDecodeError
         Empty, missing, not an image, unsupported, too large or small, more
-        memory to decode than ``hosting.limits().max_decode_bytes`` (estimated
+        memory to decode than ``public_mode.limits().max_decode_bytes`` (estimated
         from the header), or truncated/corrupt data. The message names the file
         and the cause.
 
@@ -238,7 +238,7 @@ def cover_pixels(source, size_px: int, *, method: str = "area",
     size_px : int
         The model's input side.
     method : str, default="area"
-        The downsizing method (:func:`cover_model.downsize.downsize`).
+        The downsizing method (:func:`cover_model.data.downsize.downsize`).
     rng : numpy Generator, optional
         For ``random`` (default: seeded with 0).
 
@@ -358,7 +358,7 @@ def estimate_decode_bytes(image: Image.Image, draft_px: int | None = None) -> in
 
 def _check_memory(image: Image.Image, name: str, draft_px: int | None) -> None:
     """Refuse, before any pixel is allocated, an image over this server's decoding budget."""
-    budget = hosting.limits().max_decode_bytes
+    budget = public_mode.limits().max_decode_bytes
     needed = estimate_decode_bytes(image, draft_px)
     if needed > budget:
         width, height = image.size
