@@ -2,8 +2,8 @@
 
 It draws and caches; what to offer and what a pick means is decided by
 :mod:`cover_model.service` (plain functions). Caches are keyed by strings (a path); the
-objects they hold are read-only. Models and references are in ``ui_models``, the style map
-in ``ui_style_map``, the error boundary in ``app.py``.
+objects they hold are read-only. Models are in ``ui_models``, what a fresh server starts in
+``ui_first_launch``, the style map in ``ui_style_map``, the error boundary in ``app.py``.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import uuid
 
 import streamlit as st
 
+import ui_first_launch
 from cover_model import public_mode
 from cover_model.data.dataset import EMBEDDED as DATA_EMBEDDED
 from cover_model.data.dataset import REAL_FEATURES, Dataset, DatasetError
@@ -19,8 +20,7 @@ from cover_model.data.images import thumbnail
 from cover_model.markdown_text import escape
 from cover_model.service import data_sources
 from cover_model.service.data_sources import EMBEDDED, ON_SERVER, REAL, UPLOADED, VisitorError
-from cover_model.service.first_launch import start_covers_generation
-from cover_model.synth import BackgroundGeneration, default_dataset_ready
+from cover_model.synth import default_dataset_ready
 
 
 def dataset_sidebar() -> None:
@@ -41,7 +41,7 @@ def dataset_sidebar() -> None:
             st.file_uploader("Dataset zip", type=["zip"], key="dataset_zip",
                              help="A zip of root/<genre>/*.jpg or of a manifest CSV with its images.")
         elif kind == EMBEDDED and not default_dataset_ready():
-            _embedded_generation()          # start early: ready by the time a page needs it
+            ui_first_launch.covers_generation()   # start early: ready when a page needs it
 
 
 def dataset_kind() -> str:
@@ -76,7 +76,7 @@ def current_data_source() -> str:
     if kind == REAL:
         return REAL_FEATURES
     if kind == EMBEDDED:
-        _wait_for_embedded_covers()
+        ui_first_launch.wait_for_covers()
         return DATA_EMBEDDED
     upload = st.session_state.get("dataset_zip")
     path = (st.session_state.get("dataset_path") or "").strip()
@@ -168,34 +168,3 @@ def cached(**options):
 @st.cache_resource(show_spinner="Loading the dataset...")
 def _load(path: str) -> Dataset:
     return data_sources.load_split(path)
-
-
-@st.cache_resource(show_spinner=False)
-def _embedded_generation() -> BackgroundGeneration:
-    """The embedded covers' generation, started once per server."""
-    return start_covers_generation()
-
-
-def _wait_for_embedded_covers() -> None:
-    """Show the first launch's generation until the covers are there; stop the page till then."""
-    if default_dataset_ready():
-        return
-    job = _embedded_generation()
-    if job.running:
-        _generation_progress()
-        st.stop()
-    st.error("Generating the embedded covers failed: " + job.failure())
-    if st.button("Try again"):
-        _embedded_generation.clear()
-        st.rerun()
-    st.stop()
-
-
-@st.fragment(run_every="1s")
-def _generation_progress() -> None:
-    job = _embedded_generation()
-    if not job.running:
-        st.rerun()
-    done, total = job.progress()
-    st.progress(done / total if total else 0.0,
-                text=f"First launch: generating the embedded synthetic covers ({done}/{total or '...'})")

@@ -79,7 +79,7 @@ def on_request(dataset: Dataset, cfg, *, key: str, label: str):
     return smap
 
 
-@st.cache_resource(show_spinner="Reading the real covers' map...", max_entries=1)
-def stored(fingerprint: str, _dataset: Dataset):
+@st.cache_resource(show_spinner="Reading the real covers' map...", max_entries=1, hash_funcs=ui.CONTENT_KEYS)
+def stored(dataset: Dataset):
     """The features-only dataset's stored map (its PCA refitted once per server)."""
-    return stored_map(_dataset)
+    return stored_map(dataset)

@@ -4,6 +4,7 @@ import secrets
 import streamlit as st
 
 import ui
+import ui_first_launch
 import ui_models
 from cover_model import public_mode
 from cover_model.data.dataset_needs import challenge_problem
@@ -48,7 +49,7 @@ fitting = [str(r) for r in ui_models.model_choices(dataset.fingerprint)
 if not fitting:
     st.info("No model knows every genre of this dataset. Train one on the Train page" +
             (", or the paper's small CNN in the sidebar (More models)." if ui.is_synthetic() else "."))
-    ui_models.demo_model_sidebar()
+    ui_first_launch.demo_model_sidebar(ui.visitor_id())
     st.stop()
 run_dir = st.sidebar.selectbox("Model", fitting, key="challenge_run",
                                format_func=lambda r: f"{run_label(Run(r).config())} · {Run(r).name}",

@@ -2,6 +2,7 @@
 import streamlit as st
 
 import ui
+import ui_first_launch
 import ui_models
 import ui_style_map
 from cover_model import public_mode
@@ -28,7 +29,7 @@ run_dir = st.sidebar.selectbox("Model", list(labels), format_func=labels.get, ke
                                help="The shipped model (trained on real covers) first, then the "
                                     "best run of the sidebar's dataset, then your other runs, "
                                     "newest first. Train more on the Train page.")
-ui_models.demo_model_sidebar()
+ui_first_launch.demo_model_sidebar(ui.visitor_id())
 try:
     predictor = ui_models.load_predictor(run_dir)
 except RunError as exc:                   # a damaged or foreign run folder, not a traceback
@@ -83,7 +84,7 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
         if dataset.features_only:
             among_real_covers(dataset, data, answer, key)
             return
-        profile = profile_cover(rgb, ui_models.color_reference(dataset.fingerprint, dataset))
+        profile = profile_cover(rgb, ui_models.color_reference(dataset))
         st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
         st.caption("Closest genre by colour, per metric: " +     # the sidebar dataset's genres
                    escape(", ".join(f"{metric}: {genre}" for metric, genre
@@ -130,7 +131,7 @@ def among_real_covers(dataset, data: bytes, answer, key: str) -> None:
     covers by the shipped model's features, with their vote: genre and source, no pictures."""
     shipped_space = not extractor_mismatch(Run(run_dir).train_config(), dataset.stored)
     features = answer.features if shipped_space else ui_models.load_predictor(str(SHIPPED)).explain(data).features
-    smap = ui_style_map.stored(dataset.fingerprint, dataset)
+    smap = ui_style_map.stored(dataset)
     k = ui_style_map.settings().neighbours
     nearest, vote = neighbour_vote(dataset, smap, features, k)
     st.markdown(f"**Its {k} nearest real covers** by the shipped model's features: " +

@@ -31,7 +31,7 @@ def stored_layout(dataset) -> None:
                f"({info['arch']} at {info['input_px']} px, {info['pooling']} pooling): covers close "
                "together look alike to the model. The layout is stored in the features pack; "
                "the covers are not (numbers only). Predict places an uploaded cover on it.")
-    ui_style_map.chart(dataset, ui_style_map.stored(dataset.fingerprint, dataset), key="style_map_chart")
+    ui_style_map.chart(dataset, ui_style_map.stored(dataset), key="style_map_chart")
 
 
 dataset = ui.current_dataset()

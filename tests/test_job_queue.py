@@ -257,10 +257,10 @@ def test_the_end_of_a_plain_cli_train_starts_a_queued_job(folder_dataset, one_at
 
 
 def test_the_predict_pages_demo_model_waits_in_the_queue_too(embedded_data, app_main, one_at_a_time):
-    import ui_models
+    import ui_first_launch
 
     from .helpers import open_page
-    ui_models._demo_model_job.clear()          # cached per server: another test's job may be in it
+    ui_first_launch._demo_model_job.clear()          # cached per server: another test's job may be in it
     sleeper = subprocess.Popen(["sleep", "60"])              # holds the only slot meanwhile
     try:
         holder = checkpoints_dir() / "20990101-000000-holder"
@@ -274,7 +274,7 @@ def test_the_predict_pages_demo_model_waits_in_the_queue_too(embedded_data, app_
     finally:
         sleeper.kill()
         sleeper.wait()
-        ui_models._demo_model_job.clear()          # a later test starts anew
+        ui_first_launch._demo_model_job.clear()          # a later test starts anew
 
 
 def test_a_run_whose_config_is_damaged_is_not_resumed_with_a_traceback(folder_dataset):

@@ -5,10 +5,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cover_model.markdown_text import unescape
-from cover_model.networks import jobs, runs
-from cover_model.paths import PROJECT_ROOT
+from cover_model.networks import jobs
 from cover_model.networks.config import TrainConfig
 from cover_model.networks.training import main
+from cover_model.paths import PROJECT_ROOT
 
 from .helpers import jpeg_bytes
 
@@ -53,8 +53,8 @@ def test_the_synthetic_cnn_stays_one_click_away(predict_page):
     started = jobs.running_jobs()
     assert len(started) == 1
     jobs.cancel_job(started[0])
-    import ui_models
-    ui_models._demo_model_job.clear()          # the job is cached per server; the next test starts anew
+    import ui_first_launch
+    ui_first_launch._demo_model_job.clear()          # the job is cached per server; the next test starts anew
 
 
 def test_first_launch_trains_a_model_in_the_background(predict_page, no_shipped_model):
@@ -91,6 +91,7 @@ def test_an_upload_gets_the_probabilities_the_predict_command_computes(predict_p
     differ by points) gets the same probabilities on the page and from `predict`."""
     import numpy as np
     from PIL import Image
+
     from cover_model.cli import main as cli_main
     from cover_model.networks.predict import Predictor
     from cover_model.shipped import SHIPPED_DIR

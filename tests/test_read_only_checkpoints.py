@@ -6,9 +6,9 @@ import os
 import pytest
 
 from cover_model.networks import jobs
+from cover_model.networks.config import TrainConfig
 from cover_model.paths import checkpoints_dir
 from cover_model.shipped import SHIPPED_DIR, shipped_run
-from cover_model.networks.config import TrainConfig
 
 from .bad_inputs import write_run_data, write_run_folder
 from .helpers import open_page
@@ -94,8 +94,8 @@ def test_in_public_mode_the_message_names_the_folder_not_its_path(folder_dataset
 
 @pytest.mark.parametrize("folder", ["read_only_checkpoints", "missing_checkpoints"])
 def test_predict_with_the_shipped_model_and_results_work(folder, request, embedded_data, app_main):
-    import ui_models
-    ui_models._demo_model_job.clear()          # cached per server: another test's job may be in it
+    import ui_first_launch
+    ui_first_launch._demo_model_job.clear()          # cached per server: another test's job may be in it
     request.getfixturevalue(folder)
     assert shipped_run() is not None, "the shipped model is missing"
     predict = open_page("app_pages/predict.py")
@@ -111,7 +111,7 @@ def test_predict_with_the_shipped_model_and_results_work(folder, request, embedd
     shown = list(results.dataframe[0].value["run"])
     assert shown[0] == "real-covers"
     assert ("20990101-000000-custom-scratch-kept" in shown) == (folder == "read_only_checkpoints")
-    ui_models._demo_model_job.clear()          # a later test starts anew
+    ui_first_launch._demo_model_job.clear()          # a later test starts anew
 
 
 def test_the_train_page_shows_the_refusal_not_a_traceback(read_only_checkpoints, embedded_data,
