@@ -1,6 +1,7 @@
 """The package's shape: no import cycle, no import back up its layers, no Streamlit inside it,
 each family's commands in its own cli.py, every command listed."""
 import ast
+import functools
 import graphlib
 import re
 from pathlib import Path
@@ -38,6 +39,7 @@ def imported_modules(path: Path, known: set[str]) -> set[str]:
     return {m for m in found if m in known and m != name}
 
 
+@functools.cache          # read once per session: several checks walk the same graph
 def import_graph() -> dict[str, set[str]]:
     files = sorted(PACKAGE.rglob("*.py"))
     known = {module_name(f) for f in files}

@@ -1,6 +1,8 @@
 """The Results page (AppTest): runs table, per-genre accuracy beside the paper, confusion
 heatmap, misclassified covers, runs side by side, downloads, failed runs."""
 import dataclasses
+import shutil
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -8,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from cover_model.atomic_files import write_json
 from cover_model.networks import runs, training
 from cover_model.networks.config import TrainConfig
-from cover_model.paths import PROJECT_ROOT
+from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 from cover_model.shipped import shipped_run
 
 from .helpers import open_page
@@ -52,9 +54,19 @@ def test_on_first_launch_the_runs_show_while_the_embedded_covers_are_generated(
     assert at.get("plotly_chart") and "best epoch" not in texts(at, "caption")
 
 
+@pytest.fixture(scope="module")
+def trained_run(synth_data_dir, tmp_path_factory):
+    """One small CNN trained on the embedded covers for this file (not one per test)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COVER_LAB_DATA", str(synth_data_dir))
+        mp.setenv("COVER_LAB_CHECKPOINTS", str(tmp_path_factory.mktemp("results-checkpoints")))
+        return training.main(TrainConfig(epochs=1, batch_size=32))
+
+
 @pytest.fixture
-def finished_run(embedded_data, app_main):
-    return training.main(TrainConfig(epochs=1, batch_size=32))
+def finished_run(trained_run, embedded_data, app_main):
+    """That run, copied into this test's checkpoints folder: a test may change it."""
+    return Path(shutil.copytree(trained_run, checkpoints_dir() / trained_run.name))
 
 
 def texts(at: AppTest, kind: str) -> str:

@@ -12,24 +12,36 @@ from .server import ServerError, dashboard
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A dashboard on a fresh data folder: the first launch generates the covers."""
+@pytest.fixture(scope="module")
+def fresh_demo(tmp_path_factory):
+    """One dashboard for this file, on a fresh data folder (the first launch generates the
+    covers) and its own checkpoints folder: (url, checkpoints)."""
+    folder = tmp_path_factory.mktemp("fresh-demo")
     try:
-        with dashboard(tmp_path) as (url, _):
-            yield url
+        with dashboard(folder, COVER_LAB_CHECKPOINTS=str(folder / "checkpoints")) as (url, _):
+            yield url, folder / "checkpoints"
     except ServerError as exc:
         pytest.fail(str(exc))
 
 
-def test_a_fresh_demo_answers_a_real_cover_at_once_with_the_shipped_model(server, page, tmp_path):
-    """No training first: the shipped real-cover model answers an upload with one of its own
-    genres, the Overview shows the shipped study, and Results lists the model."""
+@pytest.fixture
+def server(fresh_demo):
+    return fresh_demo[0]
+
+
+def test_a_fresh_demo_answers_at_once_then_every_page_renders_and_a_tiny_job_finishes(
+        server, page, tmp_path):
+    """A fresh demo: while the first launch generates the covers (a progress bar), the
+    shipped real-cover model answers an upload with one of its own genres, the Overview
+    shows the shipped study and Results lists the model; once the covers are there, every
+    page renders and a tiny training job finishes."""
     from cover_model.shipped import read_card
 
     from .helpers_e2e import real_test_cover, write_cover
     cover = real_test_cover() or write_cover(tmp_path / "my-cover.jpg")   # real where ../shared is
-    page.goto(f"{server}/predict")
+    page.goto(f"{server}/dataset")
+    page.get_by_text("generating the embedded synthetic covers").wait_for(timeout=60_000)
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Predict").click()
     page.get_by_text(re.compile(r"^Trained on \d")).first.wait_for(timeout=60_000)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
     uploader.wait_for(state="attached", timeout=60_000)
@@ -54,34 +66,7 @@ def test_a_fresh_demo_answers_a_real_cover_at_once_with_the_shipped_model(server
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=SHOTS / "results-shipped.png", full_page=True)
 
-
-def test_bad_uploads_on_the_predict_page_get_a_clear_error(server, page, tmp_path, bad_inputs):
-    """Files from the bad-input corpus beside a good cover: each bad one is named with its
-    cause, the good one still gets its genres, and no traceback shows."""
-    from cover_model.paths import checkpoints_dir
-
-    from ..bad_inputs import write_run_data, write_run_folder
-    from .helpers_e2e import write_cover
-    write_run_folder(checkpoints_dir() / "20990101-000000-custom-scratch-e2e",   # no first-launch job
-                     data=write_run_data(tmp_path / "covers"))
-    files = [bad_inputs["text_as_jpg"].path, bad_inputs["svg"].path, write_cover(tmp_path / "good.jpg")]
-    page.goto(f"{server}/predict")
-    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
-    uploader.wait_for(state="attached", timeout=60_000)
-    uploader.set_input_files([str(f) for f in files])
-    alert = page.locator('[data-testid="stAlertContentError"]')
-    alert.filter(has_text="notes.jpg: not an image (unrecognised file format)").wait_for(timeout=120_000)
-    alert.filter(has_text="vector.svg: SVG is vector graphics").wait_for(timeout=60_000)
-    assert "use JPEG, PNG, WebP, BMP or GIF" in alert.first.inner_text()
-    page.get_by_text("Most likely:").first.wait_for(timeout=60_000)
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.screenshot(path=SHOTS / "predict-bad-upload.png", full_page=True)
-
-
-def test_first_launch_then_every_page_renders_and_a_tiny_training_job_finishes(server, page):
-    page.goto(f"{server}/dataset")
-    # first launch: a progress bar while the covers are generated, then the page
-    page.get_by_text("generating the embedded synthetic covers").wait_for(timeout=60_000)
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Dataset").click()
     page.get_by_text("Sample covers").wait_for(timeout=120_000)
     assert page.get_by_text("synthetic", exact=False).first.is_visible()
     assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "1,000"
@@ -110,3 +95,24 @@ def test_first_launch_then_every_page_renders_and_a_tiny_training_job_finishes(s
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=SHOTS / "results.png", full_page=True)
 
+
+def test_bad_uploads_on_the_predict_page_get_a_clear_error(fresh_demo, page, tmp_path, bad_inputs):
+    """Files from the bad-input corpus beside a good cover: each bad one is named with its
+    cause, the good one still gets its genres, and no traceback shows."""
+    from ..bad_inputs import write_run_data, write_run_folder
+    from .helpers_e2e import write_cover
+    server, checkpoints = fresh_demo
+    write_run_folder(checkpoints / "20990101-000000-custom-scratch-e2e",   # no first-launch job
+                     data=write_run_data(tmp_path / "covers"))
+    files = [bad_inputs["text_as_jpg"].path, bad_inputs["svg"].path, write_cover(tmp_path / "good.jpg")]
+    page.goto(f"{server}/predict")
+    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
+    uploader.wait_for(state="attached", timeout=60_000)
+    uploader.set_input_files([str(f) for f in files])
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    alert.filter(has_text="notes.jpg: not an image (unrecognised file format)").wait_for(timeout=120_000)
+    alert.filter(has_text="vector.svg: SVG is vector graphics").wait_for(timeout=60_000)
+    assert "use JPEG, PNG, WebP, BMP or GIF" in alert.first.inner_text()
+    page.get_by_text("Most likely:").first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=SHOTS / "predict-bad-upload.png", full_page=True)
