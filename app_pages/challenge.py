@@ -37,15 +37,8 @@ if problem:
     st.stop()
 
 
-def knows(run_dir) -> tuple:
-    try:
-        return Run(run_dir).class_names
-    except RunError:                        # a damaged run folder is just not offered
-        return ()
-
-
-fitting = [str(r) for r in ui_models.model_choices(dataset.fingerprint)
-           if challenge.model_fits(knows(r), dataset.class_names)]
+fitting = [str(r) for r in challenge.models_that_fit(ui_models.model_choices(dataset.fingerprint),
+                                                     dataset.class_names)]
 if not fitting:
     st.info("No model knows every genre of this dataset. Train one on the Train page" +
             (", or the paper's small CNN in the sidebar (More models)." if ui.is_synthetic() else "."))

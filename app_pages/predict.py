@@ -52,7 +52,7 @@ if not uploads:
     st.stop()
 
 
-def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
+def colour_analysis(rgb, data: bytes, key: str, answer, *, model) -> None:
     """The cover's colour histogram against the real covers' genre means (shipped) and
     against the sidebar's dataset, with its nearest covers there by colour and by embedding."""
     st.markdown("**Colour analysis**")
@@ -82,7 +82,7 @@ def colour_analysis(rgb, data: bytes, key: str, answer) -> None:
                        "their colour comparison appears when they are ready.")
             return
         if dataset.features_only:
-            among_real_covers(dataset, data, answer, key)
+            among_real_covers(dataset, data, answer, key, model=model)
             return
         profile = profile_cover(rgb, ui_models.color_reference(dataset))
         st.plotly_chart(profile_similarity_figure(profile), width="stretch", key=f"sim-{key}")
@@ -126,11 +126,12 @@ def nearest_by_embedding(dataset, data: bytes, key: str):
     return smap, (x, y, "this cover")
 
 
-def among_real_covers(dataset, data: bytes, answer, key: str) -> None:
+def among_real_covers(dataset, data: bytes, answer, key: str, *, model) -> None:
     """Where the cover goes among the real covers (the pack's stored map) and its nearest real
-    covers by the shipped model's features, with their vote: genre and source, no pictures."""
-    shipped_space = not extractor_mismatch(Run(run_dir).train_config(), dataset.stored)
-    features = answer.features if shipped_space else ui_models.load_predictor(str(SHIPPED)).explain(data).features
+    covers by the shipped model's features, with their vote: genre and source, no pictures.
+    ``model``: the run that answered; its features serve where it is the shipped extractor."""
+    shipped_space = not extractor_mismatch(Run(model).train_config(), dataset.stored)
+    features = answer.features if shipped_space else ui_models.load_predictor(str(SHIPPED)).features(data)
     smap = ui_style_map.stored(dataset)
     k = ui_style_map.settings().neighbours
     nearest, vote = neighbour_vote(dataset, smap, features, k)
@@ -157,4 +158,4 @@ for upload in uploads:
                         key=f"top-{upload.file_id}")
     heat.image(grad_cam_overlay(rgb, answer.grad_cam), width="stretch",
                caption=f"Grad-CAM: where the network looked for '{escape(best)}'")
-    colour_analysis(rgb, upload.getvalue(), upload.file_id, answer)
+    colour_analysis(rgb, upload.getvalue(), upload.file_id, answer, model=run_dir)

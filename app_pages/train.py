@@ -15,7 +15,7 @@ from cover_model.networks.data import stored_features_problem, stored_head_setti
 from cover_model.networks.figures import training_curves_figure
 from cover_model.networks.runs import Run
 from cover_model.networks.tables import run_label
-from cover_model.service import catalogue
+from cover_model.service import training
 from ui_widgets import config_widget, config_widgets
 
 PAPER = TrainConfig()
@@ -89,7 +89,7 @@ def cluster_sidebar() -> dict | None:
 
 
 def job_label(run_dir: Path) -> str:
-    return run_label(catalogue.run_settings(run_dir))
+    return run_label(training.run_settings(run_dir))
 
 
 def curves(run_dir: Path, label: str, *, key: str) -> None:
@@ -99,7 +99,7 @@ def curves(run_dir: Path, label: str, *, key: str) -> None:
 
 
 def may_control(run_dir: Path) -> bool:
-    return catalogue.may_control(run_dir, ui.visitor_id())
+    return training.may_control(run_dir, ui.visitor_id())
 
 
 def cancel_button(run_dir: Path, *, queued: bool) -> None:
@@ -157,7 +157,7 @@ def live_panel(run_dir: str) -> None:
 
 
 def finished_panel(run_dir: Path, status: dict) -> None:
-    config = catalogue.run_settings(run_dir)
+    config = training.run_settings(run_dir)
     metrics = Run(run_dir).metrics()
     if status["state"] == "done":
         test = metrics.get("test") or {}
@@ -196,18 +196,16 @@ def resume_button(run_dir: Path) -> None:
 def start(cfg: TrainConfig, dataset, executor: ExecutorConfig | None) -> None:
     """Queue ``cfg`` for this visitor and watch it; a refusal (limits, a read-only
     folder) is shown, and the same settings already queued or running are found."""
-    before = {*jobs.running_jobs(), *jobs.queued_jobs()}
     preset = HEAD_PRESET if dataset.features_only else st.session_state.get("train_preset")
     try:
-        run_dir = jobs.start_job(cfg, owner=ui.visitor_id(), dataset=dataset, executor=executor,
-                                 preset=preset_name(cfg, preset))
+        run_dir, already = training.start_for(ui.visitor_id(), cfg, dataset=dataset, executor=executor,
+                                              preset=preset_name(cfg, preset))
     except jobs.JobError as exc:
         st.error(str(exc), icon=":material/block:")
         return
     watch(run_dir)
-    if run_dir in before:
-        state = jobs.job_status(run_dir)["state"]
-        st.info(f"A job with these settings is already {state}: here it is.", icon=":material/info:")
+    if already:
+        st.info(f"A job with these settings is already {already}: here it is.", icon=":material/info:")
 
 
 def watch(run_dir: Path | None) -> None:
@@ -258,7 +256,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
              disabled=cfg is None or bool(problem), key="train_start"):
     start(cfg, dataset, executor)
 
-watched = catalogue.watched_job(ui.visitor_id(), in_session=st.session_state.get("train_run"),
+watched = training.watched_job(ui.visitor_id(), in_session=st.session_state.get("train_run"),
                                 in_url=st.query_params.get("run"))
 running = jobs.running_jobs()
 watch(watched)                                  # after a refresh, keep watching until it ends

@@ -69,6 +69,22 @@ def test_the_model_answers_each_cover_and_an_unreadable_one_counts_as_no_answer(
     assert challenge.model_answers(Fixed(), ["a", "broken"]) == ["metal", ""]
 
 
+def test_only_models_that_know_every_genre_are_offered_and_a_damaged_run_is_left_out(tmp_path):
+    from cover_model.networks import runs
+    from cover_model.networks.config import TrainConfig
+    folders = {}
+    for name, classes in (("wide", ["ambient", "jazz", "metal"]), ("narrow", ["metal"]),
+                          ("damaged", None)):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        if classes:
+            runs.Run(folders[name]).write_config({}, runs.ModelArgs.of(TrainConfig(), classes))
+        else:
+            (folders[name] / "config.json").write_text("{not json")
+    fitting = challenge.models_that_fit(list(folders.values()), ["jazz", "metal"])
+    assert fitting == [folders["wide"]]
+
+
 def test_rounds_are_appended_and_the_table_reads_them(monkeypatch):
     path = challenge.attempts_file("0123abcd", "../my run")
     assert path.name == "_my_run.jsonl" and path.parent.name == "0123abcd"

@@ -107,3 +107,7 @@ def test_one_pass_explanation_equals_top_k_and_full_grad_cam(arch, tmp_path):
     target = "abcd".index(answer.top_k[0][0])
     want = _full_backward_grad_cam(model, last_conv_layer(model), predictor.prepare(cover), target)
     assert np.allclose(answer.grad_cam, want, atol=1e-4)
+    # What the head read: the same features from a forward pass alone (the Predict page
+    # places a cover among the real covers with them, without a Grad-CAM pass).
+    assert answer.features.shape == predictor.features(cover).shape
+    assert np.allclose(answer.features, predictor.features(cover), atol=1e-5)

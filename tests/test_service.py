@@ -12,7 +12,7 @@ from cover_model.data.dataset import EMBEDDED as EMBEDDED_DATA
 from cover_model.data.dataset import REAL_FEATURES, START_DATA_ENV, load_dataset
 from cover_model.networks import runs
 from cover_model.paths import checkpoints_dir
-from cover_model.service import catalogue, data_sources, first_launch
+from cover_model.service import catalogue, data_sources, first_launch, training
 from cover_model.service.data_sources import EMBEDDED, ON_SERVER, REAL, UPLOADED, VisitorError
 from cover_model.synth import default_dataset_dir
 
@@ -107,7 +107,7 @@ def test_the_embedded_covers_are_read_from_their_folder_and_other_data_as_given(
 def test_locally_every_run_is_visible(local):
     mine, other = make_run("b-mine", owner="me"), make_run("a-other", data="/x", owner="you")
     assert catalogue.visible_runs([mine, other], "me") == [mine, other]
-    assert catalogue.may_control(other, "me")
+    assert training.may_control(other, "me")
 
 
 def test_in_public_mode_a_visitor_sees_the_embedded_covers_runs_and_their_own(public):
@@ -115,7 +115,7 @@ def test_in_public_mode_a_visitor_sees_the_embedded_covers_runs_and_their_own(pu
     theirs = make_run("b-theirs", data="/uploads/you.zip", owner="you")
     shared = make_run("a-shared", owner=None)
     assert catalogue.visible_runs([mine, theirs, shared], "me") == [mine, shared]
-    assert catalogue.may_control(mine, "me") and not catalogue.may_control(shared, "me")
+    assert training.may_control(mine, "me") and not training.may_control(shared, "me")
 
 
 def test_the_shipped_model_is_listed_first_then_the_dataset_best_run(local, monkeypatch):
@@ -142,22 +142,22 @@ def test_the_job_watched_is_the_sessions_then_the_urls_then_the_visitors_newest(
     old = make_run("a-old", owner="me", submitted=1.0, state="cancelled")
     new = make_run("b-new", owner="me", submitted=2.0, state="running")
     stranger = make_run("c-stranger", data="/uploads/x.zip", owner="you", state="running")
-    assert catalogue.watched_job("me", in_session=str(old), in_url="b-new") == old
-    assert catalogue.watched_job("me", in_session=None, in_url="a-old") == old
-    assert catalogue.watched_job("me", in_session=None, in_url=None) == new
+    assert training.watched_job("me", in_session=str(old), in_url="b-new") == old
+    assert training.watched_job("me", in_session=None, in_url="a-old") == old
+    assert training.watched_job("me", in_session=None, in_url=None) == new
     # A stranger's job named in the URL is not shown; the visitor's own is.
-    assert catalogue.watched_job("me", in_session=None, in_url=stranger.name) == new
-    assert catalogue.watched_job("nobody", in_session=None, in_url=stranger.name) is None
-    assert catalogue.watched_job("me", in_session=None, in_url="../../etc") == new
+    assert training.watched_job("me", in_session=None, in_url=stranger.name) == new
+    assert training.watched_job("nobody", in_session=None, in_url=stranger.name) is None
+    assert training.watched_job("me", in_session=None, in_url="../../etc") == new
 
 
 def test_locally_a_running_job_is_watched_when_nothing_else_is(local):
     running = make_run("a-running", owner=None, state="running")
-    assert catalogue.watched_job("me", in_session=None, in_url=None) == running
+    assert training.watched_job("me", in_session=None, in_url=None) == running
 
 
 def test_a_runs_settings_take_the_defaults_for_what_it_did_not_save(local):
-    settings = catalogue.run_settings(make_run("a-run", lr=0.5))
+    settings = training.run_settings(make_run("a-run", lr=0.5))
     assert settings["lr"] == 0.5 and settings["epochs"] == 10 and "input_px" in settings
 
 
@@ -198,3 +198,16 @@ def test_a_stopped_job_says_why_without_a_server_path(public):
     assert first_launch.job_stopped_message({"state": "cancelled"}) == "cancelled"
     message = first_launch.job_stopped_message({"state": "failed", "error": f"{checkpoints_dir()}/x"})
     assert str(checkpoints_dir()) not in message
+
+
+def test_starting_the_same_settings_again_says_the_job_is_already_running(public, monkeypatch):
+    """The queue answers a second start of the same settings with the first job's folder
+    (tests/test_jobs.py runs that for real); here, what the Train page is told."""
+    from cover_model.networks import jobs
+    from cover_model.networks.config import TrainConfig
+    running = make_run("a-running", owner="me", state="running")       # this process's pid
+    monkeypatch.setattr(jobs, "start_job", lambda cfg, **_: running)
+    assert training.start_for("me", TrainConfig(), dataset=None) == (running, "running")
+    fresh = checkpoints_dir() / "b-fresh"
+    monkeypatch.setattr(jobs, "start_job", lambda cfg, **_: fresh)
+    assert training.start_for("me", TrainConfig(), dataset=None) == (fresh, None)

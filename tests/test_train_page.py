@@ -108,9 +108,12 @@ def test_a_second_click_and_a_refresh_find_the_running_job_then_cancel(page):
     assert "epoch" in fresh.get("progress")[0].proto.text
     fresh.button(key="train_cancel").click().run()
     assert wait_until_stopped(Path(run_dir), timeout_s=60)["state"] == "cancelled"
+    assert (Path(run_dir) / "last.safetensors").is_file()          # finished epochs are kept
     fresh.run()
     assert "Cancelled" in texts(fresh, "warning")
     assert not fresh.exception
+    page.button(key="train_start").click().run()              # stopped: the same settings
+    assert page.session_state["train_run"] != run_dir           # start a new run
 
 
 def test_a_failed_job_shows_its_error_not_a_traceback(page, tmp_path):

@@ -64,6 +64,14 @@ class Predictor(GenrePredictor):
         with self._lock:
             return self.model(x).softmax(1)[0].numpy()
 
+    @torch.no_grad()
+    def features(self, image) -> np.ndarray:
+        """What the head reads of a cover, (d,): :class:`Explanation`'s ``features`` from a
+        forward pass alone (no Grad-CAM), to place a cover among others by this network."""
+        x = self.prepare(image)
+        with self._lock:
+            return self.model.embed(x)[0].numpy()
+
     def grad_cam(self, image, *, target: int | None = None) -> np.ndarray:
         """Where the network looked: an (S, S) float32 map in [0, 1] for ``target``
         (a class id; default: the top class)."""

@@ -1,5 +1,5 @@
-"""The dashboard's catalogue of runs: which a visitor sees, in what order, which job a page
-watches, who may stop it, and when a run's test covers are worth scoring.
+"""The dashboard's catalogue of runs: which a visitor sees, in what order, and when a run's
+test covers are worth scoring.
 
 Locally the user owns the machine and sees every run. In public mode a visitor sees the
 runs on the embedded covers and their own, never a stranger's covers or scores; the
@@ -10,12 +10,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .. import public_mode
+from .. import public_mode, shipped
 from ..data.dataset import EMBEDDED
 from ..networks import jobs, runs
-from ..networks.config import TrainConfig
 from ..networks.tables import best_first, predictions_on_test
-from .. import shipped
 
 
 def visible_runs(run_dirs, visitor: str) -> list[Path]:
@@ -63,37 +61,6 @@ def demo_model_trained(visitor: str) -> bool:
     no demo model to train)."""
     return any(runs.Run(r).config(missing_ok=True).get("data") == EMBEDDED
                for r in finished_runs(visitor))
-
-
-def may_control(run_dir: Path, visitor: str) -> bool:
-    """Cancel and Resume: on a public demo only for the visitor's own jobs; locally for any."""
-    return not public_mode.is_public() or jobs.owner_of(run_dir) == visitor
-
-
-def watched_job(visitor: str, *, in_session: str | None, in_url: str | None) -> Path | None:
-    """The job the Train page shows: this session's; after a reload the one the URL names,
-    else the visitor's newest, whatever its state; locally, else the newest running job.
-    A folder gone (another checkpoints dir) is skipped, and a stranger's job named in
-    the URL is not shown."""
-    candidates = [in_session, jobs.find_job(in_url or ""), jobs.latest_job(visitor)]
-    if not public_mode.is_public():
-        candidates += jobs.running_jobs()[-1:]
-    for candidate in candidates:
-        if candidate and runs.Run(candidate).has_status() and visible_runs([Path(candidate)], visitor):
-            return Path(candidate)
-    return None
-
-
-def run_settings(run_dir: Path) -> dict:
-    """A run's settings, those it lacks at TrainConfig's defaults (older runs, and settings
-    a run's head never used); before its config exists (data still loading), its request."""
-    run = runs.Run(run_dir)
-    saved = run.config(missing_ok=True) or run.request().get("config", {})
-    try:
-        cfg = TrainConfig.from_saved(saved)
-    except ValueError:                 # a damaged or foreign config: show what it says
-        return saved
-    return dataclasses.asdict(cfg) | {"input_px": cfg.input_px} | saved
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,6 +30,7 @@ from .. import classification_metrics, public_mode
 from ..atomic_files import atomic_write, exclusive_lock
 from ..data.dataset import Dataset
 from ..data.images import ImageDecodeError
+from ..networks import runs
 from ..paths import data_dir
 from ..plots import genre_colors
 
@@ -53,6 +54,17 @@ def model_fits(model_classes, dataset_classes) -> bool:
     (True, False)
     """
     return set(dataset_classes) <= set(model_classes)
+
+
+def models_that_fit(run_dirs, dataset_classes) -> list:
+    """The runs of ``run_dirs`` that know every genre of the dataset, in their order; a
+    damaged run folder is left out."""
+    def knows(run_dir) -> tuple:
+        try:
+            return runs.Run(run_dir).class_names
+        except runs.RunError:
+            return ()
+    return [r for r in run_dirs if model_fits(knows(r), dataset_classes)]
 
 
 def draw_round(dataset: Dataset, n_covers: int, *, seed: int) -> pd.DataFrame:
