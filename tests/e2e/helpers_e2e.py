@@ -25,3 +25,25 @@ def real_test_cover() -> Path | None:
     items = pd.read_csv(manifest)
     test = items[(items["split"] == "test") & (items["genre"] == "metal")]
     return REAL_COVERS / test["path"].iloc[0] if len(test) else None
+
+
+def settled(page) -> None:
+    """The server is done with the page's run."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        timeout=60_000)
+
+
+def pick_option(page, combobox, option: str, *, tries: int = 3) -> None:
+    """Open a select box and pick ``option`` once the page is done running: a rerun that
+    lands between the click and the pick redraws the box and closes its list (a busy CI
+    machine did so once)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    for _ in range(tries):
+        settled(page)
+        combobox.click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the option {option!r} never showed in {tries} tries")

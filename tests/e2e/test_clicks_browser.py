@@ -16,7 +16,7 @@ import pytest
 from ui_navigation import PageSwitch, _retargeted
 
 from .conftest import SHOTS
-from .helpers_e2e import write_cover
+from .helpers_e2e import settled, write_cover
 from .server import ServerError, dashboard
 
 ANSWER = re.compile(r"^Most likely: ")   # not "...see their most likely genres." before it
@@ -99,12 +99,6 @@ def covers(tmp_path_factory) -> list[Path]:
 
 
 UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
-
-
-def settled(page) -> None:
-    """The server is done with the page's run."""
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
-        timeout=60_000)
 
 
 def click_page(page, name: str) -> None:

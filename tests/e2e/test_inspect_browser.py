@@ -7,6 +7,7 @@ import re
 import pytest
 
 from .conftest import SHOTS
+from .helpers_e2e import pick_option
 from .server import ServerError, dashboard
 
 pytestmark = pytest.mark.e2e
@@ -60,8 +61,7 @@ def test_confusion_cell_leak_check_label_review_and_a_round_against_the_model(se
     # 4. Label review: score, mark one cover for removal, download the reviewed manifest
     page.get_by_role("button", name=re.compile(r"^Score [\d,]+ covers with this run")).click()
     page.get_by_text("Covers to review").first.wait_for(timeout=90_000)
-    page.get_by_role("combobox", name="Fix").first.click()
-    page.get_by_role("option", name="remove").click()
+    pick_option(page, page.get_by_role("combobox", name="Fix").first, "remove")
     page.get_by_text("0 relabelled, 1 removed.").wait_for(timeout=30_000)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the reviewed manifest (CSV)").click()
