@@ -65,10 +65,11 @@ def demo_model_sidebar(visitor: str) -> None:
             st.error(f"Cannot train it here: {public_mode.visitor_message(str(exc))}")
             return
         status = jobs.job_status(run_dir)
+        stopped = job_stopped_message(status)
         if status["state"] in jobs.ACTIVE:
             _demo_progress(str(run_dir))
-        elif job_stopped_message(status):
-            st.error("Training it stopped: " + job_stopped_message(status))
+        elif stopped:
+            st.error("Training it stopped: " + stopped)
 
 
 def require_a_model(visitor: str) -> list[Path]:

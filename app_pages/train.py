@@ -256,9 +256,9 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
              disabled=cfg is None or bool(problem), key="train_start"):
     start(cfg, dataset, executor)
 
-watched = training.watched_job(ui.visitor_id(), in_session=st.session_state.get("train_run"),
-                                in_url=st.query_params.get("run"))
 running = jobs.running_jobs()
+watched = training.watched_job(ui.visitor_id(), in_session=st.session_state.get("train_run"),
+                               in_url=st.query_params.get("run"), running=running)
 watch(watched)                                  # after a refresh, keep watching until it ends
 others = [f"`{p.name}`" for p in running if p != watched]
 n_queued = len([p for p in jobs.queued_jobs() if p != watched])

@@ -10,7 +10,7 @@ import pytest
 from cover_model.atomic_files import write_json
 from cover_model.data.dataset import EMBEDDED as EMBEDDED_DATA
 from cover_model.data.dataset import REAL_FEATURES, START_DATA_ENV, load_dataset
-from cover_model.networks import runs
+from cover_model.networks import jobs, runs
 from cover_model.paths import checkpoints_dir
 from cover_model.service import catalogue, data_sources, first_launch, training
 from cover_model.service.data_sources import EMBEDDED, ON_SERVER, REAL, UPLOADED, VisitorError
@@ -142,18 +142,23 @@ def test_the_job_watched_is_the_sessions_then_the_urls_then_the_visitors_newest(
     old = make_run("a-old", owner="me", submitted=1.0, state="cancelled")
     new = make_run("b-new", owner="me", submitted=2.0, state="running")
     stranger = make_run("c-stranger", data="/uploads/x.zip", owner="you", state="running")
-    assert training.watched_job("me", in_session=str(old), in_url="b-new") == old
-    assert training.watched_job("me", in_session=None, in_url="a-old") == old
-    assert training.watched_job("me", in_session=None, in_url=None) == new
-    # A stranger's job named in the URL is not shown; the visitor's own is.
-    assert training.watched_job("me", in_session=None, in_url=stranger.name) == new
-    assert training.watched_job("nobody", in_session=None, in_url=stranger.name) is None
-    assert training.watched_job("me", in_session=None, in_url="../../etc") == new
+
+    def watched(visitor, *, in_session=None, in_url=None):
+        return training.watched_job(visitor, in_session=in_session, in_url=in_url,
+                                    running=jobs.running_jobs())
+    assert watched("me", in_session=str(old), in_url="b-new") == old
+    assert watched("me", in_url="a-old") == old
+    assert watched("me") == new
+    # A stranger's job named in the URL is not shown, nor a stranger's running one.
+    assert watched("me", in_url=stranger.name) == new
+    assert watched("nobody", in_url=stranger.name) is None
+    assert watched("me", in_url="../../etc") == new
 
 
 def test_locally_a_running_job_is_watched_when_nothing_else_is(local):
     running = make_run("a-running", owner=None, state="running")
-    assert training.watched_job("me", in_session=None, in_url=None) == running
+    assert training.watched_job("me", in_session=None, in_url=None,
+                                running=jobs.running_jobs()) == running
 
 
 def test_a_runs_settings_take_the_defaults_for_what_it_did_not_save(local):
@@ -202,8 +207,7 @@ def test_a_stopped_job_says_why_without_a_server_path(public):
 
 def test_starting_the_same_settings_again_says_the_job_is_already_running(public, monkeypatch):
     """The queue answers a second start of the same settings with the first job's folder
-    (tests/test_jobs.py runs that for real); here, what the Train page is told."""
-    from cover_model.networks import jobs
+    (tests/test_train_page.py runs that for real); here, what the Train page is told."""
     from cover_model.networks.config import TrainConfig
     running = make_run("a-running", owner="me", state="running")       # this process's pid
     monkeypatch.setattr(jobs, "start_job", lambda cfg, **_: running)

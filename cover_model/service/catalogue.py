@@ -59,8 +59,7 @@ def model_choices(visitor: str, fingerprint: str | None) -> list[Path]:
 def demo_model_trained(visitor: str) -> bool:
     """Whether a finished run on the embedded covers is listed (the sidebar then offers
     no demo model to train)."""
-    return any(runs.Run(r).config(missing_ok=True).get("data") == EMBEDDED
-               for r in finished_runs(visitor))
+    return any(_data_of(r) == EMBEDDED for r in finished_runs(visitor))
 
 
 @dataclasses.dataclass(frozen=True)

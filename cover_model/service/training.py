@@ -33,14 +33,15 @@ def may_control(run_dir: Path, visitor: str) -> bool:
     return not public_mode.is_public() or jobs.owner_of(run_dir) == visitor
 
 
-def watched_job(visitor: str, *, in_session: str | None, in_url: str | None) -> Path | None:
+def watched_job(visitor: str, *, in_session: str | None, in_url: str | None,
+                running: list[Path]) -> Path | None:
     """The job the Train page shows: this session's; after a reload the one the URL names,
-    else the visitor's newest, whatever its state; locally, else the newest running job.
-    A folder gone (another checkpoints dir) is skipped, and a stranger's job named in
-    the URL is not shown."""
+    else the visitor's newest, whatever its state; locally, else the newest of ``running``
+    (the page's :func:`jobs.running_jobs`, read once a rerun). A folder gone (another
+    checkpoints dir) is skipped, and a stranger's job named in the URL is not shown."""
     candidates = [in_session, jobs.find_job(in_url or ""), jobs.latest_job(visitor)]
     if not public_mode.is_public():
-        candidates += jobs.running_jobs()[-1:]
+        candidates += running[-1:]
     for candidate in candidates:
         if candidate and runs.Run(candidate).has_status() and visible_runs([Path(candidate)], visitor):
             return Path(candidate)
