@@ -27,6 +27,25 @@ def app_main(monkeypatch):
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
+STRAY_GENERATION = "this test started generating the embedded covers: use the embedded_data fixture"
+
+
+@pytest.fixture(autouse=True)
+def no_stray_covers_generation(monkeypatch):
+    """A dashboard opened in this process on an empty data folder starts generating the
+    embedded covers: a child process of about 17 CPU-s that outlives the test and slows
+    every other. Fail such a test at once; it wants ``embedded_data`` (covers made once per
+    session). The browser tests' servers are other processes: their first launch is real."""
+    started = []
+
+    def refuse(*_, **__):
+        started.append(True)
+        raise AssertionError(STRAY_GENERATION)
+    monkeypatch.setattr("cover_model.synth.writer.BackgroundGeneration.__init__", refuse)
+    yield
+    assert not started, STRAY_GENERATION     # a page's error boundary may have drawn it
+
+
 @pytest.fixture
 def folder_dataset(tmp_path) -> Path:
     return make_folder_dataset(tmp_path / "covers", {"metal": 12, "ambient": 10, "jazz": 8})

@@ -131,7 +131,7 @@ def test_the_cli_refuses_to_overwrite_the_datasets_own_manifest(planted, tmp_pat
     assert (root / "manifest.csv").read_text() == before
 
 
-def test_the_dataset_page_shows_the_leak_check(planted, app_main):
+def test_the_dataset_page_shows_the_leak_check(planted, embedded_data):
     from ui import ON_SERVER
     at = open_page("app_pages/dataset.py")
     at.sidebar.radio(key="dataset_kind").set_value(ON_SERVER).run()

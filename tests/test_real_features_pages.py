@@ -92,7 +92,8 @@ def test_an_upload_is_placed_among_the_real_covers_with_their_vote(real_page):
 
 @pytest.mark.parametrize("start, public, expected", [
     (None, "1", ui.REAL), ("real-features", "", ui.REAL), (None, "", ui.EMBEDDED), ("synth", "1", ui.EMBEDDED)])
-def test_public_mode_and_make_demo_start_on_the_real_features(monkeypatch, start, public, expected):
+def test_public_mode_and_make_demo_start_on_the_real_features(embedded_data, monkeypatch, start, public,
+                                                              expected):
     """make demo runs `cover_model dashboard`, which sets COVER_LAB_START_DATA=real-features;
     public mode starts there too; a plain `streamlit run app.py` on the synthetic covers."""
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])

@@ -44,14 +44,27 @@ def test_the_shipped_model_is_listed_with_its_figures_before_any_training(with_s
     assert "best epoch" not in texts(at, "caption")   # a head fitted in one go has no epochs
 
 
+class StillGenerating:
+    """The first launch's generation, halfway: what the pages see of it (a real one is a child
+    process of about 17 CPU-s that would outlive the test)."""
+    running = True
+
+    def progress(self) -> tuple[int, int]:
+        return 120, 450
+
+
 def test_on_first_launch_the_runs_show_while_the_embedded_covers_are_generated(
         with_shipped, embedded_data, app_main, monkeypatch):
     """Results answers with the shipped model at once; only the label review at its end
     waits for the embedded covers (it stopped the whole page before the runs, once)."""
-    monkeypatch.setattr("ui.default_dataset_ready", lambda **_: False)   # still generating
+    monkeypatch.setattr("ui.default_dataset_ready", lambda **_: False)
+    monkeypatch.setattr("ui_first_launch.default_dataset_ready", lambda **_: False)
+    monkeypatch.setattr("ui_first_launch.covers_generation", StillGenerating)
     at = open_page(PAGE)
     assert at.multiselect(key="results_runs").value == [str(shipped_run())]
     assert at.get("plotly_chart") and "best epoch" not in texts(at, "caption")
+    waiting = [bar.proto.text for bar in at.get("progress")]     # the label review, at the end
+    assert waiting == ["First launch: generating the embedded synthetic covers (120/450)"]
 
 
 @pytest.fixture(scope="module")

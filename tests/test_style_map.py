@@ -95,7 +95,7 @@ def test_the_cli_writes_an_interactive_html_with_cover_pictures_and_a_png(covers
     assert "40 covers mapped" in capsys.readouterr().out
 
 
-def test_the_page_lays_out_on_request_and_a_selection_shows_its_covers(covers, app_main, monkeypatch):
+def test_the_page_lays_out_on_request_and_a_selection_shows_its_covers(covers, embedded_data, monkeypatch):
     """AppTest cannot drag a lasso: st.plotly_chart answers with the selection a browser would
     send (tests/e2e/test_style_map_browser.py drags a real one)."""
     style_map(covers, SMALL)                                    # the embeddings, cached
@@ -129,7 +129,7 @@ def test_selected_rows_reads_the_rows_and_skips_the_uploaded_marker():
     assert selected_rows([{"customdata": [4, "a.jpg"]}, {"x": 1.0}, {"customdata": ["7", "b"]}]) == [4, 7]
 
 
-def test_predict_shows_an_uploads_nearest_covers_by_embedding_and_puts_it_on_the_map(covers, app_main):
+def test_predict_shows_an_uploads_nearest_covers_by_embedding_and_puts_it_on_the_map(covers, embedded_data):
     smap = style_map(covers, SMALL)
     own = int(smap.index[7])
     at = open_page("app_pages/predict.py")
