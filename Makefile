@@ -28,8 +28,11 @@ demo: setup
 public-demo: setup
 	$(PYTHON) -m cover_model dashboard --public
 
+# Three workers share the two cores with the servers, browsers and jobs the tests start: one
+# torch/BLAS thread per process spares them the oversubscription. Whole files go to a worker
+# in the order tests/conftest.py puts them (the longest first), not by test count.
 test: setup
-	$(PYTHON) -m pytest -n 3 --dist loadfile --durations=15   # 3 workers: most tests wait on processes
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: setup
 	$(PYTHON) bench/bench_preprocess.py

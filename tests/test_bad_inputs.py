@@ -35,6 +35,8 @@ from ui import ON_SERVER, UPLOADED
 from .bad_inputs import DECODE_BUDGET_BYTES, EXPLOIT_MARKER, image_cases, write_run_data, write_run_folder
 from .helpers import jpeg_bytes
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 APP = str(PROJECT_ROOT / "app.py")
 BUDGET_ENV = {"COVER_LAB_MAX_DECODE_BYTES": str(DECODE_BUDGET_BYTES)}
 

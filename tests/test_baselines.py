@@ -48,6 +48,8 @@ from cover_model.data.splits import assign_splits
 from cover_model.networks.models import CoverNet, build_model
 from cover_model.paper import PAPER_TABLE2
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 SMALL = FeatureSpec(size_px=8, method="area")
 
 

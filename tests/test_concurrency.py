@@ -23,6 +23,8 @@ from ui import ON_SERVER, UPLOADED
 from .bad_inputs import write_run_data, write_run_folder
 from .helpers import jpeg_bytes, make_folder_dataset, wait_for
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 APP = str(PROJECT_ROOT / "app.py")
 
 

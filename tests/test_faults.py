@@ -26,6 +26,8 @@ from ui import ON_SERVER
 
 from .helpers import wait_for
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 RUNNER = '''
 import errno, os, signal, sys, time
 from contextlib import contextmanager

@@ -18,6 +18,8 @@ from cover_model.runtime import tuned_env
 
 from .helpers import wait_for
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 OWNER, OTHER = "0123456789ab", "ba9876543210"
 
 

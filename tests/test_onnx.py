@@ -21,6 +21,8 @@ from cover_model.synth import render_cover
 
 from .conftest import REAL_COVERS
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 TOLERANCE = 1e-4            # probabilities, ONNX against torch
 
 

@@ -34,6 +34,8 @@ from cover_model.shipped.pack import (
 
 from .conftest import REAL_COVERS
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 MAX_BYTES = 20_000_000          # the budget for the pack in the repository
 
 

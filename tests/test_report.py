@@ -18,6 +18,8 @@ from cover_model.report.networks import find_run
 from cover_model.report.runner import ReportContext, Step, report_lock, run_steps
 from cover_model.report.scoring import bootstrap_scores
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 SECTIONS = ("## What differs from the paper", "## 1. Dataset", "## 2. Colour analysis",
             "## 3. Table 2", "## 4. Tables 3 and 4", "## 5. Our best model", "## 6. How this report")
 

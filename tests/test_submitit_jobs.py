@@ -25,6 +25,8 @@ from cover_model.synth import generate
 
 from .helpers import open_page, wait_for
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 SUBMITIT_ONLY = {"submitit", "submitted.json", "log.txt"}     # log.txt: a local job's output
 
 

@@ -24,6 +24,8 @@ from cover_model.synth.motifs import MOTIFS
 from cover_model.synth.priors import PRIORS
 from cover_model.synth.textures import TEXTURES
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 _REAL_WRITE_CHUNK = workers.write_chunk
 
 def _files(root: Path) -> dict[str, bytes]:

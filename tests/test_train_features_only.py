@@ -21,7 +21,8 @@ from cover_model.networks.tables import run_label
 from cover_model.paths import PROJECT_ROOT
 from cover_model.runtime import tuned_env
 
-pytestmark = pytest.mark.skipif(load_pack() is None, reason="the features pack is missing")
+pytestmark = [pytest.mark.skipif(load_pack() is None, reason="the features pack is missing"),
+              pytest.mark.slow]
 
 HEAD = TrainConfig(data=REAL_FEATURES, **PRESETS["lite2-stages-loop"])
 N_GENRES = 9

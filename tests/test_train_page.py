@@ -12,6 +12,8 @@ from cover_model.paths import PROJECT_ROOT, checkpoints_dir
 from .helpers import open_page
 from .helpers import wait_for as poll
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 PAGE = "app_pages/train.py"
 
 

@@ -17,6 +17,8 @@ from cover_model.networks.training import evaluate_run, main
 from cover_model.paths import PROJECT_ROOT
 from cover_model.runtime import tuned_env
 
+pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
+
 
 def tiny(folder, **overrides) -> TrainConfig:
     return TrainConfig(**{"data": str(folder), "epochs": 2, "batch_size": 4} | overrides)

@@ -29,13 +29,15 @@ def server(tmp_path, embedded_data):
     X = pixels.images.reshape(len(pixels), -1).astype(np.float32) / 255
     xy = PCA(n_components=2, random_state=0).fit_transform(X).astype(np.float32)
     empty = np.zeros(0, np.float32)
-    save_layout(layout_path(dataset, StyleMapConfig()),                 # the page's defaults
-                StyleMap(xy, pixels.index, X, empty, empty, seconds=0.0))
+    planted = layout_path(dataset, StyleMapConfig())                    # the page's defaults
+    save_layout(planted, StyleMap(xy, pixels.index, X, empty, empty, seconds=0.0))
     try:
         with dashboard(tmp_path, COVER_LAB_DATA=str(embedded_data)) as (url, _):
             yield url
     except ServerError as exc:
         pytest.fail(str(exc))
+    finally:        # the data folder is this worker's for the session: a later page must not
+        planted.unlink(missing_ok=True)     # find 8 x 8 pixels under the embeddings' key
 
 
 def test_the_map_draws_and_a_lasso_shows_the_covers_inside_it(server, page):
