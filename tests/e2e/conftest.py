@@ -12,8 +12,10 @@ from .server import CHROMIUM, CHROMIUM_ARGS
 SHOTS = Path(__file__).parent / "screenshots"     # git-ignored: for a human to look at
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="session")
+def chromium():
+    """One Chromium per test worker: a launch, its Playwright driver and the dashboard's
+    scripts compiled anew cost a few CPU-seconds each time (every test gets its own pages)."""
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no browser at {CHROMIUM} (apt-get install -y chromium)")
@@ -22,6 +24,15 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The worker's Chromium; what a test opens in it (pages, contexts: cookies, storage) is
+    closed after the test, so no test sees another's."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 @pytest.fixture
