@@ -109,7 +109,7 @@ def bomb_figures(work: Path, repeats: int) -> list[tuple[str, str]]:
 def switching_figures(work: Path, *, arch: str, switches: int) -> list[tuple[str, str]]:
     from streamlit.testing.v1 import AppTest
 
-    from cover_model.networks.models import default_input_px
+    from cover_model.networks.archs import default_input_px
     from cover_model.networks.predict import Predictor
     from tests.helpers import jpeg_bytes
 

@@ -138,4 +138,17 @@ def test_help_and_predict_import_only_what_they_use():
                                    capture_output=True, text=True, timeout=120).stdout.split()
               for argv in (("--help",), ("predict",))}
     assert loaded[("--help",)] == []
-    assert "torch" in loaded[("predict",)] and not {"sklearn", "plotly"} & set(loaded[("predict",)])
+    # predict's flags need the image decoder (cv2), not torch (loaded once a cover is read)
+    assert "cv2" in loaded[("predict",)] and not {"torch", "sklearn", "plotly"} & set(loaded[("predict",)])
+
+
+def test_bad_train_settings_are_refused_before_torch_loads():
+    """A typo costs half a second, not the three that loading torch takes."""
+    probe = ("import sys\nfrom cover_model.cli import main\n"
+             "code = main(['train', '--data', 'synth', '--lr', '-0.1'])\n"
+             "print(code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert "lr must be in (0, 10], got -0.1" in done.stderr
+

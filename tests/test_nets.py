@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from cover_model.networks.models import ARCHS, WeightsError, build_model, last_conv_layer
+from cover_model.networks.archs import ARCHS
+from cover_model.networks.models import WeightsError, build_model, last_conv_layer
 
 
 @pytest.mark.parametrize("size", [32, 35, 70, 100])

@@ -2,6 +2,7 @@
 and the pieces (bootstrap scores, run matching, the paper's columns, reading a report back)."""
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from cover_model.report.compare import network_table, paper_genre
 from cover_model.report.networks import find_run
 from cover_model.report.runner import ReportContext, Step, report_lock, run_steps
 from cover_model.report.scoring import bootstrap_scores
+from cover_model.synth import generate
 
 pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
 
@@ -25,18 +27,26 @@ SECTIONS = ("## What differs from the paper", "## 1. Dataset", "## 2. Colour ana
 
 
 @pytest.fixture(scope="module")
-def quick_report(synth_data_dir, tmp_path_factory):
-    """One ``report --quick`` on the embedded covers, then the same command again."""
+def small_synthetic(tmp_path_factory) -> Path:
+    """40 generated covers per genre, 128 px: what the report needs (two disjoint samples of
+    20 per genre for the colour analysis), at half the embedded covers' CPU."""
+    return generate(tmp_path_factory.mktemp("synth") / "covers", n_per_genre=40, size_px=128, n_jobs=1)
+
+
+@pytest.fixture(scope="module")
+def quick_report(small_synthetic, tmp_path_factory):
+    """One ``report --quick`` on generated covers, then the same command again."""
     out = tmp_path_factory.mktemp("reports") / "smoke"
-    argv = ["report", "--quick", "--out", str(out), "--torchvision-models", "resnet18"]
+    argv = ["report", "--quick", "--data", str(small_synthetic), "--out", str(out),
+            "--torchvision-models", "resnet18"]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COVER_LAB_DATA", str(synth_data_dir))
+        mp.setenv("COVER_LAB_DATA", str(tmp_path_factory.mktemp("report-data")))
         mp.setenv("COVER_LAB_CHECKPOINTS", str(tmp_path_factory.mktemp("report-checkpoints")))
         mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("no-torch-weights")))   # ResNet18: absent
         first = cli.main(argv)
         log_after_first = read_step_log(out)
         second = cli.main(argv)
-    return {"out": out, "codes": (first, second), "first_log": log_after_first,
+    return {"out": out, "data": small_synthetic, "codes": (first, second), "first_log": log_after_first,
             "log": read_step_log(out)}
 
 
@@ -55,7 +65,9 @@ def test_quick_report_writes_every_section_with_figures_and_tables(quick_report)
                   "networks", "best_scores", "best_per_genre", "best_cross_validation"):
         assert (out / "tables" / f"{table}.csv").is_file(), table
         assert f"(tables/{table}.csv)" in text
-    assert "synthetic" in text and "quick smoke run" in text
+    assert "quick smoke run" in text
+    # generated covers are named synthetic wherever they live, not only as --data synth
+    assert "These covers are **synthetic**" in text and "project's **synthetic** covers" in text
 
 
 def test_quick_report_puts_the_papers_figures_beside_ours(quick_report):
@@ -104,7 +116,7 @@ def test_the_overview_page_shows_the_latest_report(quick_report, embedded_data, 
     assert at.selectbox(key="overview_report").value == SHIPPED_STUDY.resolve()
     at.selectbox(key="overview_report").set_value(quick_report["out"].resolve()).run()
     assert not at.exception
-    assert any("Cover genre report: synth" in m.value for m in at.markdown)
+    assert any(f"Cover genre report: {quick_report['data']}" in m.value for m in at.markdown)
     assert len(at.get("image")) >= 10
     assert any(button.label == "table2.csv" for button in at.get("download_button"))
 

@@ -1,6 +1,7 @@
 """Training: a real run folder, progress, cancel and resume, linear probes, DDP."""
 import dataclasses
 import os
+import pickle
 import subprocess
 import sys
 
@@ -60,6 +61,15 @@ def test_cancel_keeps_the_last_epoch_and_resume_finishes(folder_dataset):
     metrics = runs.Run(run_dir).metrics()
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3] and "test" in metrics
     assert runs.Run(run_dir).status()["state"] == "done"
+
+
+def test_a_resume_refuses_a_tampered_state_before_any_other_work(tmp_path):
+    """Before a cover is read or the network built (on 5,000 covers, minutes): here the
+    covers are not even there, and the answer is still about the state."""
+    run_dir = runs.Run.create({"arch": "custom"}).path
+    (run_dir / "last_state.pt").write_bytes(pickle.dumps({"optimizer": os.system}))
+    with pytest.raises(runs.RunError, match="last_state.pt: refused, not a tensors-only checkpoint"):
+        main(tiny(tmp_path / "no-covers-here"), run_dir=run_dir, resume=True)
 
 
 def test_a_cancel_mark_stops_the_run_even_if_its_signal_was_lost(folder_dataset):

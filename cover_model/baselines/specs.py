@@ -115,9 +115,7 @@ def register_feature_kind(name: str, compute: Callable) -> None:
 
 def embedding_networks() -> tuple[str, ...]:
     """The networks with ImageNet weights to embed covers with (not the custom CNN)."""
-    # networks.models imports torch: read only when an embedding is asked for, so that
-    # pixel and histogram specs stay free of it.
-    from ..networks.models import ARCHS
+    from ..networks.archs import ARCHS
     return tuple(name for name, arch in ARCHS.items() if arch.pretrained)
 
 
@@ -130,7 +128,7 @@ def embedding_spec(network: str, *, method: str = "area", seed: int = 0) -> Feat
     >>> spec.size_px, spec.method, spec.label()
     (224, 'area', 'efficientnet_lite0 embedding 224x224 area')
     """
-    from ..networks.models import default_input_px  # torch: see embedding_networks
+    from ..networks.archs import default_input_px
     check_network(network)
     return FeatureSpec(kind=EMBEDDING, network=network, size_px=default_input_px(network, "linear"),
                        method=method, seed=seed)

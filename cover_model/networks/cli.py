@@ -149,8 +149,8 @@ def _follow(run_dir: Path, every_s: float = 1.0) -> dict:
 
 
 def _train(args) -> int:
+    cfg, preset, run_dir = _settings(args)          # bad flags are refused before torch loads
     from .training import main
-    cfg, preset, run_dir = _settings(args)
     signal.signal(signal.SIGTERM, _cancel)          # a job's Cancel button sends SIGTERM
     report = StatusPrinter()
     writer = status_file_writer(args.progress_file)

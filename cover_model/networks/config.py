@@ -12,7 +12,7 @@ import os
 from ..config import Config, from_dict, option
 from ..data.downsize import METHODS
 from ..data.splits import SCHEMES
-from .models import ARCHS, MODES, POOLINGS, default_input_px
+from .archs import ARCHS, MODES, POOLINGS, default_input_px
 
 EXECUTOR_ENV = "COVER_LAB_EXECUTOR"          # local | submitit: where the dashboard's jobs run
 EXECUTORS = ("local", "submitit")

@@ -15,59 +15,16 @@ come from their PyPI packages.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-MODES = ("scratch", "linear", "finetune")
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-POOLINGS = ("last", "stages")
-HALF = (0.5, 0.5, 0.5)   # maps [0, 1] to [-1, 1]: the paper's PyTorch example, and TF's Lite models
+from .archs import MODES, POOLINGS, arch_spec
 
 
 class WeightsError(ValueError):
     """Pretrained weights are missing or unusable; the message says where to put them."""
-
-
-@dataclass(frozen=True)
-class Arch:
-    """What a network name stands for.
-
-    Attributes
-    ----------
-    name : str
-    input_px : int
-        Default input side (the paper: 32 from scratch, 224 pretrained).
-    mean, std : tuple of float
-        Normalisation of [0, 1] inputs.
-    pretrained : str
-        Where ImageNet weights come from: "" (none), "torchvision" or "package".
-    members : tuple of str
-        For an ensemble: the networks whose features it concatenates (each sees the
-        same input); a logistic head over them is the mean of one probe per member.
-    """
-    name: str
-    input_px: int
-    mean: tuple = HALF
-    std: tuple = HALF
-    pretrained: str = ""
-    members: tuple = ()
-
-
-ARCHS = {a.name: a for a in (
-    Arch("custom", 32),
-    Arch("alexnet", 32, IMAGENET_MEAN, IMAGENET_STD, "torchvision"),
-    Arch("resnet18", 224, IMAGENET_MEAN, IMAGENET_STD, "torchvision"),
-    Arch("resnet34", 224, IMAGENET_MEAN, IMAGENET_STD, "torchvision"),
-    Arch("resnet152", 224, IMAGENET_MEAN, IMAGENET_STD, "torchvision"),
-    Arch("efficientnet_lite0", 224, pretrained="package"),
-    Arch("efficientnet_lite1", 240, pretrained="package"),
-    Arch("efficientnet_lite2", 260, pretrained="package"),
-    Arch("efficientnet_lite012", 260, pretrained="package",
-         members=("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")),
-)}
 
 
 class CoverNet(nn.Module):
@@ -90,13 +47,6 @@ class CoverNet(nn.Module):
         if self.predict_mirrored and not self.training:     # training sees random flips instead
             logits = (logits + self.head(self.embed(x.flip(-1)))) / 2
         return logits
-
-
-def default_input_px(arch: str, mode: str) -> int:
-    """The paper's input side: 32 for networks trained from scratch, 224 (or the
-    model's own) for pretrained ones."""
-    spec = _arch(arch)
-    return 32 if mode == "scratch" else max(spec.input_px, 224)
 
 
 def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratch",
@@ -137,7 +87,7 @@ def build_model(arch: str, n_classes: int, *, input_px: int, mode: str = "scratc
     WeightsError
         ImageNet weights are needed but missing; the message says where to put them.
     """
-    spec = _arch(arch)
+    spec = arch_spec(arch)
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     if mode != "scratch" and not spec.pretrained:
@@ -192,12 +142,6 @@ def last_conv_layers(net: CoverNet) -> list[nn.Module]:
     """The deepest convolution of each member of an ensemble (of the backbone otherwise)."""
     members = net.backbone.members if isinstance(net.backbone, _Concatenated) else [net.backbone]
     return [[m for m in member.modules() if isinstance(m, nn.Conv2d)][-1] for member in members]
-
-
-def _arch(name: str) -> Arch:
-    if name not in ARCHS:
-        raise ValueError(f"unknown network {name!r}; choose from {', '.join(ARCHS)}")
-    return ARCHS[name]
 
 
 def _custom_backbone(input_px: int) -> tuple[nn.Module, int]:

@@ -402,7 +402,7 @@ class Run:
             Not a run folder, no usable weights, or weights that do not fit the network
             (another class count or architecture).
         """
-        from .models import ARCHS
+        from .archs import ARCHS
         args = self.model_args()
         state = load_weights(self.weights_file(weights))
         head_only = not any(key.startswith("backbone.") for key in state)

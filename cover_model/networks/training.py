@@ -64,14 +64,16 @@ def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
     ctx = setup_context(cfg.device, seed=cfg.seed)
     started = runs.process_started_at() - 1.0       # to the second: a Cancel mark newer is ours
     try:
+        # A damaged or tampered state is refused before the covers are read and the network built.
+        saved = runs.Run(run_dir).load_state() if resume else None
         data = load_tensors(cfg, ctx, dataset=dataset, progress=progress if ctx.is_main else None)
         # Stored features: the backbone never runs, so it needs no ImageNet weights.
         model, optimizer, scheduler = build(cfg, data.class_names, ctx,
                                             pretrained=False if data.stored else None)
         run = _prepare_run(cfg, data, ctx, run_dir, resume, preset)
         run_dir = run.path
-        state = (_resume_state(run, model, optimizer, scheduler, head_only=data.stored) if resume
-                 else _fresh_state())
+        state = (_resume_state(run, saved, model, optimizer, scheduler, head_only=data.stored)
+                 if resume else _fresh_state())
         if ctx.is_main:
             run.write_status("running", pid=os.getpid(), error=None)
         _fit(cfg, ctx, data, model, optimizer, scheduler, run, state, progress,
@@ -351,8 +353,7 @@ def _fresh_state() -> dict:
     return {"epoch": -1, "best_acc": -1.0, "best_epoch": -1, "stale": 0, "history": []}
 
 
-def _resume_state(run, model, optimizer, scheduler, *, head_only: bool = False) -> dict:
-    saved = run.load_state()
+def _resume_state(run, saved: dict, model, optimizer, scheduler, *, head_only: bool = False) -> dict:
     # Weights saved with the state (one file, always consistent); older runs: the last weights.
     runs.load_model_weights(model, saved.get("model") or run.weights_file("last"), head_only=head_only)
     optimizer.load_state_dict(saved["optimizer"])

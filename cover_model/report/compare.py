@@ -30,6 +30,12 @@ def paper_genre(name: str) -> str | None:
     return None
 
 
+def synthetic(dataset: dict) -> bool:
+    """Whether the dataset step's facts describe generated covers (records from before the
+    ``synthetic`` fact: the embedded covers by name)."""
+    return dataset.get("synthetic", dataset.get("data") == "synth")
+
+
 def network_table(records: list[dict], *, table: int, class_names) -> pd.DataFrame:
     """Test accuracy (%) per genre for our networks of Table 3 or 4, each followed by the
     paper's matching column; the paper's other columns of that table at the end.
@@ -89,7 +95,7 @@ def discussion(dataset: dict, color: dict, baselines: dict, networks: list[dict]
     n_classes = dataset.get("n_classes", 0)
     names = dataset.get("class_names", [])
     shared = [g for g in names if paper_genre(g)]
-    if dataset.get("data") == "synth":
+    if synthetic(dataset):
         lines.append("These are the project's **synthetic** covers: the figures test the "
                      "pipeline, and say nothing about real album art.")
     split = dataset.get("split_sizes", {})
@@ -167,7 +173,7 @@ def discussion(dataset: dict, color: dict, baselines: dict, networks: list[dict]
             f"**Our best model** ({best.get('label')}) reaches {s['balanced']:.1f}% balanced "
             f"accuracy (95% interval {s['balanced_low']:.1f}-{s['balanced_high']:.1f}), "
             f"{s['top1']:.1f}% top-1 and {s['top3']:.1f}% top-3."
-            + (f" Within the genres that have covers from both sources, accuracy is "
+            + (" Within the genres that have covers from both sources, accuracy is "
                + "; ".join(f"{g}: {v}" for g, v in best.get("within_genre_summary", {}).items())
                + "." if best.get("within_genre_summary") else ""))
     return lines

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ..data.preprocess import preprocess_dataset
 from ..networks import runs
+from ..networks.archs import ARCHS
 from ..networks.config import TrainConfig, applied_settings
-from ..networks.models import ARCHS, WeightsError
+from ..networks.models import WeightsError
 from ..networks.training import main as train_main
 from .config import NetworkPlan
 from .isolate import run_in_child

@@ -32,6 +32,7 @@ from ..color.figures import (
 from ..color.metrics import METRIC_NAMES
 from ..paper import PAPER_TABLE2
 from ..plots import class_balance_figure
+from ..synth import is_synthetic
 from .figures import sample_grid
 from .runner import ReportContext
 
@@ -61,6 +62,7 @@ def dataset_step(ctx: ReportContext) -> dict:
         "n_covers": len(dataset), "n_classes": dataset.n_classes,
         "class_names": list(dataset.class_names), "n_skipped": len(dataset.skipped),
         "fingerprint": dataset.fingerprint, "root": str(dataset.root), "data": ctx.data,
+        "synthetic": is_synthetic(dataset.root),
         "split_sizes": {k: int(v) for k, v in totals.items()},
         "largest_share": float(per_genre.max() / per_genre.sum()),
         "largest_genre": str(per_genre.idxmax()), "smallest_genre": str(per_genre.idxmin()),

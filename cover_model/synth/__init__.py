@@ -38,7 +38,7 @@ Modules, in the order a cover is made:
 * ``workers``: rendering all covers in worker processes, or here if they break;
 * ``writer``: ``generate`` (atomic publish) and the default dataset under ``data/``.
 """
-from .layout import JPEG_QUALITY, MARKER_NAME, cover_filename
+from .layout import JPEG_QUALITY, MARKER_NAME, cover_filename, is_synthetic
 from .palettes import Colour
 from .render import DEFAULT_SIZE_PX, OWN_STYLE_PROB, SYNTH_VERSION, render_cover
 from .workers import ProgressFn
@@ -53,5 +53,6 @@ from .writer import (
 __all__ = [
     "SYNTH_VERSION", "MARKER_NAME", "OWN_STYLE_PROB", "DEFAULT_SIZE_PX", "JPEG_QUALITY",
     "render_cover", "generate", "default_dataset_dir", "default_dataset_ready", "ensure_default_dataset", "cover_filename",
+    "is_synthetic", "BackgroundGeneration",
     "ProgressFn", "Colour",
 ]

@@ -74,6 +74,12 @@ def read_marker(root: Path) -> Optional[dict[str, str]]:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
+def is_synthetic(root) -> bool:
+    """Whether ``root`` is a folder of covers this package generated (it holds the marker),
+    wherever it lives and whatever it is called."""
+    return read_marker(Path(root)) is not None
+
+
 def is_complete(root: Path, params: dict[str, str]) -> bool:
     """True when ``root`` holds a finished dataset written with ``params``."""
     if read_marker(root) != params:
