@@ -7,10 +7,10 @@ import re
 
 import pytest
 
+from ..helpers import jpeg_bytes
 from .conftest import SHOTS
 from .server import ServerError, dashboard
 from .test_public_browser import assert_no_server_paths
-from ..helpers import jpeg_bytes
 
 pytestmark = pytest.mark.e2e
 
