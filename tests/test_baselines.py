@@ -347,10 +347,12 @@ def test_a_genre_missing_from_training_ranks_last_without_a_false_alarm(name):
 
 def test_every_model_runs_on_the_embedded_synthetic_covers(embedded_data):
     dataset = assign_splits(data_cli.resolve_dataset("synth"))
-    results = run_baselines(dataset, models=["all"], features=[FeatureSpec(size_px=16, method="area")])
+    # 8 x 8 pixels: every model as at 16 (svm and the full forest score 0.53 and 0.51 here,
+    # 0.52 and 0.55 at 16) in under half the CPU
+    results = run_baselines(dataset, models=["all"], features=[FeatureSpec(size_px=8, method="area")])
     assert [r.model for r in results] == list(SPECS)
     by_model = {r.model: r for r in results}
-    assert by_model["qda"].status == "failed"         # 70 covers per genre, 768 features
+    assert by_model["qda"].status == "failed"         # 70 covers per genre, 192 features
     for name, result in by_model.items():
         if name != "qda":
             assert result.status in ("ok", "warning"), (name, result.messages)
