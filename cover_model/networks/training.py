@@ -65,7 +65,7 @@ def main(cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
     started = runs.process_started_at() - 1.0       # to the second: a Cancel mark newer is ours
     try:
         # A damaged or tampered state is refused before the covers are read and the network built.
-        saved = runs.Run(run_dir).load_state() if resume else None
+        saved = runs.Run(run_dir).load_state() if resume and run_dir else None
         data = load_tensors(cfg, ctx, dataset=dataset, progress=progress if ctx.is_main else None)
         # Stored features: the backbone never runs, so it needs no ImageNet weights.
         model, optimizer, scheduler = build(cfg, data.class_names, ctx,
