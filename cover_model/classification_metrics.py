@@ -1,17 +1,26 @@
 """Classification metrics shared by the baselines and the networks.
 
 Plain functions over label arrays (ints ``0..n_classes-1``) and, where a
-ranking is needed, per-class scores. They wrap :mod:`sklearn.metrics`, fixing
-the label set to ``range(n_classes)`` so that a genre missing from a small
-test set, or never predicted, keeps its row and column instead of silently
-shifting the others. Anything array-like works (lists, numpy, CPU tensors).
+ranking is needed, per-class scores. The label set is ``range(n_classes)``, so
+that a genre missing from a small test set, or never predicted, keeps its row
+and column instead of silently shifting the others. Anything array-like works
+(lists, numpy, CPU tensors).
+
+Each is a line or two of numpy, with the definitions of :mod:`sklearn.metrics`
+(``tests/test_metrics.py`` checks them against it). Not sklearn itself: every
+training process computes these, and importing sklearn.metrics (it loads
+scipy.stats) cost each one about a CPU-second before its first step.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn import metrics as skm
+
+
+def _labels(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true and y_pred differ in length: {len(y_true)} and {len(y_pred)}")
+    return y_true, y_pred
 
 
 def accuracy(y_true, y_pred) -> float:
@@ -30,7 +39,8 @@ def accuracy(y_true, y_pred) -> float:
     >>> accuracy([0, 1, 2, 2], [0, 1, 1, 2])
     0.75
     """
-    return float(skm.accuracy_score(np.asarray(y_true), np.asarray(y_pred)))
+    y_true, y_pred = _labels(y_true, y_pred)
+    return float(np.mean(y_true == y_pred))
 
 
 def top_k_accuracy(y_true, scores, *, k: int = 3) -> float:
@@ -70,11 +80,10 @@ def balanced_accuracy(y_true, y_pred) -> float:
     >>> balanced_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
     0.5
     """
-    with warnings.catch_warnings():
-        # A genre predicted but absent from y_true is expected (another dataset, a small test
-        # split): the mean runs over the genres present, as documented, so no warning.
-        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
-        return float(skm.balanced_accuracy_score(np.asarray(y_true), np.asarray(y_pred)))
+    y_true, y_pred = _labels(y_true, y_pred)
+    _, true_class = np.unique(y_true, return_inverse=True)
+    recall = np.bincount(true_class, weights=y_true == y_pred) / np.bincount(true_class)
+    return float(recall.mean())
 
 
 def macro_f1(y_true, y_pred, *, n_classes: int | None = None) -> float:
@@ -92,9 +101,12 @@ def macro_f1(y_true, y_pred, *, n_classes: int | None = None) -> float:
     >>> macro_f1([0, 1], [0, 1])
     1.0
     """
-    labels = None if n_classes is None else np.arange(n_classes)
-    return float(skm.f1_score(np.asarray(y_true), np.asarray(y_pred), labels=labels,
-                              average="macro", zero_division=0))
+    y_true, y_pred = _labels(y_true, y_pred)
+    labels = np.union1d(y_true, y_pred) if n_classes is None else np.arange(n_classes)
+    is_true, is_pred = y_true[:, None] == labels, y_pred[:, None] == labels
+    hits = (is_true & is_pred).sum(axis=0)
+    tried = is_true.sum(axis=0) + is_pred.sum(axis=0)    # 2·tp + fp + fn, per class
+    return float(np.mean(np.divide(2 * hits, tried, out=np.zeros(len(labels)), where=tried > 0)))
 
 
 def confusion_matrix(y_true, y_pred, *, n_classes: int, normalize: str | None = None) -> np.ndarray:
@@ -121,8 +133,10 @@ def confusion_matrix(y_true, y_pred, *, n_classes: int, normalize: str | None = 
     """
     if normalize not in (None, "true"):
         raise ValueError(f"normalize must be None or 'true', got {normalize!r}")
-    counts = skm.confusion_matrix(np.asarray(y_true), np.asarray(y_pred),
-                                  labels=np.arange(n_classes)).astype(np.int64)
+    y_true, y_pred = (y.astype(np.int64) for y in _labels(y_true, y_pred))
+    known = (y_true >= 0) & (y_true < n_classes) & (y_pred >= 0) & (y_pred < n_classes)
+    pairs = y_true[known] * n_classes + y_pred[known]
+    counts = np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
     if normalize is None:
         return counts
     totals = counts.sum(axis=1, keepdims=True)

@@ -142,6 +142,15 @@ def test_help_and_predict_import_only_what_they_use():
     assert "cv2" in loaded[("predict",)] and not {"torch", "sklearn", "plotly"} & set(loaded[("predict",)])
 
 
+def test_a_training_process_does_not_load_sklearn():
+    """Every job is a process of its own; sklearn.metrics (with scipy.stats) cost each
+    about a CPU-second before its first step. Only the logistic head imports it."""
+    probe = "import sys, cover_model.networks.training\nprint('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.split() == ["False"], done.stderr
+
+
 def test_bad_train_settings_are_refused_before_torch_loads():
     """A typo costs half a second, not the three that loading torch takes."""
     probe = ("import sys\nfrom cover_model.cli import main\n"

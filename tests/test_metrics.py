@@ -1,5 +1,6 @@
 """Classification metrics: hand-checked values, absent classes, shapes."""
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -67,3 +68,30 @@ def test_summarize_is_json_ready():
     assert summary["top_k"] == 1.0 and summary["k"] == 3
     assert np.array(summary["confusion"]).shape == (4, 4)
     assert classification_metrics.summarize(Y_TRUE, Y_PRED, n_classes=3)["top_k"] is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_metrics_equal_sklearns_on_random_labels_with_absent_classes(seed):
+    """numpy, not sklearn (a training process need not load scipy.stats); the definitions
+    are sklearn's, absent, never-predicted and unexpected classes included."""
+    from sklearn import metrics as skm
+    rng = np.random.default_rng(seed)
+    n_classes = int(rng.integers(2, 11))
+    y_true = rng.choice(rng.permutation(n_classes)[:max(1, n_classes - 2)], size=int(rng.integers(1, 60)))
+    y_pred = np.where(rng.random(len(y_true)) < 0.5, y_true, rng.integers(0, n_classes, len(y_true)))
+    labels = np.arange(n_classes)
+    assert classification_metrics.accuracy(y_true, y_pred) == pytest.approx(skm.accuracy_score(y_true, y_pred))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # sklearn: "y_pred contains classes not in y_true"
+        want = skm.balanced_accuracy_score(y_true, y_pred)
+    assert classification_metrics.balanced_accuracy(y_true, y_pred) == pytest.approx(want)
+    for n in (None, n_classes):
+        want = skm.f1_score(y_true, y_pred, labels=None if n is None else labels, average="macro", zero_division=0)
+        assert classification_metrics.macro_f1(y_true, y_pred, n_classes=n) == pytest.approx(want)
+    np.testing.assert_array_equal(classification_metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes),
+                                  skm.confusion_matrix(y_true, y_pred, labels=labels))
+
+
+def test_labels_of_different_lengths_are_refused():
+    with pytest.raises(ValueError, match="differ in length"):
+        classification_metrics.accuracy([0, 1], [0])

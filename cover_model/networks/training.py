@@ -32,7 +32,6 @@ from .config import TrainConfig, applied_settings
 from .data import CoverTensors, augment, load_tensors, shard_order
 from .device import Context, pick_device, setup_context
 from .evaluation import evaluate, score_covers, select_covers
-from .logistic_head import fit_logistic_head
 from .predict import Predictor
 from .tables import prediction_table
 
@@ -293,6 +292,7 @@ def _fit_logistic(cfg, ctx, data, model, optimizer, scheduler, run, state, progr
     """The exact head (:mod:`cover_model.networks.logistic_head`): one fit, saved as the best and last epoch."""
     if ctx.world > 1:
         raise ValueError("head 'logistic' runs in one process: start it without torchrun")
+    from .logistic_head import fit_logistic_head  # sklearn: only this head needs it
     state["cross_validation"] = fit_logistic_head(model, data, cfg, ctx, progress=progress)
     state["epoch"] = state["best_epoch"] = 0
     _save_checkpoint(run, model, optimizer, scheduler, state, improved=True, head_only=data.stored)
