@@ -15,6 +15,7 @@ import threading
 import time
 import zlib
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -97,6 +98,8 @@ class FakeCoverServer:
         self.request_times: dict[str, list[float]] = defaultdict(list)
         self.user_agents: set[str] = set()
         self.lock = threading.Lock()
+        self._deliveries = 0                             # images being sent and not yet counted
+        self._delivered = threading.Condition(self.lock)
         self.stopping = threading.Event()
         self._images: dict[str, bytes] = {}
         self._httpd = _QuietServer(("127.0.0.1", 0), _handler_for(self))
@@ -127,9 +130,24 @@ class FakeCoverServer:
             return sum(self.served.values())
 
     def snapshot(self) -> tuple[Counter, Counter]:
-        """Copies of (requests, served), taken under the lock."""
-        with self.lock:
+        """Copies of (requests, served), taken under the lock once no image is half-way
+        through delivery: a client can hold a whole image, and be done, a moment before
+        its handler has counted it (a busy machine made that moment long enough to see)."""
+        with self._delivered:
+            self._delivered.wait_for(lambda: self._deliveries == 0, timeout=60)
             return Counter(self.requests), Counter(self.served)
+
+    @contextmanager
+    def delivering(self):
+        """Around sending an image and counting it, for :meth:`snapshot` to wait on."""
+        with self.lock:
+            self._deliveries += 1
+        try:
+            yield
+        finally:
+            with self._delivered:
+                self._deliveries -= 1
+                self._delivered.notify_all()
 
     def start(self) -> "FakeCoverServer":
         self._thread.start()
@@ -189,9 +207,10 @@ class _CoverHandler(BaseHTTPRequestHandler):
     # ---- behaviours ------------------------------------------------------------
     def _ok(self, key, n):
         body = self.fake.image_bytes(key)
-        self._send(200, body, "image/jpeg")
-        with self.fake.lock:
-            self.fake.served[key] += 1
+        with self.fake.delivering():
+            self._send(200, body, "image/jpeg")
+            with self.fake.lock:
+                self.fake.served[key] += 1
 
     def _slow(self, key, n):
         self.fake.stopping.wait(self.fake.slow_s)

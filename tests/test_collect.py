@@ -6,7 +6,6 @@ need them fall back to synthetic lines of the same format when it is absent,
 and the real-file variant of the main scenario skips cleanly.
 """
 import dataclasses
-import os
 import signal
 import subprocess
 import sys
@@ -138,8 +137,9 @@ def test_every_good_cover_arrives_once_and_every_bad_one_is_recorded(link_lines,
 
     good = good_paths(server, link_lines)
     assert summary.n_downloaded == len(good) == len(link_lines) - 12
+    _, served = server.snapshot()
     for path, rel in good:
-        assert server.served[path] == 1, path                       # exactly once
+        assert served[path] == 1, path                              # exactly once
         assert (out / rel).read_bytes() == server.image_bytes(path)
     failures = pd.read_csv(out / "failures.csv", dtype={"attempts": int})
     assert list(failures.columns[:4]) == ["url", "path", "reason", "attempts"]
@@ -254,9 +254,10 @@ def test_ctrl_c_writes_what_was_done_and_the_next_run_finishes(tmp_path):
     assert len(pd.read_csv(out / "manifest.csv")) == partial.n_downloaded
 
     summary = collect(links, out, config=FAST)
+    _, served = server.snapshot()
     server.stop()
     assert summary.n_present == partial.n_downloaded and summary.n_covers == len(lines)
-    assert set(server.served.values()) == {1}                      # every cover exactly once
+    assert set(served.values()) == {1}                             # every cover exactly once
 
 
 # ---- link manifests --------------------------------------------------------------------
