@@ -30,9 +30,11 @@ public-demo: setup
 
 # Three workers share the two cores with the servers, browsers and jobs the tests start: one
 # torch/BLAS thread per process spares them the oversubscription. Whole files go to a worker
-# in the order tests/conftest.py puts them (the longest first), not by test count.
+# in the order tests/conftest.py puts them (the longest first), not by test count. Compiled
+# modules are cached (__pycache__, git-ignored) even where the environment says not to
+# (PYTHONDONTWRITEBYTECODE): else each worker compiles the package and rewrites every test.
 test: setup
-	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=15
+	PYTHONDONTWRITEBYTECODE= OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: setup
 	$(PYTHON) bench/bench_preprocess.py
