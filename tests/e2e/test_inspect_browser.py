@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from .conftest import SHOTS
-from .helpers_e2e import pick_option
+from .helpers_e2e import pick_option, settled
 from .server import ServerError, dashboard
 
 pytestmark = pytest.mark.e2e
@@ -125,7 +125,8 @@ def test_confusion_cell_leak_check_label_review_and_a_round_against_the_model(se
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="You vs the model").click()
     page.get_by_role("button", name="Start a round").click()
     for i in range(10):
-        page.get_by_text(f"{i + 1} of 10", exact=True).wait_for(timeout=30_000)
+        page.get_by_text(f"{i + 1} of 10", exact=True).wait_for(timeout=90_000)
+        settled(page)       # once under load the next card never came: answer a finished page
         page.get_by_role("button", name="metal", exact=True).click()
     page.get_by_text("Where you and the model disagree").wait_for(timeout=60_000)
     you, model = (v.inner_text() for v in page.locator('[data-testid="stMetricValue"]').all()[:2])
