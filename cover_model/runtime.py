@@ -8,11 +8,16 @@ set, and child processes inherit them through :func:`tuned_env`.
 OpenMP threads that spin while waiting collapse torch's throughput by 10-30x
 when another process holds a core (a shared machine, two jobs at once); a
 passive wait policy costs little when the machine is idle.
+
+A checkpoint is written whole before a preemption is handled (:func:`signals_held`).
 """
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 ALLOCATOR_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
 
@@ -66,3 +71,27 @@ def check_process_settings() -> None:
         print(f"warning: GLIBC_TUNABLES lacks {ALLOCATOR_TUNABLES}: torch on CPU runs about "
               "3x slower; start with python -m cover_model dashboard, or set it in the "
               "environment (docs/hosting.md)", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def signals_held(*signums: int):
+    """Run the block whole: the Python handlers of ``signums`` wait until it ends, then run
+    (once each). submitit's preemption handler requeues a job by raising SystemExit; raised
+    inside ``torch.save``, that exit came out as torch's RuntimeError about its zip file,
+    and the job was marked failed instead of requeued. Python runs handlers in the main
+    thread only, so elsewhere the block runs as it is; signals left at their default
+    action or ignored are not held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {s: h for s in signums if callable(h := signal.getsignal(s))}
+    caught: list[int] = []
+    for signum in handlers:
+        signal.signal(signum, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)

@@ -1,9 +1,12 @@
 """Training: a real run folder, progress, cancel and resume, linear probes, DDP."""
+import contextlib
 import dataclasses
 import os
 import pickle
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +19,7 @@ from cover_model.networks.config import TrainConfig
 from cover_model.networks.data import augment, shard_order
 from cover_model.networks.training import evaluate_run, main
 from cover_model.paths import PROJECT_ROOT
-from cover_model.runtime import tuned_env
+from cover_model.runtime import signals_held, tuned_env
 
 pytestmark = pytest.mark.slow           # scheduled first (tests/conftest.py)
 
@@ -61,6 +64,62 @@ def test_cancel_keeps_the_last_epoch_and_resume_finishes(folder_dataset):
     metrics = runs.Run(run_dir).metrics()
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3] and "test" in metrics
     assert runs.Run(run_dir).status()["state"] == "done"
+
+
+def test_a_preemption_during_a_checkpoint_write_waits_for_the_write_then_requeues(
+        folder_dataset, monkeypatch):
+    """submitit's USR2 handler exits (SystemExit) to requeue a preempted job. Landing inside
+    torch.save, that exit became torch's RuntimeError about its zip file: the job was marked
+    failed and never requeued (seen once in a full run of the suite)."""
+    def requeue(signum, frame):               # what submitit's local executor does on USR2
+        sys.exit(144)
+
+    def state_write_preempted(path, mode="wb", atomic_write=runs.atomic_write):
+        class Preempted:                      # the signal comes in the middle of the write
+            def __init__(self, fh):
+                self.fh, self.n_writes = fh, 0
+
+            def write(self, data):
+                self.n_writes += 1
+                if self.n_writes == 3:
+                    os.kill(os.getpid(), signal.SIGUSR2)
+                return self.fh.write(data)
+
+            def __getattr__(self, name):
+                return getattr(self.fh, name)
+        with atomic_write(path, mode) as fh:
+            yield Preempted(fh) if Path(path).name == "last_state.pt" else fh
+
+    run_dir = runs.Run.create({"arch": "custom"}).path
+    monkeypatch.setattr(runs, "atomic_write", contextlib.contextmanager(state_write_preempted))
+    previous = signal.signal(signal.SIGUSR2, requeue)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(tiny(folder_dataset, epochs=3), run_dir=run_dir)
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert exited.value.code == 144
+    assert runs.Run(run_dir).status()["state"] == "running"      # the requeued job goes on
+    assert runs.load_state(run_dir / "last_state.pt")["progress"]["epoch"] == 0   # epoch 1, whole
+    assert not [p.name for p in run_dir.iterdir() if p.name.startswith(".")], "temp files left"
+
+
+def test_held_signals_run_once_when_the_block_ends_and_their_handler_comes_back():
+    seen = []
+
+    def handler(signum, frame):
+        seen.append(signum)
+    previous = signal.signal(signal.SIGUSR2, handler)
+    try:
+        with signals_held(signal.SIGUSR2, signal.SIGUSR1):      # USR1: default action, not held
+            os.kill(os.getpid(), signal.SIGUSR2)
+            os.kill(os.getpid(), signal.SIGUSR2)
+            assert seen == []
+        assert seen == [signal.SIGUSR2]
+        assert signal.getsignal(signal.SIGUSR2) is handler
+        assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
 
 
 def test_a_resume_refuses_a_tampered_state_before_any_other_work(tmp_path):

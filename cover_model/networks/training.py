@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ..data.dataset import Dataset, load_dataset
 from ..data.feature_pack import pixels_refused
 from ..data.splits import assign_splits
 from ..progress import stage_progress
+from ..runtime import signals_held
 from . import runs
 from .config import TrainConfig, applied_settings
 from .data import CoverTensors, augment, load_tensors, shard_order
@@ -365,17 +367,20 @@ def _resume_state(run, saved: dict, model, optimizer, scheduler, *, head_only: b
 def _save_checkpoint(run, model, optimizer, scheduler, state, improved: bool, *,
                      head_only: bool = False) -> None:
     """The epoch's weights (with ``head_only``, the head alone: a backbone that never ran on
-    stored features is the installed package's, as the shipped model's), state and history."""
+    stored features is the installed package's, as the shipped model's), state and history.
+    A preemption (submitit's USR2) waits for the whole checkpoint; a Cancel does not wait
+    for a stalled disk (the writes are atomic, and its mark tells the two apart)."""
     weights = runs.trained_weights(model) if head_only else model.state_dict()
-    run.save_weights(weights, "last")
-    if improved:
-        run.save_weights(weights, "best")
-    run.save_state({
-        "model": weights,           # a kill between the two writes must not pair other weights
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler else None,
-        "progress": state})
-    run.write_metrics({"history": state["history"], "best_epoch": state["best_epoch"] + 1})
+    with signals_held(signal.SIGUSR2):
+        run.save_weights(weights, "last")
+        if improved:
+            run.save_weights(weights, "best")
+        run.save_state({
+            "model": weights,       # a kill between the two writes must not pair other weights
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler else None,
+            "progress": state})
+        run.write_metrics({"history": state["history"], "best_epoch": state["best_epoch"] + 1})
 
 
 def _step_status(epoch, step, n_steps, totals, start, n_epochs) -> dict:
