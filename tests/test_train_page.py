@@ -67,6 +67,9 @@ def test_a_preset_fills_the_settings(page):
     assert page.sidebar.selectbox(key="train_mode").value == "linear"
     assert page.sidebar.number_input(key="train_lr").value == 0.001
     assert not page.exception
+    page.sidebar.selectbox(key="train_preset").set_value("best").run()
+    assert "exact logistic head (C 0.001)" in texts(page, "caption")      # the recipe's own C
+    assert "epoch" not in texts(page, "caption")              # the loop's settings do not apply
 
 
 def test_an_out_of_range_setting_is_an_error_and_nothing_starts(page):
@@ -76,12 +79,13 @@ def test_an_out_of_range_setting_is_an_error_and_nothing_starts(page):
     assert not page.exception
 
 
-def test_start_watch_and_finish_a_job(page):
-    set_settings(page, epochs=1, batch_size=32)
+def test_start_watch_and_finish_a_job_named_after_its_preset(page):
+    page.sidebar.selectbox(key="train_preset").set_value("smoke").run()    # 1 epoch, batch 32
     page.button(key="train_start").click().run()
     assert not page.exception
     run_dir = Path(page.session_state["train_run"])
     assert run_dir.parent == checkpoints_dir()                          # the test's own folder
+    assert run_dir.name.split("-")[2] == "smoke"
     assert "**Training** custom scratch" in texts(page, "markdown")      # the live panel
 
     status = wait_until_stopped(run_dir)
@@ -92,6 +96,7 @@ def test_start_watch_and_finish_a_job(page):
     assert "Finished custom scratch 32px" in texts(page, "success")
     assert "Results page" in texts(page, "success")
     assert len(page.get("plotly_chart")) == 1                           # the curves
+    assert runs.Run(run_dir).config()["preset"] == "smoke"
 
 
 def test_a_second_click_and_a_refresh_find_the_running_job_then_cancel(page):
@@ -187,18 +192,6 @@ def test_a_job_downsizing_or_embedding_shows_its_stage_and_fraction(page):
     finally:
         sleeper.kill()
         sleeper.wait()
-
-
-def test_a_job_from_a_preset_is_named_after_it(page):
-    page.sidebar.selectbox(key="train_preset").set_value("best").run()
-    assert "exact logistic head (C 0.001)" in texts(page, "caption")      # the recipe's own C
-    assert "epoch" not in texts(page, "caption")              # the loop's settings do not apply
-    page.sidebar.selectbox(key="train_preset").set_value("smoke").run()
-    page.button(key="train_start").click().run()
-    run_dir = Path(page.session_state["train_run"])
-    assert run_dir.name.split("-")[2] == "smoke"
-    assert wait_until_stopped(run_dir)["state"] == "done"
-    assert runs.Run(run_dir).config()["preset"] == "smoke"
 
 
 # --- the queue, limits and resume (issue 15) -----------------------------------------
