@@ -1,5 +1,6 @@
-"""Background jobs with real processes: start, progress, crash. A duplicate start and a cancel
-are tested through the Train page (tests/test_train_page.py), which calls the same queue."""
+"""Background jobs with real processes: a crash. A job run to the end with its progress, a
+duplicate start and a cancel are tested through the Train page (tests/test_train_page.py),
+which calls the same queue; the queue itself in tests/test_job_queue.py."""
 
 from cover_model.networks import jobs
 from cover_model.networks.config import TrainConfig
@@ -9,14 +10,6 @@ from .helpers import wait_for as poll
 
 def wait_for(predicate, timeout_s=180):
     return poll(predicate, timeout_s=timeout_s)
-
-
-def test_a_job_runs_to_done_and_reports_progress(folder_dataset):
-    run_dir = jobs.start_job(TrainConfig(data=str(folder_dataset), epochs=2, batch_size=4))
-    status = wait_for(lambda: (s := jobs.job_status(run_dir))["state"] in ("done", "failed") and s)
-    assert status["state"] == "done", status
-    assert status["progress"]["epoch"] == 2 and status["progress"]["step"] == status["progress"]["steps"]
-    assert (run_dir / "best.safetensors").is_file()
 
 
 def test_a_crashing_job_is_marked_failed_with_its_error(tmp_path):

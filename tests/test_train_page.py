@@ -90,6 +90,8 @@ def test_start_watch_and_finish_a_job_named_after_its_preset(page):
 
     status = wait_until_stopped(run_dir)
     assert status["state"] == "done", status
+    assert status["progress"]["epoch"] == 1 and status["progress"]["step"] == status["progress"]["steps"]
+    assert (run_dir / "best.safetensors").is_file()
     assert runs.list_runs() == [run_dir]
     page.run()
     assert not page.exception
