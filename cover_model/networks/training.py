@@ -368,8 +368,9 @@ def _save_checkpoint(run, model, optimizer, scheduler, state, improved: bool, *,
                      head_only: bool = False) -> None:
     """The epoch's weights (with ``head_only``, the head alone: a backbone that never ran on
     stored features is the installed package's, as the shipped model's), state and history.
-    A preemption (submitit's USR2) waits for the whole checkpoint; a Cancel does not wait
-    for a stalled disk (the writes are atomic, and its mark tells the two apart)."""
+    A preemption (submitit's USR2) waits until the whole checkpoint is written. A Cancel
+    (SIGTERM) does not: it must stop a write that stalls, the writes are atomic, and its
+    mark says the run was cancelled whatever error the interrupted write raised."""
     weights = runs.trained_weights(model) if head_only else model.state_dict()
     with signals_held(signal.SIGUSR2):
         run.save_weights(weights, "last")
