@@ -145,9 +145,12 @@ def test_an_interrupt_drops_the_queued_covers(tmp_path, monkeypatch, n_jobs):
     def interrupt(done, total):
         if done >= 10:
             raise KeyboardInterrupt
+    # An earlier test on this worker may have left joblib's reusable workers (loky) alive:
+    # only the children generate started must be gone.
+    before = set(multiprocessing.active_children())
     with pytest.raises(KeyboardInterrupt):
         synth.generate(tmp_path / "ds", n_per_genre=30, n_jobs=n_jobs, progress=interrupt)
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) - before == set()
     drawn = [p for p in tmp_path.glob(".ds.partial-*/*/*") if p.is_file()]
     # the chunk that reported, one running per worker, and what the pool had already handed
     # to its call queue (workers + 1): the other chunks of the 300 covers were never drawn
