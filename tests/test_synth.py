@@ -10,7 +10,6 @@ from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import torch
 
-from cover_model.data.dataset import load_dataset
 from cover_model.networks import runs
 from cover_model.networks.config import TrainConfig
 from cover_model.networks.data import augment, shard_order
