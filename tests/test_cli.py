@@ -129,14 +129,19 @@ def test_each_command_is_declared_by_the_module_the_table_names():
         assert name in declared and set(declared) <= set(COMMANDS), (name, module)
 
 
+def in_a_fresh_process(code: str, *argv: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a new interpreter (``sys.argv[1:]`` = ``argv``): what a command imports
+    shows only in a process that has imported nothing yet."""
+    return subprocess.run([sys.executable, "-c", code, *argv], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
 def test_help_and_predict_import_only_what_they_use():
     probe = ("import sys\nfrom cover_model.cli import build_parser, chosen_command\n"
              "build_parser(only=chosen_command(sys.argv[1:]))\n"
              "print(' '.join(m for m in ('torch', 'pandas', 'sklearn', 'plotly', 'cv2') "
              "if m in sys.modules))")
-    loaded = {argv: subprocess.run([sys.executable, "-c", probe, *argv], cwd=PROJECT_ROOT,
-                                   capture_output=True, text=True, timeout=120).stdout.split()
-              for argv in (("--help",), ("predict",))}
+    loaded = {argv: in_a_fresh_process(probe, *argv).stdout.split() for argv in (("--help",), ("predict",))}
     assert loaded[("--help",)] == []
     # predict's flags need the image decoder (cv2), not torch (loaded once a cover is read)
     assert "cv2" in loaded[("predict",)] and not {"torch", "sklearn", "plotly"} & set(loaded[("predict",)])
@@ -146,8 +151,7 @@ def test_a_training_process_does_not_load_sklearn():
     """Every job is a process of its own; sklearn.metrics (with scipy.stats) cost each
     about a CPU-second before its first step. Only the logistic head imports it."""
     probe = "import sys, cover_model.networks.training\nprint('sklearn' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = in_a_fresh_process(probe)
     assert done.stdout.split() == ["False"], done.stderr
 
 
@@ -156,8 +160,7 @@ def test_bad_train_settings_are_refused_before_torch_loads():
     probe = ("import sys\nfrom cover_model.cli import main\n"
              "code = main(['train', '--data', 'synth', '--lr', '-0.1'])\n"
              "print(code, 'torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = in_a_fresh_process(probe)
     assert done.stdout.split() == ["2", "False"], done.stderr
     assert "lr must be in (0, 10], got -0.1" in done.stderr
 
