@@ -140,7 +140,7 @@ class FakeCoverServer:
     @contextmanager
     def delivering(self):
         """Around sending an image and counting it, for :meth:`snapshot` to wait on."""
-        with self.lock:
+        with self._delivered:
             self._deliveries += 1
         try:
             yield
